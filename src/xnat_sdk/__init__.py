@@ -1,0 +1,3 @@
+"""xnat-sdk: a typed Python SDK for XNAT."""
+
+__all__: list[str] = []
