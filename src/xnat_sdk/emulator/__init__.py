@@ -1,0 +1,1 @@
+"""The XNAT emulator: a real XNAT REST server on loopback (SQLite + file store)."""
