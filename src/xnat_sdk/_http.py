@@ -1,0 +1,257 @@
+"""The one place that talks httpx: timeouts, retries, status checks, streaming and logging.
+
+Everything above this module deals in REST paths and typed errors; everything about the wire
+(timeouts on by default, which requests may be retried, how a server's error page becomes a
+message, what may be logged) is decided here.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import random
+import re
+import time
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, TypeAlias
+
+import httpx
+
+from xnat_sdk.errors import XNATConnectionError, error_for_status, redact_url
+
+#: Query values as callers give them; booleans become XNAT's ``true``/``false``.
+QueryValue: TypeAlias = str | int | float | bool
+Query: TypeAlias = Mapping[str, QueryValue] | Sequence[tuple[str, QueryValue]]
+#: Multipart parts: field name -> (file name, content[, content type]).
+FileContent: TypeAlias = IO[bytes] | bytes
+Files: TypeAlias = Mapping[
+    str, tuple[str | None, FileContent] | tuple[str | None, FileContent, str | None]
+]
+Timeout: TypeAlias = float | httpx.Timeout | None
+
+#: Connect quickly or fail; allow slow servers to think for a while before answering.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=300.0, pool=30.0)
+
+#: Statuses accepted when the caller does not say otherwise (xnatpy's defaults).
+DEFAULT_ACCEPTED: Mapping[str, frozenset[int]] = {
+    "GET": frozenset({200}),
+    "HEAD": frozenset({200}),
+    "PUT": frozenset({200, 201}),
+    "POST": frozenset({200, 201}),
+    "DELETE": frozenset({200}),
+}
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_MESSAGE_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed request is sent again: idempotent methods only, never a POST.
+
+    ``attempts`` counts the first try; the wait before try ``n`` is ``backoff * 2**(n-2)`` plus
+    up to 50% jitter, never beyond ``max_total`` seconds in all.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.25
+    max_total: float = 60.0
+    statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
+
+    def delay(self, attempt: int) -> float:
+        base = self.backoff * 2.0 ** (attempt - 1)
+        return base + random.uniform(0, base / 2)
+
+
+def normalize_query(query: Query | None) -> httpx.QueryParams:
+    """Query parameters as strings, booleans spelled the way XNAT expects."""
+    if query is None:
+        return httpx.QueryParams()
+    pairs = query.items() if isinstance(query, Mapping) else query
+    result: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if isinstance(value, bool):
+            result.append((key, "true" if value else "false"))
+        else:
+            result.append((key, str(value)))
+    return httpx.QueryParams(tuple(result))
+
+
+def server_message(response: httpx.Response) -> str:
+    """The human-readable part of an error answer (XNAT sends HTML pages or plain text)."""
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        return ""
+    heading = re.search(r"<h3>(.*?)</h3>", text, re.S | re.I)
+    if heading:
+        text = heading.group(1)
+    elif "<" in text:
+        body = re.search(r"<body[^>]*>(.*)</body>", text, re.S | re.I)
+        text = re.sub(r"<[^>]+>", " ", body.group(1) if body else text)
+    text = " ".join(html.unescape(text).split())
+    return text[:_MESSAGE_LIMIT]
+
+
+class HttpTransport:
+    """An httpx client bound to one server, raising typed errors for unaccepted statuses."""
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        verify: bool = True,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        logger: logging.Logger,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.logger = logger
+        self.client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
+
+    def url(self, path: str) -> str:
+        """The absolute URL for a REST path (absolute URLs pass through)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.server}/{path.lstrip('/')}"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | IO[bytes] | Iterator[bytes] | None = None,
+        json: object = None,
+        files: Files | None = None,
+        auth: httpx.Auth | None = None,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        """Send one request (retried where safe) and check its status."""
+        request = self.client.build_request(
+            method,
+            self.url(path),
+            params=normalize_query(query),
+            headers=headers,
+            data=data,
+            content=content,
+            json=json,
+            files=files,
+            timeout=_as_timeout(timeout, self.client.timeout),
+        )
+        response = self._send(request, auth=auth, stream=False, follow=follow_redirects)
+        self.check(response, accepted_status)
+        return response
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Generator[httpx.Response]:
+        """A response whose body is read by the caller in chunks (for downloads)."""
+        request = self.client.build_request(
+            method,
+            self.url(path),
+            params=normalize_query(query),
+            headers=headers,
+            timeout=_as_timeout(timeout, self.client.timeout),
+        )
+        response = self._send(request, auth=None, stream=True, follow=True)
+        try:
+            if not self._accepted(response, accepted_status):
+                response.read()
+                self.check(response, accepted_status)
+            yield response
+        finally:
+            response.close()
+
+    def check(self, response: httpx.Response, accepted_status: Collection[int] | None) -> None:
+        """Raise the typed error for ``response`` unless its status is accepted."""
+        if self._accepted(response, accepted_status):
+            return
+        raise error_for_status(
+            response.request.method,
+            str(response.request.url),
+            response.status_code,
+            server_message(response),
+        )
+
+    @staticmethod
+    def _accepted(response: httpx.Response, accepted_status: Collection[int] | None) -> bool:
+        accepted = accepted_status
+        if accepted is None:
+            accepted = DEFAULT_ACCEPTED.get(response.request.method, frozenset({200}))
+        return response.status_code in accepted
+
+    def _send(
+        self, request: httpx.Request, *, auth: httpx.Auth | None, stream: bool, follow: bool
+    ) -> httpx.Response:
+        """Send ``request``; idempotent requests are retried per ``self.retry``."""
+        method = request.method
+        shown = f"{method} {redact_url(str(request.url))}"
+        retryable = method in _IDEMPOTENT and _replayable(request)
+        attempts = self.retry.attempts if retryable else 1
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                response = self.client.send(
+                    request,
+                    auth=auth or httpx.USE_CLIENT_DEFAULT,
+                    stream=stream,
+                    follow_redirects=follow,
+                )
+            except httpx.TransportError as exc:
+                if attempt >= attempts or not self._wait(attempt, started, shown, repr(exc)):
+                    raise XNATConnectionError(f"{shown} failed: {type(exc).__name__}") from exc
+                attempt += 1
+                continue
+            elapsed = time.monotonic() - started
+            self.logger.debug("%s -> %d (%.3f s)", shown, response.status_code, elapsed)
+            if (
+                response.status_code in self.retry.statuses
+                and attempt < attempts
+                and self._wait(attempt, started, shown, str(response.status_code))
+            ):
+                response.close()
+                attempt += 1
+                continue
+            return response
+
+    def _wait(self, attempt: int, started: float, shown: str, reason: str) -> bool:
+        """Sleep before the next attempt; False when the total time budget is spent."""
+        delay = self.retry.delay(attempt)
+        if time.monotonic() - started + delay > self.retry.max_total:
+            return False
+        self.logger.debug("%s: %s, retrying in %.2f s", shown, reason, delay)
+        time.sleep(delay)
+        return True
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """A request can be sent again only when its body is in memory (not a one-shot stream)."""
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+def _as_timeout(timeout: Timeout, default: httpx.Timeout) -> httpx.Timeout:
+    if timeout is None:
+        return default
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(timeout)
