@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 SOP_CLASSES = {
     "MR": "1.2.840.10008.5.1.4.1.1.4",
@@ -51,7 +51,7 @@ def make_instance(
     instance_number: int = 1,
 ) -> Dataset:
     """One DICOM data set with file meta, ready for ``save_as``."""
-    sop_class = SOP_CLASSES.get(modality, SOP_CLASSES["OT"])
+    sop_class = UID(SOP_CLASSES.get(modality, SOP_CLASSES["OT"]))
     sop_uid = generate_uid()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
