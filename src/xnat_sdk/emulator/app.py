@@ -1,0 +1,72 @@
+"""Assembles the emulator's Starlette application from the route modules.
+
+Each ``routes_*`` module exposes ``routes: list[BaseRoute]``. To plug in another module, add its
+name to ``ROUTE_MODULES`` (one line; order matters only where two patterns overlap: earlier
+modules win). Handlers reach the shared state with ``context.context_of(request)`` and the
+caller with ``context.require_account(request)``; raise ``errors.XnatHTTPError`` for an error
+answer. The archive's object store API, which prearchive archiving uses, is
+``archive.ArchiveStore`` (``context_of(request)``-independent; build one with
+``ArchiveStore(context)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from xnat_sdk.emulator.context import EmulatorContext
+from xnat_sdk.emulator.errors import XnatHTTPError, error_response
+from xnat_sdk.emulator.middleware import XnatMiddleware
+
+ROUTE_MODULES: tuple[str, ...] = (
+    "xnat_sdk.emulator.routes_site",
+    "xnat_sdk.emulator.routes_files",
+    "xnat_sdk.emulator.routes_archive",
+    "xnat_sdk.emulator.routes_prearchive",  # prearchive and import (listed before it lands)
+    "xnat_sdk.emulator.routes_search",  # search (listed before it lands)
+)
+
+logger = logging.getLogger(__name__)
+
+
+def collect_routes(module_names: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
+    """The ``routes`` lists of the named modules, in order (modules not yet written are
+    skipped, so a module can be listed before it lands)."""
+    collected: list[BaseRoute] = []
+    for name in module_names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            logger.debug("route module %s is not available", name)
+            continue
+        module_routes: list[BaseRoute] = module.routes
+        collected.extend(module_routes)
+    return collected
+
+
+async def _xnat_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, XnatHTTPError):
+        return error_response(request, exc)
+    if isinstance(exc, HTTPException):  # no route matched, or a method it does not allow
+        return error_response(request, XnatHTTPError(exc.status_code, exc.detail))
+    raise exc
+
+
+def create_app(context: EmulatorContext) -> Starlette:
+    """The ASGI application serving ``context`` (one data directory)."""
+    app = Starlette(
+        routes=collect_routes(),
+        middleware=[Middleware(XnatMiddleware, context=context)],
+        exception_handlers={XnatHTTPError: _xnat_error, HTTPException: _xnat_error},
+    )
+    app.state.emulator = context
+    return app

@@ -1,0 +1,48 @@
+"""What every route handler reaches through the request: storage, accounts, schemas, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+
+from xnat_sdk.emulator.auth import Account, AuthService
+from xnat_sdk.emulator.errors import XnatHTTPError
+from xnat_sdk.emulator.schemas import SchemaCatalog
+from xnat_sdk.emulator.storage import BlobStore, Database
+
+XNAT_VERSION = "1.8.11"
+SCOPE_ACCOUNT = "xnat_sdk.account"
+
+
+@dataclass
+class EmulatorContext:
+    """The shared state of one emulator instance (one data directory)."""
+
+    data_dir: Path
+    db: Database
+    blobs: BlobStore
+    auth: AuthService
+    schemas: SchemaCatalog
+    site_id: str = "XNAT"
+    version: str = XNAT_VERSION
+
+
+def context_of(request: Request) -> EmulatorContext:
+    context: EmulatorContext = request.app.state.emulator
+    return context
+
+
+def current_account(request: Request) -> Account | None:
+    """The account the auth middleware authenticated for this request, if any."""
+    account: Account | None = request.scope.get(SCOPE_ACCOUNT)
+    return account
+
+
+def require_account(request: Request) -> Account:
+    """The authenticated account, or a 401 as XNAT answers an anonymous REST call."""
+    account = current_account(request)
+    if account is None:
+        raise XnatHTTPError(401, "Login attempt failed. Please try again.")
+    return account

@@ -1,0 +1,109 @@
+"""ASGI middleware: XNAT's path aliases and request authentication.
+
+Written as plain ASGI (not Starlette's ``BaseHTTPMiddleware``) so that request and response
+bodies stream through untouched.
+"""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from xnat_sdk.emulator.auth import SESSION_TIMEOUT_MS, Account, parse_basic_auth
+from xnat_sdk.emulator.context import SCOPE_ACCOUNT, EmulatorContext
+from xnat_sdk.emulator.errors import XnatHTTPError, error_response
+
+# XNAT answers the same REST API under these prefixes.
+PATH_ALIASES = (("/data/archive/", "/data/"), ("/REST/", "/data/"))
+
+
+LOGIN_FAILED = "Login attempt failed. Please try again."
+
+# What an anonymous caller may reach; everything else answers 401 (a site without guest access).
+OPEN_PATHS = frozenset({"/", "/data/version", "/data/services/auth", "/data/JSESSION"})
+OPEN_PREFIXES = ("/schemas/",)
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def canonical_path(path: str) -> str:
+    for alias, target in PATH_ALIASES:
+        if path.startswith(alias):
+            return target + path[len(alias) :]
+    if path == "/data/archive":
+        return "/data"
+    return path
+
+
+async def _refuse(request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(
+        request, XnatHTTPError(401, "Login attempt failed. Please try again.")
+    )
+    await response(scope, receive, send)
+
+
+class XnatMiddleware:
+    """Rewrites path aliases and authenticates each request (basic auth or JSESSIONID).
+
+    A request with bad basic credentials is refused with 401 whatever its path. A valid basic
+    login without a live session cookie opens a session and sets ``JSESSIONID``; every
+    authenticated answer carries ``SESSION_EXPIRATION_TIME`` as a real XNAT does.
+    """
+
+    def __init__(self, app: ASGIApp, context: EmulatorContext) -> None:
+        self.app = app
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = canonical_path(scope["path"])
+        if path != scope["path"]:
+            scope = dict(scope, path=path, raw_path=path.encode())
+        request = Request(scope)
+        auth = self.context.auth
+        account: Account | None = None
+        new_session_id: str | None = None
+        cookie_session = request.cookies.get("JSESSIONID")
+        session = auth.session(cookie_session) if cookie_session else None
+        header = request.headers.get("authorization")
+        if header is not None:
+            credentials = parse_basic_auth(header)
+            account = auth.check_password(*credentials) if credentials else None
+            if account is None:
+                await _refuse(request, scope, receive, send)
+                return
+            if session is None or session.login != account.login:
+                session = auth.open_session(account.login)
+                new_session_id = session.session_id
+        elif session is not None:
+            account = auth.account(session.login)
+        if account is None and not is_open(path):
+            await _refuse(request, scope, receive, send)
+            return
+        scope[SCOPE_ACCOUNT] = account
+        scope["xnat_sdk.session_id"] = session.session_id if session else None
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start" and session is not None:
+                headers = list(message.get("headers", []))
+                cookies = SimpleCookie()
+                if new_session_id is not None:
+                    cookies["JSESSIONID"] = new_session_id
+                    cookies["JSESSIONID"]["path"] = "/"
+                    cookies["JSESSIONID"]["httponly"] = True
+                for morsel in cookies.values():
+                    headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
+                expiration = f'"{session.last_access_ms},{SESSION_TIMEOUT_MS}"'
+                headers.append(
+                    (b"set-cookie", f"SESSION_EXPIRATION_TIME={expiration}; Path=/".encode())
+                )
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)

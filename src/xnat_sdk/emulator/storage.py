@@ -1,0 +1,232 @@
+"""Durable storage for the emulator: one SQLite database (WAL) plus a directory of file blobs.
+
+Everything the server acknowledges must survive a SIGKILL, so the database runs in WAL mode with
+``synchronous=FULL`` and file blobs are written to a temporary file, fsynced and renamed into
+place before the row that points at them is committed. A blob without a row (a crash between
+rename and commit) is invisible and harmless; a row without a complete blob cannot happen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS users (
+    login TEXT PRIMARY KEY,
+    password TEXT NOT NULL,
+    firstname TEXT NOT NULL DEFAULT '',
+    lastname TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    is_admin INTEGER NOT NULL DEFAULT 0,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    user_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    alias TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    login TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent_pk INTEGER REFERENCES nodes(pk) ON DELETE CASCADE,
+    project TEXT NOT NULL DEFAULT '',
+    label TEXT NOT NULL DEFAULT '',
+    xsi_type TEXT NOT NULL,
+    fields TEXT NOT NULL DEFAULT '{}',
+    insert_date TEXT NOT NULL,
+    insert_user TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS nodes_kind_id ON nodes(kind, id);
+CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent_pk, kind);
+CREATE INDEX IF NOT EXISTS nodes_project_label ON nodes(project, kind, label);
+CREATE TABLE IF NOT EXISTS shares (
+    node_pk INTEGER NOT NULL REFERENCES nodes(pk) ON DELETE CASCADE,
+    project TEXT NOT NULL,
+    label TEXT NOT NULL,
+    PRIMARY KEY (node_pk, project)
+);
+CREATE TABLE IF NOT EXISTS project_users (
+    project TEXT NOT NULL,
+    login TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (project, login)
+);
+CREATE TABLE IF NOT EXISTS files (
+    resource_pk INTEGER NOT NULL REFERENCES nodes(pk) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    md5 TEXT NOT NULL,
+    format TEXT NOT NULL DEFAULT '',
+    content TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (resource_pk, path)
+);
+"""
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class Database:
+    """SQLite access with one connection per thread and one writer at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._opened: list[sqlite3.Connection] = []
+        with self._write_lock:
+            self._connection().executescript(SCHEMA_SQL)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._write_lock:
+                self._opened.append(conn)
+        return conn
+
+    def read(self) -> sqlite3.Connection:
+        """A connection for queries outside any write transaction."""
+        return self._connection()
+
+    @contextmanager
+    def write(self) -> Generator[sqlite3.Connection]:
+        """A write transaction: committed (durably) on success, rolled back on any error."""
+        with self._write_lock:
+            conn = self._connection()
+            if conn.in_transaction:  # nested use joins the outer transaction
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def next_counter(self, conn: sqlite3.Connection, name: str) -> int:
+        """The next value of a named sequence (accession numbers), inside the caller's write."""
+        row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        value = 1 if row is None else int(row["value"]) + 1
+        conn.execute(
+            "INSERT INTO counters(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+        return value
+
+    def close(self) -> None:
+        """Close every thread's connection (call once no request is running)."""
+        with self._write_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+        self._local = threading.local()
+
+
+class StagedBlob:
+    """A file written completely to disk (fsynced) but not yet referenced by the database."""
+
+    def __init__(self, blob: str, size: int, md5: str) -> None:
+        self.blob = blob
+        self.size = size
+        self.md5 = md5
+
+
+class BlobWriter:
+    """Streams bytes into a temporary file, hashing as it goes; ``finish`` makes it durable."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        fd, name = tempfile.mkstemp(dir=store.tmp, prefix="upload-")
+        self._handle: BinaryIO = os.fdopen(fd, "wb")
+        self._temp_path = Path(name)
+        self._digest = hashlib.md5()
+        self._size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._handle.write(chunk)
+        self._digest.update(chunk)
+        self._size += len(chunk)
+
+    def finish(self) -> StagedBlob:
+        """fsync the data, then rename it to its final name (fsyncing the directory too)."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        name = self._temp_path.name
+        final = self._store.root / name[-2:] / name
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._temp_path, final)
+        _fsync_dir(final.parent)
+        return StagedBlob(
+            final.relative_to(self._store.root).as_posix(), self._size, self._digest.hexdigest()
+        )
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._temp_path.unlink(missing_ok=True)
+
+
+class BlobStore:
+    """Content files under ``<data_dir>/blobs``, each written atomically under a fresh name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / ".tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        for stale in self.tmp.iterdir():  # leftovers of writes interrupted by a crash
+            stale.unlink(missing_ok=True)
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def write_chunks(self, chunks: Iterator[bytes]) -> StagedBlob:
+        """Write an iterator of byte chunks as a new blob."""
+        writer = self.writer()
+        try:
+            for chunk in chunks:
+                writer.write(chunk)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
+
+    def absolute(self, blob: str) -> Path:
+        return self.root / blob
+
+    def discard(self, blob: str) -> None:
+        (self.root / blob).unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
