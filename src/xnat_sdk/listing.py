@@ -1,11 +1,288 @@
-"""Listing[T]: the typed collection behind ``session.projects``, ``subject.experiments``, ..."""
+"""Listing[T]: the typed collection behind ``session.projects``, ``subject.experiments``, ...
+
+One GET of the listing's REST path (``?format=json``) gives every row; items are built from the
+rows on demand as the concrete class named by the row's xsi:type. Lookup by ID, by secondary key
+(label, name, scan type, file path) and by position, as xnatpy's ``XNATListing`` does.
+"""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import fnmatch
+import importlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar, overload
+
+from xnat_sdk.errors import XNATAmbiguousKeyError, XNATKeyError, XNATValueError
 
 T = TypeVar("T")
+U = TypeVar("U")
+Row = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """How one kind of listing is addressed and keyed on the server."""
+
+    path: str
+    id_column: str
+    secondary_column: str | None
+    type_column: str | None
+    #: The item field a new object is keyed by in its PUT path (label for most, ID for scans).
+    create_key: str = "label"
+
+
+#: The listings XNAT serves below an object, by navigation name.
+LISTING_SPECS: Mapping[str, ListingSpec] = {
+    "projects": ListingSpec("projects", "ID", "name", None, create_key="ID"),
+    "subjects": ListingSpec("subjects", "ID", "label", None),
+    "experiments": ListingSpec("experiments", "ID", "label", "xsiType"),
+    "scans": ListingSpec("scans", "ID", "type", "xsiType", create_key="ID"),
+    "assessors": ListingSpec("assessors", "ID", "label", "xsiType"),
+    "reconstructions": ListingSpec("reconstructions", "ID", "label", "xsiType", create_key="ID"),
+    "resources": ListingSpec("resources", "xnat_abstractresource_id", "label", "element_name"),
+    "files": ListingSpec("files", "path", "Name", None),
+}
+
+
+class ListingSource(Protocol):
+    """What a listing needs from its session: rows, items built from rows, and writes."""
+
+    @property
+    def caching(self) -> bool: ...
+
+    def listing_rows(self, uri: str, query: Mapping[str, str]) -> list[dict[str, str]]:
+        """The rows of the listing at ``uri`` (``ResultSet.Result``), every value a string."""
+        ...
+
+    def item_from_row(self, row: Row, item_type: type[T], listing: Listing[T]) -> T:
+        """The live object for ``row``, of ``item_type`` or the subclass its xsi:type names."""
+        ...
+
+    def create_item(
+        self, listing_uri: str, key: str, item_type: type[U], fields: Mapping[str, object]
+    ) -> U:
+        """PUT a new object of ``item_type`` at ``listing_uri/key`` and return it, live."""
+        ...
+
+    def add_item(self, listing_uri: str, key: str, obj: U) -> U:
+        """PUT the model ``obj`` at ``listing_uri/key`` and return it, live."""
+        ...
 
 
 class Listing(Generic[T]):
     """A server-side collection of ``T``, indexable by ID, secondary key (label) and position."""
+
+    def __init__(
+        self,
+        source: ListingSource,
+        uri: str,
+        item_type: type[T],
+        spec: ListingSpec,
+        filters: Mapping[str, str] | None = None,
+    ) -> None:
+        self._source = source
+        self.uri = uri
+        self.item_type = item_type
+        self.spec = spec
+        self.filters: dict[str, str] = dict(filters or {})
+        self._rows: list[dict[str, str]] | None = None
+        self._items: dict[str, T] = {}
+
+    def __repr__(self) -> str:
+        shown = f" filtered by {self.filters}" if self.filters else ""
+        return f"<Listing[{self.item_type.__name__}] {self.uri}{shown}>"
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, str]]:
+        """The raw listing rows (column -> string), after filtering."""
+        if self._rows is not None and self._source.caching:
+            return self._rows
+        query = {"format": "json", **self.filters}
+        fetched = self._source.listing_rows(self.uri, query)
+        rows = [row for row in fetched if _matches(row, self.filters)]
+        self._rows = rows
+        self._items = {}
+        return rows
+
+    def clearcache(self) -> None:
+        """Forget the rows and items; the next access asks the server again."""
+        self._rows = None
+        self._items = {}
+
+    def _key_of(self, row: Row) -> str:
+        return row.get(self.spec.id_column, "")
+
+    def _item(self, row: Row) -> T:
+        key = self._key_of(row)
+        item = self._items.get(key)
+        if item is None:
+            item = self._source.item_from_row(row, self.item_type, self)
+            self._items[key] = item
+        return item
+
+    def _find(self, key: str) -> Row:
+        rows = self.rows()
+        for row in rows:
+            if self._key_of(row) == key:
+                return row
+        column = self.spec.secondary_column
+        if column is not None:
+            matches = [row for row in rows if row.get(column) == key]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise XNATAmbiguousKeyError(key, [self._key_of(row) for row in matches])
+        known = ", ".join(self._key_of(row) for row in rows[:20])
+        more = ", ..." if len(rows) > 20 else ""
+        raise XNATKeyError(
+            f"{self.item_type.__name__} {key!r} is not in {self.uri} (known: {known}{more})"
+        )
+
+    # -- Mapping / Sequence behaviour ---------------------------------------------------------
+
+    def __getitem__(self, key: int | str) -> T:
+        if isinstance(key, int):
+            rows = self.rows()
+            try:
+                return self._item(rows[key])
+            except IndexError:
+                raise XNATKeyError(
+                    f"position {key} is outside {self.uri} ({len(rows)} items)"
+                ) from None
+        return self._item(self._find(key))
+
+    @overload
+    def get(self, key: int | str) -> T | None: ...
+    @overload
+    def get(self, key: int | str, default: U) -> T | U: ...
+    def get(self, key: int | str, default: U | None = None) -> T | U | None:
+        """The item for ``key``, or ``default`` when there is none (ambiguity still raises)."""
+        try:
+            return self[key]
+        except XNATAmbiguousKeyError:
+            raise
+        except XNATKeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        column = self.spec.secondary_column
+        return any(
+            self._key_of(row) == key or (column is not None and row.get(column) == key)
+            for row in self.rows()
+        )
+
+    def __iter__(self) -> Iterator[T]:
+        for row in self.rows():
+            yield self._item(row)
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def keys(self) -> list[str]:
+        """The IDs of the items, in listing order."""
+        return [self._key_of(row) for row in self.rows()]
+
+    def values(self) -> list[T]:
+        """The items, in listing order."""
+        return list(self)
+
+    def items(self) -> list[tuple[str, T]]:
+        """``(ID, item)`` pairs, in listing order."""
+        return [(self._key_of(row), self._item(row)) for row in self.rows()]
+
+    @property
+    def listing(self) -> list[T]:
+        """The items as a list (xnatpy's name)."""
+        return list(self)
+
+    # -- filter and tabulate ------------------------------------------------------------------
+
+    def filter(self, filters: Mapping[str, str] | None = None, **kwargs: str) -> Listing[T]:
+        """A new listing restricted to rows whose columns match (``*`` and ``?`` wildcards).
+
+        The filters are sent to the server as query parameters (XNAT filters where it can) and
+        applied again to the answer, so the result is the same either way.
+        """
+        extra = {**(filters or {}), **kwargs}
+        for column, value in extra.items():
+            if column in self.filters and self.filters[column] != value:
+                raise XNATValueError(
+                    f"filter {column}={value!r} conflicts with {column}={self.filters[column]!r}"
+                )
+        return Listing(self._source, self.uri, self.item_type, self.spec, {**self.filters, **extra})
+
+    def tabulate(
+        self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None
+    ) -> list[dict[str, str]]:
+        """The listing as rows of the chosen ``columns`` (all columns when ``None``)."""
+        listing = self.filter(filter) if filter else self
+        rows = listing.rows()
+        if columns is None:
+            return [dict(row) for row in rows]
+        missing = [c for c in columns if rows and c not in rows[0]]
+        if missing:
+            query = {"format": "json", "columns": ",".join(columns), **listing.filters}
+            rows = [
+                row
+                for row in self._source.listing_rows(self.uri, query)
+                if _matches(row, listing.filters)
+            ]
+        return [{column: row.get(column, "") for column in columns} for row in rows]
+
+    def tabulate_pandas(self, columns: Sequence[str] | None = None) -> object:
+        """The listing as a ``pandas.DataFrame`` (needs pandas installed)."""
+        try:
+            pandas = importlib.import_module("pandas")
+        except ImportError as exc:
+            raise XNATValueError("tabulate_pandas() needs pandas: pip install pandas") from exc
+        frame: object = pandas.DataFrame(self.tabulate(columns))
+        return frame
+
+    # -- creation -----------------------------------------------------------------------------
+
+    def create(self, key: str, **fields: object) -> T:
+        """Create a new item keyed ``key`` (its label; its ID for projects and scans).
+
+        The fields are validated against the model before anything is sent.
+        """
+        return self.create_as(self.item_type, key, **fields)
+
+    def create_as(self, type_: type[U], key: str, **fields: object) -> U:
+        """Create a new item of the concrete class ``type_`` (``MrSessionData`` under
+        ``subject.experiments``), keyed ``key``."""
+        if not _is_subclass(type_, self.item_type):
+            raise XNATValueError(
+                f"{type_.__name__} cannot be created in a listing of {self.item_type.__name__}"
+            )
+        self.clearcache()
+        return self._source.create_item(self.uri, key, type_, fields)
+
+    def add(self, obj: U) -> U:
+        """Store the model ``obj`` (built with its constructor) in this listing; return it live."""
+        if not _is_subclass(type(obj), self.item_type):
+            raise XNATValueError(
+                f"{type(obj).__name__} cannot be added to a listing of {self.item_type.__name__}"
+            )
+        key_field = self.spec.create_key.lower()
+        key = getattr(obj, key_field, None) or getattr(obj, "label", None)
+        if not isinstance(key, str) or not key:
+            raise XNATValueError(f"{type(obj).__name__} needs a {key_field} to be stored")
+        self.clearcache()
+        return self._source.add_item(self.uri, key, obj)
+
+
+def _matches(row: Row, filters: Mapping[str, str]) -> bool:
+    """Whether ``row`` fits ``filters``; a column the server did not return is not judged."""
+    return all(
+        column not in row or fnmatch.fnmatchcase(row[column], pattern)
+        for column, pattern in filters.items()
+    )
+
+
+def _is_subclass(cls: type, base: type) -> bool:
+    """``issubclass`` without narrowing the caller's type variable."""
+    return issubclass(cls, base)

@@ -5,18 +5,27 @@ handle, as in xnatpy: a model parsed from the server is bound to the session and
 from, and navigates from there (``project.subjects``). This module imports no I/O library: the
 session is reached through the ``SessionLike`` protocol, so the emulator can use the generated
 models as plain data.
+
+An object built from a listing row holds only the row's fields; the first access to any other
+field fetches the whole object once (``fetch()``), so a listing costs one request however many
+objects it yields.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Iterator, Mapping, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, PrivateAttr, ValidationError
 
 if TYPE_CHECKING:
     from xnat_sdk.listing import Listing
 
 T = TypeVar("T")
+
+#: Characters XNAT accepts in IDs and labels (its ``XftStringUtils``/label validation).
+LABEL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class SessionLike(Protocol):
@@ -26,25 +35,317 @@ class SessionLike(Protocol):
         """The listing called ``name`` ("subjects", "scans", "files", ...) below ``owner``."""
         ...
 
+    def load_item(self, uri: str) -> XnatObject:
+        """The object at ``uri``, fetched in full, parsed by xsi:type and bound to the session."""
+        ...
+
+    def load_custom_fields(self, uri: str) -> dict[str, str]:
+        """The custom variables (``fields/field``) of the object at ``uri``."""
+        ...
+
+    def write_fields(self, uri: str, query: Mapping[str, str]) -> None:
+        """PUT ``query`` (xsiType and xpath=value pairs) on the object at ``uri``."""
+        ...
+
+    def delete_object(self, uri: str, *, remove_files: bool) -> None:
+        """DELETE the object at ``uri``."""
+        ...
+
+    def download_to(self, uri: str, target: Path) -> Path:
+        """Download ``uri`` to the file ``target`` (atomically) and return it."""
+        ...
+
+    def read_bytes(self, uri: str) -> bytes:
+        """The body of ``uri``."""
+        ...
+
+    def external_url(self, uri: str, query: Mapping[str, str] | None = None) -> str:
+        """The absolute URL of ``uri`` on the server."""
+        ...
+
+    def forget(self, uri: str) -> None:
+        """Drop cached listings at and below ``uri`` (after a write)."""
+        ...
+
 
 class DetachedObjectError(RuntimeError):
     """A navigation or write was attempted on a model that is not bound to a session."""
 
 
+class FieldValueError(ValueError):
+    """A value written to a live object does not fit the field's type (nothing was sent)."""
+
+
+def check_label(label: str) -> str:
+    """``label`` unchanged if XNAT accepts it as an ID or label, else a ``ValueError``.
+
+    The error (``xnat_sdk.errors.XNATInvalidLabelError`` when raised through the session) names
+    the first offending character.
+    """
+    if not label:
+        raise ValueError("a label must not be empty")
+    for character in label:
+        if character not in LABEL_CHARACTERS:
+            from xnat_sdk.errors import XNATInvalidLabelError
+
+            raise XNATInvalidLabelError(label, character)
+    return label
+
+
 class XnatObject(BaseModel):
     """Base of every generated model: pydantic data plus an optional binding to a session."""
 
+    #: The listing column that identifies an object besides its ID (label, name, type).
+    secondary_lookup_field: ClassVar[str | None] = None
+
     _session: SessionLike | None = PrivateAttr(default=None)
     _uri: str | None = PrivateAttr(default=None)
+    _complete: bool = PrivateAttr(default=True)
 
     def _listing(self, name: str, item_type: type[T]) -> Listing[T]:
-        if self._session is None:
+        return self._bound_session(name).listing_for(self, name, item_type)
+
+    def _bound_session(self, what: str) -> SessionLike:
+        session = self._session
+        if session is None:
             raise DetachedObjectError(
-                f"{type(self).__name__}.{name} needs a session: this object was not loaded "
+                f"{type(self).__name__}.{what} needs a session: this object was not loaded "
                 "from a server"
             )
-        return self._session.listing_for(self, name, item_type)
+        return session
+
+    def _bind(self, session: SessionLike, uri: str, *, complete: bool) -> None:
+        """Attach this model to ``session`` as the object at ``uri``."""
+        self._session = session
+        self._uri = uri
+        self._complete = complete
+
+    def _private_state(self) -> dict[str, object]:
+        """The private attributes, read without recursing into ``__getattr__``."""
+        try:
+            private: dict[str, object] | None = object.__getattribute__(
+                self, "__pydantic_private__"
+            )
+        except AttributeError:
+            return {}
+        return private or {}
+
+    def _field_store(self) -> dict[str, object]:
+        """The instance ``__dict__`` where pydantic keeps field values."""
+        store: dict[str, object] = object.__getattribute__(self, "__dict__")
+        return store
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> object:
+            # Only reached for a field missing from __dict__: a row-built object not yet fetched.
+            if not name.startswith("_") and name in type(self).model_fields:
+                private = self._private_state()
+                if private.get("_session") is not None and not private.get("_complete", True):
+                    self.fetch()
+                    return self._field_store()[name]
+            return super().__getattr__(name)
+
+        def __setattr__(self, name: str, value: object) -> None:
+            bound = self._private_state().get("_session") is not None
+            if bound and name in type(self).model_fields:
+                self.set(name, value)
+            else:
+                super().__setattr__(name, value)
+
+    @property
+    def uri(self) -> str:
+        """The REST path of this object on its server (``/data/experiments/XNAT_E00001``)."""
+        if self._uri is None:
+            raise DetachedObjectError(f"{type(self).__name__} has no URI: it is not on a server")
+        return self._uri
+
+    @property
+    def fulluri(self) -> str:
+        """The REST path (kept for xnatpy compatibility: XNAT paths here are already full)."""
+        return self.uri
+
+    def external_uri(self, query: Mapping[str, str] | None = None) -> str:
+        """The absolute URL of this object, for a browser or another tool."""
+        return self._bound_session("external_uri").external_url(self.uri, query)
+
+    def fetch(self) -> None:
+        """Load every field of this object from the server, replacing what is held."""
+        fresh = self._bound_session("fetch").load_item(self.uri)
+        store, fresh_store = self._field_store(), fresh._field_store()
+        for name in type(self).model_fields:
+            if name in fresh_store:
+                store[name] = fresh_store[name]
+            else:
+                store.pop(name, None)
+        if fresh.__pydantic_extra__ is not None:
+            object.__setattr__(self, "__pydantic_extra__", dict(fresh.__pydantic_extra__))
+        object.__setattr__(self, "__pydantic_fields_set__", set(fresh.model_fields_set))
+        self._complete = True
+
+    def clearcache(self) -> None:
+        """Forget the held data and cached listings below; the next access fetches again."""
+        session = self._bound_session("clearcache")
+        session.forget(self.uri)
+        self.fetch()
+
+    @property
+    def fulldata(self) -> dict[str, object]:
+        """Every field of the object (fetched when needed), by XSD name."""
+        if not self._complete:
+            self.fetch()
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def set(self, name: str, value: object) -> None:
+        """Write one field to the server (validated first, as the field's xpath)."""
+        self.mset({name: value})
+
+    def mset(self, values: Mapping[str, object] | None = None, **kwargs: object) -> None:
+        """Write several fields in one request; an invalid value sends nothing."""
+        changes = {**(values or {}), **kwargs}
+        session = self._bound_session("mset")
+        if not self._complete:
+            self.fetch()
+        candidate = self.model_copy()
+        cls = type(self)
+        for name, value in changes.items():
+            field_name = _field_name(cls, name)
+            try:
+                cls.__pydantic_validator__.validate_assignment(candidate, field_name, value)
+            except ValidationError as exc:
+                reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+                raise FieldValueError(
+                    f"{cls.__name__}.{field_name} cannot be {value!r}: {reason}"
+                ) from None
+        xpaths = candidate.to_xpath_fields()
+        query = {"xsiType": cls.xsi_type}
+        for name in changes:
+            xpath = cls.xpath_of(_field_name(cls, name))
+            query[xpath] = xpaths.get(xpath, "")
+        session.write_fields(self.uri, query)
+        for name in changes:
+            field_name = _field_name(cls, name)
+            self._field_store()[field_name] = candidate._field_store()[field_name]
+            self.__pydantic_fields_set__.add(field_name)
+
+    def delete(self, remove_files: bool = True) -> None:
+        """Remove this object (and, by default, its files) from the server."""
+        self._bound_session("delete").delete_object(self.uri, remove_files=remove_files)
+
+    @property
+    def custom_fields(self) -> CustomVariables:
+        """The object's custom variables (XNAT ``fields/field``) as a mutable mapping."""
+        return CustomVariables(self._bound_session("custom_fields"), self.uri, type(self).xsi_type)
+
+    # The generated XnatModel overrides these three with the schema's knowledge.
+    xsi_type: ClassVar[str] = ""
+
+    def to_xpath_fields(self) -> Mapping[str, str]:
+        """The model in REST query-string form (xpath -> value)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a generated XNAT model")
+
+    @classmethod
+    def xpath_of(cls, field_name: str) -> str:
+        """The xpath of ``field_name`` (``xnat:mrSessionData/date``)."""
+        raise NotImplementedError(f"{cls.__name__} is not a generated XNAT model")
+
+
+def _field_name(cls: type[BaseModel], name: str) -> str:
+    """The Python field name for ``name`` given as field name or XSD alias."""
+    fields = cls.model_fields
+    if name in fields:
+        return name
+    for field_name, info in fields.items():
+        if info.alias == name:
+            return field_name
+    raise FieldValueError(f"{cls.__name__} has no field {name!r}")
+
+
+class CustomVariables(MutableMapping[str, str]):
+    """Custom variables of one object; reads are fetched once, writes go straight through."""
+
+    def __init__(self, session: SessionLike, uri: str, xsi_type: str) -> None:
+        self._session = session
+        self._uri = uri
+        self._xsi_type = xsi_type
+        self._values: dict[str, str] | None = None
+
+    def _data(self) -> dict[str, str]:
+        if self._values is None:
+            self._values = self._session.load_custom_fields(self._uri)
+        return self._values
+
+    def __getitem__(self, key: str) -> str:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __setitem__(self, key: str, value: str) -> None:
+        xsi_type = self._xsi_type
+        self._session.write_fields(
+            self._uri,
+            {"xsiType": xsi_type, f"{xsi_type}/fields/field[name={key}]/field": str(value)},
+        )
+        self._data()[key] = str(value)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._data():
+            raise KeyError(key)
+        self[key] = ""
+        del self._data()[key]
 
 
 class FileData:
     """A file inside a resource (not an XSD type: files live in catalogs)."""
+
+    secondary_lookup_field: ClassVar[str | None] = "Name"
+
+    def __init__(
+        self,
+        session: SessionLike,
+        uri: str,
+        *,
+        path: str,
+        size: int | None = None,
+        digest: str | None = None,
+        collection: str | None = None,
+        tags: str | None = None,
+        format: str | None = None,
+        content: str | None = None,
+    ) -> None:
+        self._session = session
+        self.uri = uri
+        self.path = path
+        self.size = size
+        self.digest = digest
+        self.collection = collection
+        self.tags = tags
+        self.format = format
+        self.content = content
+
+    @property
+    def name(self) -> str:
+        """The file's name without its folder."""
+        return self.path.rsplit("/", 1)[-1]
+
+    def __repr__(self) -> str:
+        return f"<FileData {self.path} ({self.size} bytes)>"
+
+    def download(self, target: str | Path) -> Path:
+        """Download to ``target`` (a file path, or a directory to put the file in)."""
+        destination = Path(target)
+        if destination.is_dir():
+            destination = destination / self.name
+        return self._session.download_to(self.uri, destination)
+
+    def read(self) -> bytes:
+        """The whole content of the file."""
+        return self._session.read_bytes(self.uri)
+
+    def delete(self) -> None:
+        """Remove the file from its resource."""
+        self._session.delete_object(self.uri, remove_files=True)
