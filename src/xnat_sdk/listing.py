@@ -60,7 +60,12 @@ class ListingSource(Protocol):
         ...
 
     def create_item(
-        self, listing_uri: str, key: str, item_type: type[U], fields: Mapping[str, object]
+        self,
+        listing_uri: str,
+        spec: ListingSpec,
+        key: str,
+        item_type: type[U],
+        fields: Mapping[str, object],
     ) -> U:
         """PUT a new object of ``item_type`` at ``listing_uri/key`` and return it, live."""
         ...
@@ -259,7 +264,7 @@ class Listing(Generic[T]):
                 f"{type_.__name__} cannot be created in a listing of {self.item_type.__name__}"
             )
         self.clearcache()
-        return self._source.create_item(self.uri, key, type_, fields)
+        return self._source.create_item(self.uri, self.spec, key, type_, fields)
 
     def add(self, obj: U) -> U:
         """Store the model ``obj`` (built with its constructor) in this listing; return it live."""

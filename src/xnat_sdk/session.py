@@ -1,0 +1,798 @@
+"""XNATSession: one logged-in connection to an XNAT server, and ``connect()`` that opens it.
+
+The session owns the transport, the login (JSESSIONID from the credentials used once; the same
+credentials renew it when it expires), the keep-alive thread, the listing cache and the
+low-level verbs. Live objects and listings reach the server only through it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+from collections.abc import Collection, Generator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal, TypeAlias, TypeVar
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from xnat_sdk import transfer
+from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
+from xnat_sdk._http import DEFAULT_TIMEOUT, Files, HttpTransport, Query, RetryPolicy, Timeout
+from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
+from xnat_sdk.errors import (
+    XNATAuthError,
+    XNATError,
+    XNATResponseError,
+    XNATSessionClosedError,
+    XNATValueError,
+)
+from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec, Row
+from xnat_sdk.models import ExperimentData, ProjectData, SubjectData, parse_json_item
+from xnat_sdk.objects import FileData, XnatObject, check_label
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+#: A JSON document as ``json.loads`` returns it.
+JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
+#: What ``put``/``post`` accept as a body: form fields, raw bytes/text or a binary stream.
+Body: TypeAlias = Mapping[str, str] | bytes | str | IO[bytes] | None
+
+#: Beat well inside the server's session timeout; XNAT's default timeout is 15 minutes.
+DEFAULT_KEEPALIVE_SECONDS = 14 * 60.0
+
+
+class XNATSession:
+    """A connection to one XNAT server; create it with ``xnat_sdk.connect``.
+
+    ``extension_types`` and ``no_parse_model`` are accepted for xnatpy compatibility: the models
+    are generated ahead of time, so there is no server schema to parse at connect time and every
+    generated type (core and extension) is always available.
+    """
+
+    def __init__(
+        self,
+        transport: HttpTransport,
+        credentials: Credentials | None,
+        *,
+        logger: logging.Logger,
+        keepalive: float | None = DEFAULT_KEEPALIVE_SECONDS,
+        original_uri: str | None = None,
+    ) -> None:
+        self._transport = transport
+        self._credentials = credentials
+        self.logger = logger
+        self.original_uri = original_uri or transport.server
+        self.logged_in_user: str | None = None
+        self.caching = True
+        self._listings: dict[str, Listing[object]] = {}
+        self._closed = False
+        self._version: str | None = None
+        self._keepalive_interval = keepalive
+        self._stop = threading.Event()
+        self._keepalive_thread: threading.Thread | None = None
+
+    # -- identity -------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        user = self.logged_in_user or "anonymous"
+        state = " closed" if self._closed else ""
+        return f"<XNATSession {user}@{self._transport.server}{state}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("an XNATSession holds a live login and cannot be pickled")
+
+    @property
+    def server(self) -> str:
+        """The base URL every REST path is resolved against (after redirect detection)."""
+        return self._transport.server
+
+    @property
+    def interface(self) -> httpx.Client:
+        """The underlying httpx client (cookies and connection pool of this session)."""
+        return self._transport.client
+
+    # -- login and lifetime ---------------------------------------------------------------
+
+    def login(self) -> None:
+        """Open a JSESSION with the session's credentials and check who is logged in."""
+        transport = self._transport
+        transport.client.cookies.clear()
+        creds = self._credentials
+        if creds is None:
+            transport.request("GET", "/data/JSESSION")
+        elif creds.is_token:
+            transport.request(
+                "GET", "/data/JSESSION", auth=httpx.BasicAuth(creds.user, creds.password)
+            )
+        else:
+            transport.request(
+                "PUT",
+                "/data/services/auth",
+                data={"username": creds.user, "password": creds.password},
+                accepted_status={200, 201},
+            )
+        answer = transport.request("GET", "/data/auth").text
+        start, end = answer.find("'"), answer.rfind("'")
+        self.logged_in_user = answer[start + 1 : end] if 0 <= start < end else None
+        if self.logged_in_user is None:
+            raise XNATAuthError("GET", transport.url("/data/auth"), 401, answer[:200])
+        self.logger.info("logged in to %s as %s", self.server, self.logged_in_user)
+
+    def start_keepalive(self) -> None:
+        """Start the background heartbeat (``GET /data/JSESSION``) that keeps the login alive."""
+        interval = self._keepalive_interval
+        if interval is None or self._keepalive_thread is not None:
+            return
+        expiration = self.session_expiration_time
+        if expiration is not None:
+            interval = min(interval, max(expiration[1] / 2, 1.0))
+        thread = threading.Thread(
+            target=self._heartbeat, args=(interval,), name="xnat-sdk-keepalive", daemon=True
+        )
+        self._keepalive_thread = thread
+        thread.start()
+
+    def _heartbeat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.request("GET", "/data/JSESSION")
+            except XNATError as exc:
+                self.logger.debug("keep-alive failed: %s", exc)
+
+    def disconnect(self) -> None:
+        """End the server session, stop the keep-alive and close connections (idempotent)."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._keepalive_thread is not None:
+            self._keepalive_thread.join(timeout=5)
+        try:
+            self._transport.request("DELETE", "/data/JSESSION", accepted_status={200, 204})
+        except XNATError as exc:
+            self.logger.debug("logout failed: %s", exc)
+        self._transport.close()
+        self._closed = True
+
+    def __enter__(self) -> XNATSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+    # -- low-level verbs ------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | IO[bytes] | None = None,
+        json: object = None,
+        files: Files | None = None,
+    ) -> httpx.Response:
+        """Send a request; a login that expired is renewed once and the request repeated."""
+        if self._closed:
+            raise XNATSessionClosedError(f"{method} {path}: the session was disconnected")
+
+        def send() -> httpx.Response:
+            return self._transport.request(
+                method,
+                path,
+                query=query,
+                accepted_status=accepted_status,
+                timeout=timeout,
+                headers=headers,
+                data=data,
+                content=content,
+                json=json,
+                files=files,
+            )
+
+        try:
+            return send()
+        except XNATAuthError:
+            if not self._can_renew(content):
+                raise
+            self.logger.info("session expired; logging in again")
+            self.login()
+            if not isinstance(content, (bytes, type(None))):
+                content.seek(0)
+            return send()
+
+    def _can_renew(self, content: bytes | IO[bytes] | None) -> bool:
+        if self._credentials is None or self.logged_in_user is None:
+            return False
+        return isinstance(content, (bytes, type(None))) or content.seekable()
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        timeout: Timeout = None,
+        accepted_status: Collection[int] | None = None,
+    ) -> Generator[httpx.Response]:
+        """A response whose body the caller reads in chunks (see ``xnat_sdk.transfer``)."""
+        if self._closed:
+            raise XNATSessionClosedError(f"{method} {path}: the session was disconnected")
+        with self._transport.stream(
+            method, path, query=query, timeout=timeout, accepted_status=accepted_status
+        ) as response:
+            yield response
+
+    def get(
+        self,
+        path: str,
+        format: str | None = None,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """GET a REST path; raises a typed ``XNATResponseError`` unless the status is accepted."""
+        return self.request(
+            "GET",
+            path,
+            query=_query_with_format(query, format),
+            accepted_status=accepted_status,
+            timeout=timeout,
+            headers=headers,
+        )
+
+    def head(
+        self,
+        path: str,
+        accepted_status: Collection[int] | None = None,
+        allow_redirects: bool = False,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """HEAD a REST path (``allow_redirects`` follows a redirect instead of answering it)."""
+        accepted = accepted_status
+        if accepted is None and not allow_redirects:
+            accepted = {200, 301, 302, 303, 307, 308}
+        return self.request(
+            "HEAD", path, accepted_status=accepted, timeout=timeout, headers=headers
+        )
+
+    def put(
+        self,
+        path: str,
+        data: Body = None,
+        files: Files | None = None,
+        json: object = None,
+        format: str | None = None,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """PUT to a REST path: form fields, a raw body, multipart ``files`` or ``json``."""
+        return self._write(
+            "PUT", path, data, files, json, format, query, accepted_status, timeout, headers
+        )
+
+    def post(
+        self,
+        path: str,
+        data: Body = None,
+        files: Files | None = None,
+        json: object = None,
+        format: str | None = None,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+        timeout: Timeout = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST to a REST path (never retried blindly: it may have been applied)."""
+        return self._write(
+            "POST", path, data, files, json, format, query, accepted_status, timeout, headers
+        )
+
+    def delete(
+        self,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        accepted_status: Collection[int] | None = None,
+        query: Query | None = None,
+        timeout: Timeout = None,
+    ) -> httpx.Response:
+        """DELETE a REST path."""
+        return self.request(
+            "DELETE",
+            path,
+            query=query,
+            accepted_status=accepted_status,
+            timeout=timeout,
+            headers=headers,
+        )
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        data: Body,
+        files: Files | None,
+        json: object,
+        format: str | None,
+        query: Query | None,
+        accepted_status: Collection[int] | None,
+        timeout: Timeout,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        form: Mapping[str, str] | None = None
+        content: bytes | IO[bytes] | None = None
+        if isinstance(data, Mapping):
+            form = data
+        elif isinstance(data, str):
+            content = data.encode()
+        else:
+            content = data
+        return self.request(
+            method,
+            path,
+            query=_query_with_format(query, format),
+            accepted_status=accepted_status,
+            timeout=timeout,
+            headers=headers,
+            data=form,
+            content=content,
+            json=json,
+            files=files,
+        )
+
+    def get_json(
+        self,
+        uri: str,
+        query: Query | None = None,
+        accepted_status: Collection[int] | None = None,
+    ) -> JSON:
+        """GET ``uri`` with ``format=json`` and return the parsed document."""
+        response = self.get(uri, format="json", query=query, accepted_status=accepted_status)
+        try:
+            document: JSON = response.json()
+        except ValueError:
+            raise XNATResponseError(
+                "GET",
+                str(response.request.url),
+                response.status_code,
+                "the answer is not valid JSON",
+            ) from None
+        return document
+
+    # -- transfers ------------------------------------------------------------------------
+
+    def download(
+        self,
+        uri: str,
+        target: str | os.PathLike[str],
+        format: str | None = None,
+        verbose: bool = True,
+        timeout: Timeout = None,
+    ) -> Path:
+        """Download ``uri`` to the file ``target`` (written atomically)."""
+        return transfer.download_file(
+            self, uri, target, format=format, verbose=verbose, timeout=timeout
+        )
+
+    def download_stream(
+        self,
+        uri: str,
+        target_stream: IO[bytes],
+        format: str | None = None,
+        verbose: bool = False,
+        chunk_size: int = transfer.DEFAULT_CHUNK,
+        update_func: transfer.UpdateFunc | None = None,
+        timeout: Timeout = None,
+    ) -> int:
+        """Write the body of ``uri`` to ``target_stream``; ``update_func(done, total, finished)``
+        is called after each chunk, as in xnatpy. Returns the number of bytes."""
+        return transfer.download_stream(
+            self,
+            uri,
+            target_stream,
+            format=format,
+            verbose=verbose,
+            chunk_size=chunk_size,
+            update_func=update_func,
+            timeout=timeout,
+        )
+
+    def download_zip(
+        self,
+        uri: str,
+        target: str | os.PathLike[str],
+        verbose: bool = True,
+        timeout: Timeout = None,
+    ) -> Path:
+        """Download ``uri`` as a zip file to ``target`` (written atomically)."""
+        return transfer.download_file(
+            self, uri, target, format="zip", verbose=verbose, timeout=timeout
+        )
+
+    def upload(
+        self,
+        uri: str,
+        file_: str | bytes | os.PathLike[str] | IO[bytes],
+        retries: int = 1,
+        query: Query | None = None,
+        content_type: str | None = None,
+        method: Literal["put", "post"] = "put",
+        overwrite: bool = False,
+        timeout: Timeout = None,
+    ) -> httpx.Response:
+        """Upload a file (path), bytes or a binary stream to ``uri``.
+
+        ``retries`` is accepted for xnatpy compatibility; safe retries are the transport's job
+        (``RetryPolicy`` on ``connect``).
+        """
+        return transfer.upload(
+            self,
+            uri,
+            file_,
+            query=query,
+            content_type=content_type,
+            method=method,
+            overwrite=overwrite,
+            timeout=timeout,
+        )
+
+    # -- site information -----------------------------------------------------------------
+
+    @property
+    def xnat_version(self) -> str:
+        """The server's XNAT version (``/data/version``, else ``/xapi/siteConfig/buildInfo``)."""
+        if self._version is None:
+            response = self.get("/data/version", accepted_status={200, 404, 405})
+            if response.status_code == 200 and response.text.strip():
+                self._version = response.text.strip()
+            else:
+                info = self.get_json("/xapi/siteConfig/buildInfo")
+                version = info.get("version") if isinstance(info, dict) else None
+                self._version = version if isinstance(version, str) else "unknown"
+        return self._version
+
+    @property
+    def session_expiration_time(self) -> tuple[datetime.datetime, float] | None:
+        """When the server session was last refreshed and its timeout in seconds, from the
+        ``SESSION_EXPIRATION_TIME`` cookie; ``None`` if absent or unreadable."""
+        raw = self._transport.client.cookies.get("SESSION_EXPIRATION_TIME")
+        if raw is None:
+            return None
+        try:
+            created, timeout = raw.strip('"').split(",")
+            when = datetime.datetime.fromtimestamp(int(created) / 1000, tz=datetime.timezone.utc)
+            return when, int(timeout) / 1000
+        except ValueError:
+            return None
+
+    @property
+    def scan_types(self) -> list[str]:
+        """The scan types used on this server (``/data/archive/scan_types``)."""
+        return [
+            row.get("type") or row.get("scan_type", "")
+            for row in self.listing_rows("/data/archive/scan_types", {"format": "json"})
+        ]
+
+    @property
+    def scanners(self) -> list[str]:
+        """The scanners referenced on this server (``/data/archive/scanners``)."""
+        return [
+            row.get("scanner", "")
+            for row in self.listing_rows("/data/archive/scanners", {"format": "json"})
+        ]
+
+    def url_for(
+        self, obj: XnatObject, query: Mapping[str, str] | None = None, scheme: str | None = None
+    ) -> str:
+        """The external URL of ``obj`` (``scheme`` replaces the server's scheme)."""
+        url = self.external_url(obj.uri, query)
+        if scheme is not None:
+            parts = urlsplit(url)
+            url = urlunsplit((scheme, *parts[1:]))
+        return url
+
+    # -- listings -------------------------------------------------------------------------
+
+    @property
+    def projects(self) -> Listing[ProjectData]:
+        """Every project the user can see."""
+        return self._listing_at("/data/projects", LISTING_SPECS["projects"], ProjectData)
+
+    @property
+    def subjects(self) -> Listing[SubjectData]:
+        """Every subject the user can see."""
+        return self._listing_at("/data/subjects", LISTING_SPECS["subjects"], SubjectData)
+
+    @property
+    def experiments(self) -> Listing[ExperimentData]:
+        """Every experiment the user can see (items are their concrete xsi:type class)."""
+        return self._listing_at("/data/experiments", LISTING_SPECS["experiments"], ExperimentData)
+
+    def clearcache(self) -> None:
+        """Forget every cached listing."""
+        self._listings.clear()
+
+    def listing_for(self, owner: XnatObject, name: str, item_type: type[T]) -> Listing[T]:
+        spec = LISTING_SPECS.get(name)
+        if spec is None:
+            raise XNATValueError(f"{type(owner).__name__} has no listing called {name!r}")
+        return self._listing_at(f"{owner.uri}/{spec.path}", spec, item_type)
+
+    def _listing_at(self, uri: str, spec: ListingSpec, item_type: type[T]) -> Listing[T]:
+        cached = self._listings.get(uri) if self.caching else None
+        if cached is not None and cached.item_type is item_type:
+            return cached  # type: ignore[return-value]  # same item_type, so a Listing[T]
+        listing = Listing(self, uri, item_type, spec)
+        self._listings[uri] = listing  # type: ignore[assignment]  # stored untyped, by URI
+        return listing
+
+    def forget(self, uri: str) -> None:
+        for key in [key for key in self._listings if key.startswith(uri) or uri.startswith(key)]:
+            self._listings[key].clearcache()
+
+    def listing_rows(self, uri: str, query: Mapping[str, str]) -> list[dict[str, str]]:
+        document = self.get_json(uri, query={k: v for k, v in query.items() if k != "format"})
+        result = document.get("ResultSet", {}) if isinstance(document, dict) else None
+        rows = result.get("Result") if isinstance(result, dict) else None
+        if not isinstance(rows, list):
+            raise XNATResponseError(
+                "GET", self._transport.url(uri), 200, "the answer is not a ResultSet listing"
+            )
+        return [
+            {str(k): "" if v is None else str(v) for k, v in row.items()}
+            for row in rows
+            if isinstance(row, dict)
+        ]
+
+    def item_from_row(self, row: Row, item_type: type[T], listing: Listing[T]) -> T:
+        spec = listing.spec
+        key = row.get(spec.id_column, "")
+        if issubclass(item_type, FileData):
+            file_uri = row.get("URI") or f"{listing.uri}/{key}"
+            built: object = _file_from_row(self, row, file_uri)
+        else:
+            uri = row.get("URI") or f"{listing.uri}/{key}"
+            if spec.path == "resources":
+                uri = f"{listing.uri}/{key}"
+            built = self._object_from_row(row, item_type, spec, uri)
+        if not isinstance(built, item_type):
+            raise XNATError(f"a row of {listing.uri} did not build a {item_type.__name__}")
+        return built
+
+    def _object_from_row(
+        self, row: Row, item_type: type[object], spec: ListingSpec, uri: str
+    ) -> XnatObject:
+        cls = _class_for(row.get(spec.type_column, "") if spec.type_column else "", item_type)
+        obj = cls.model_construct()
+        store = obj.__dict__
+        loaded: set[str] = set()
+        by_alias = {info.alias or name: name for name, info in cls.model_fields.items()}
+        for column, value in row.items():
+            name = by_alias.get(column) or (column if column in cls.model_fields else None)
+            if name is None or value == "":
+                continue
+            try:
+                cls.__pydantic_validator__.validate_assignment(obj, name, value)
+            except ValueError:
+                continue  # the full object, fetched on first use, will have it
+            loaded.add(name)
+        for name in cls.model_fields:
+            if name not in loaded:
+                store.pop(name, None)
+        object.__setattr__(obj, "__pydantic_fields_set__", loaded)
+        obj._bind(self, uri, complete=False)  # pyright: ignore[reportPrivateUsage]
+        return obj
+
+    # -- live-object support (the SessionLike protocol) -----------------------------------
+
+    def load_item(self, uri: str) -> XnatObject:
+        document = self.get_json(uri)
+        items = document.get("items") if isinstance(document, dict) else None
+        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+            raise XNATResponseError(
+                "GET", self._transport.url(uri), 200, "the answer has no items[0] object"
+            )
+        obj = parse_json_item(items[0])
+        obj._bind(self, uri, complete=True)  # pyright: ignore[reportPrivateUsage]
+        return obj
+
+    def load_custom_fields(self, uri: str) -> dict[str, str]:
+        document = self.get_json(uri)
+        items = document.get("items") if isinstance(document, dict) else None
+        first = items[0] if isinstance(items, list) and items else None
+        children = first.get("children") if isinstance(first, dict) else None
+        values: dict[str, str] = {}
+        for child in children if isinstance(children, list) else []:
+            if not isinstance(child, dict) or child.get("field") != "fields/field":
+                continue
+            entries = child.get("items")
+            for entry in entries if isinstance(entries, list) else []:
+                data = entry.get("data_fields") if isinstance(entry, dict) else None
+                if isinstance(data, dict) and isinstance(data.get("name"), str):
+                    values[str(data["name"])] = str(data.get("field") or "")
+        return values
+
+    def write_fields(self, uri: str, query: Mapping[str, str]) -> None:
+        self.put(uri, query=query)
+        self.forget(uri)
+
+    def delete_object(self, uri: str, *, remove_files: bool) -> None:
+        self.delete(uri, query={"removeFiles": remove_files})
+        self.forget(uri.rsplit("/", 1)[0])
+
+    def download_to(self, uri: str, target: Path) -> Path:
+        return transfer.download_file(self, uri, target)
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self.get(uri).content
+
+    def external_url(self, uri: str, query: Mapping[str, str] | None = None) -> str:
+        url = self._transport.url(uri)
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def create_item(
+        self,
+        listing_uri: str,
+        spec: ListingSpec,
+        key: str,
+        item_type: type[U],
+        fields: Mapping[str, object],
+    ) -> U:
+        if not issubclass(item_type, XnatObject):
+            raise XNATValueError(f"{item_type.__name__} objects cannot be created this way")
+        check_label(key)
+        key_field = _field_for(item_type, spec.create_key)
+        try:
+            model = item_type.model_validate({**fields, key_field: key}, by_name=True)
+        except ValueError as exc:
+            raise XNATValueError(f"cannot create {item_type.__name__} {key!r}: {exc}") from None
+        created = self.add_item(listing_uri, key, model)
+        if not isinstance(created, item_type):
+            raise XNATError(f"the server answered {listing_uri}/{key} with another type")
+        return created
+
+    def add_item(self, listing_uri: str, key: str, obj: U) -> U:
+        if not isinstance(obj, XnatObject):
+            raise XNATValueError(f"{type(obj).__name__} is not an XNAT model")
+        check_label(key)
+        uri = f"{listing_uri}/{key}"
+        query = {"xsiType": type(obj).xsi_type, **obj.to_xpath_fields()}
+        self.put(uri, query=query)
+        self.forget(listing_uri)
+        loaded = self.load_item(uri)
+        if not isinstance(loaded, type(obj)):
+            raise XNATError(f"{uri} was stored but reads back as {type(loaded).__name__}")
+        return loaded
+
+
+def _query_with_format(query: Query | None, format: str | None) -> Query | None:
+    if format is None:
+        return query
+    pairs = list(query.items() if isinstance(query, Mapping) else query or [])
+    return [*pairs, ("format", format)]
+
+
+def _class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
+    """The generated class named by ``xsi_type`` if it fits ``item_type``, else ``item_type``."""
+    candidate = XSI_TYPES.get(xsi_type) or ELEMENTS.get(xsi_type)
+    if candidate is not None and issubclass(candidate, item_type):
+        return candidate
+    if not issubclass(item_type, XnatObject):
+        raise XNATError(f"{item_type.__name__} is not an XNAT model")
+    return item_type
+
+
+def _field_for(cls: type[XnatObject], xsd_name: str) -> str:
+    for name, info in cls.model_fields.items():
+        if info.alias == xsd_name or name == xsd_name:
+            return name
+    raise XNATValueError(f"{cls.__name__} has no field {xsd_name!r}")
+
+
+def _file_from_row(session: XNATSession, row: Row, uri: str) -> FileData:
+    path = uri.split("/files/", 1)[1] if "/files/" in uri else row.get("Name", "")
+    size = row.get("Size", "")
+    return FileData(
+        session,
+        uri,
+        path=path,
+        size=int(size) if size.isdigit() else None,
+        digest=row.get("digest") or None,
+        collection=row.get("collection") or None,
+        tags=row.get("file_tags") or None,
+        format=row.get("file_format") or None,
+        content=row.get("file_content") or None,
+    )
+
+
+def _detect_redirect(transport: HttpTransport) -> str:
+    """The server URL after following the redirects of ``GET {server}`` (http->https, a
+    path prefix): everything before ``/app/`` or ``/data/`` in the final URL."""
+    response = transport.request(
+        "GET", transport.server + "/", follow_redirects=True, accepted_status=range(100, 600)
+    )
+    final = str(response.url)
+    for marker in ("/app/", "/data/"):
+        if marker in final:
+            return final.split(marker, 1)[0]
+    parts = urlsplit(final)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def connect(
+    server: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    verify: bool = True,
+    netrc_file: str | os.PathLike[str] | None = None,
+    debug: bool = False,
+    extension_types: bool = True,
+    loglevel: int | str | None = None,
+    logger: logging.Logger | None = None,
+    detect_redirect: bool = True,
+    no_parse_model: bool = False,
+    *,
+    timeout: float | httpx.Timeout | None = None,
+    retry: RetryPolicy | None = None,
+    keepalive: float | None = DEFAULT_KEEPALIVE_SECONDS,
+) -> XNATSession:
+    """Log in to an XNAT server and return the session (a context manager).
+
+    Credentials: ``user``/``password``, else ``netrc_file`` or ``~/.netrc``, else the
+    ``XNAT_USER``/``XNAT_PASS`` environment (``XNAT_HOST`` when ``server`` is omitted), else
+    anonymous. ``user`` may be an alias token with its secret as ``password``. ``keepalive`` is
+    the heartbeat interval in seconds (``None`` for none). See ``XNATSession`` for
+    ``extension_types`` and ``no_parse_model``.
+    """
+    del extension_types, no_parse_model  # documented on XNATSession: nothing to parse
+    log = logger or logging.getLogger("xnat_sdk")
+    if debug:
+        log.setLevel(logging.DEBUG)
+    elif loglevel is not None:
+        log.setLevel(loglevel)
+    base = resolve_server(server)
+    credentials = resolve_credentials(base, user, password, netrc_file)
+    if not verify:
+        log.warning("TLS certificate verification is off for %s", base)
+    http_timeout = DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        http_timeout = timeout
+    elif timeout is not None:
+        http_timeout = httpx.Timeout(timeout)
+    transport = HttpTransport(base, verify=verify, timeout=http_timeout, retry=retry, logger=log)
+    try:
+        if detect_redirect:
+            redirected = _detect_redirect(transport)
+            if redirected != transport.server:
+                log.info("%s redirects to %s; using the latter", base, redirected)
+                transport.server = redirected
+        session = XNATSession(
+            transport, credentials, logger=log, keepalive=keepalive, original_uri=base
+        )
+        session.login()
+    except BaseException:
+        transport.close()
+        raise
+    session.start_keepalive()
+    return session
