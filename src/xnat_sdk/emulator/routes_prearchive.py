@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from xnat_sdk.emulator.archive import ArchiveStore, Node
+from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import EmulatorContext, context_of, require_account
 from xnat_sdk.emulator.dicom_import import (
     DUMP_COLUMNS,
@@ -37,13 +39,14 @@ from xnat_sdk.emulator.dicom_import import (
     route_instances,
     unpack_upload,
 )
-from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, not_found
+from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, not_found
 from xnat_sdk.emulator.listings import listing_response
 from xnat_sdk.emulator.prearchive import (
     LISTING_COLUMNS,
     UNASSIGNED,
     PrearchiveEntry,
     PrearchiveError,
+    PrearchiveScan,
     PrearchiveStore,
 )
 
@@ -91,21 +94,73 @@ class ArchiveRequest:
     session: str | None = None
 
 
-def project_resolver(context: EmulatorContext) -> ProjectResolver:
-    """Maps a project ID, secondary ID or alias to the project ID (None when unknown)."""
+def project_resolver(context: EmulatorContext, account: Account) -> ProjectResolver:
+    """Maps a project ID or secondary ID the account may write to, to the project ID.
+
+    XNAT's ``DbBackedProjectIdentifier`` only accepts projects the uploading user can reach.
+    """
+    archive = ArchiveStore(context)
 
     def resolve(name: str) -> str | None:
-        row = (
-            context.db.read()
-            .execute(
-                "SELECT id FROM nodes WHERE kind = 'project' AND (id = ? OR label = ?) LIMIT 1",
-                (name, name),
-            )
-            .fetchone()
-        )
-        return None if row is None else str(row["id"])
+        project = archive.project(name)
+        if project is None or not archive.can_write(project.id, account):
+            return None
+        return project.id
 
     return resolve
+
+
+def _session_fields(entry: PrearchiveEntry) -> dict[str, str]:
+    """The session fields XNAT's DICOM session builder fills from the headers."""
+    candidates = {
+        "date": entry.scan_date,
+        "time": entry.scan_time,
+        "UID": entry.study_uid,
+        "modality": entry.modality,
+        "scanner": entry.station,
+        "scanner/manufacturer": entry.manufacturer,
+        "scanner/model": entry.model,
+        "dcmPatientId": entry.patient_id,
+        "dcmPatientName": entry.patient_name,
+    }
+    return {path: value for path, value in candidates.items() if value}
+
+
+def _scan_fields(scan: PrearchiveScan) -> dict[str, str]:
+    candidates = {
+        "type": scan.series_description,
+        "series_description": scan.series_description,
+        "UID": scan.uid,
+        "frames": str(scan.frames),
+        "modality": scan.modality,
+    }
+    return {path: value for path, value in candidates.items() if value}
+
+
+def _clear_conflicts(
+    archive: ArchiveStore, session: Node, entry: PrearchiveEntry, overwrite: str
+) -> None:
+    """Apply XNAT's merge rules to an existing session: ``append`` adds new scans only,
+    ``delete``/``override`` replaces clashing scans, ``none`` refuses any existing session."""
+    if overwrite == "none":
+        raise conflict(
+            f"Session already exists: {session.label} in project {session.project}; "
+            "use overwrite=append or overwrite=delete"
+        )
+    if session.xsi_type != entry.xsi_type:
+        raise conflict(
+            f"Session {session.label} is a {session.xsi_type}, the upload a {entry.xsi_type}"
+        )
+    for scan in entry.scans:
+        existing = archive.child(session, ("scan",), scan.id)
+        if existing is None:
+            continue
+        if overwrite == "append":
+            raise conflict(
+                f"Scan {scan.id} already exists in session {session.label}; "
+                "use overwrite=delete to replace it"
+            )
+        archive.delete(existing, remove_files=True)
 
 
 def archive_entry(
@@ -113,11 +168,69 @@ def archive_entry(
     store: PrearchiveStore,
     entry: PrearchiveEntry,
     archive_request: ArchiveRequest,
+    account: Account,
 ) -> str:
-    raise XnatHTTPError(501, "Archiving is not available yet")
+    """Create the experiment, scans, DICOM resources and files of ``entry`` in the archive."""
+    archive = ArchiveStore(context)
+    project = archive.require_project(archive_request.project or entry.project, account, write=True)
+    label = archive_request.session or entry.name
+    subject_label = archive_request.subject or entry.subject
+    if not subject_label:
+        raise bad_request(f"Cannot archive {entry.url}: no subject label")
+    existing = archive.experiment(project.id, label)
+    if existing is not None:
+        _clear_conflicts(archive, existing, entry, archive_request.overwrite)
+    subject, _ = archive.put_subject(project, subject_label, {}, account)
+    session, _ = archive.put_experiment(
+        subject, label, entry.xsi_type, _session_fields(entry), account
+    )
+    for scan in entry.scans:
+        scan_node, _ = archive.put_scan(
+            session, scan.id, scan.xsi_type, _scan_fields(scan), account
+        )
+        resource, _ = archive.put_resource(
+            scan_node, "DICOM", {"format": "DICOM", "content": "RAW"}, account
+        )
+        for path in store.scan_files(entry, scan.id):
+            blob = context.blobs.write_chunks(_chunks(path))
+            archive.add_file(
+                resource, path.name, blob, overwrite=True, format="DICOM", content="RAW"
+            )
+    return f"/data/archive/projects/{project.id}/subjects/{subject.label}/experiments/{label}"
 
 
-def archived_dicom_file(context: EmulatorContext, parts: list[str]) -> Path | None:
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        while chunk := stream.read(UPLOAD_CHUNK):
+            yield chunk
+
+
+def archived_dicom_file(
+    context: EmulatorContext, parts: list[str], account: Account
+) -> Path | None:
+    """The first DICOM file of an archived session (or one scan) named by a ``src`` path:
+    ``projects/P/subjects/S/experiments/E[/scans/N]`` or ``experiments/E[/scans/N]``."""
+    archive = ArchiveStore(context)
+    named = dict(zip(parts[0::2], parts[1::2], strict=False))
+    experiment_key = named.get("experiments")
+    if experiment_key is None:
+        return None
+    if "projects" in named:
+        project = archive.require_project(named["projects"], account)
+        session = archive.experiment(project.id, experiment_key)
+    else:
+        session = archive.by_id(("experiment",), experiment_key)
+        if session is not None:
+            archive.require_project(session.project, account)
+    if session is None:
+        return None
+    scans = archive.children(session, ("scan",))
+    if "scans" in named:
+        scans = [scan for scan in scans if scan.id == named["scans"]]
+    for scan in scans:
+        for resource in archive.children(scan, ("resource",)):
+            for file in archive.files(resource):
+                return context.blobs.absolute(file.blob)
     return None
 
 
@@ -329,7 +442,14 @@ async def import_service(request: Request) -> Response:
             login=account.login,
         )
         uris = await run_in_threadpool(
-            _import_files, context, upload, work / "staging", destination, ignore, request_info
+            _import_files,
+            context,
+            account,
+            upload,
+            work / "staging",
+            destination,
+            ignore,
+            request_info,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -338,6 +458,7 @@ async def import_service(request: Request) -> Response:
 
 def _import_files(
     context: EmulatorContext,
+    account: Account,
     upload: Path,
     staging: Path,
     destination: Destination,
@@ -345,7 +466,7 @@ def _import_files(
     archive_request: ArchiveRequest,
 ) -> list[str]:
     """Unpack, parse, route, file into the prearchive and (when asked) archive straight on."""
-    resolve = project_resolver(context)
+    resolve = project_resolver(context, account)
     overrides = destination.overrides
     if overrides.project is not None and resolve(overrides.project) is None:
         raise not_found(f"Project {overrides.project} does not exist")
@@ -372,7 +493,7 @@ def _import_files(
     for session in sessions:
         entry = store.receive(session)
         if destination.archive:
-            uris.append(_archive(context, store, entry, archive_request))
+            uris.append(_archive(context, store, entry, archive_request, account))
         else:
             uris.append(f"/data{entry.url}")
     return uris
@@ -383,6 +504,7 @@ def _archive(
     store: PrearchiveStore,
     entry: PrearchiveEntry,
     archive_request: ArchiveRequest,
+    account: Account,
 ) -> str:
     if entry.status not in ARCHIVABLE:
         raise XnatHTTPError(
@@ -393,7 +515,7 @@ def _archive(
         raise bad_request(f"Cannot archive {entry.url}: the session has no project")
     store.set_status(entry, "ARCHIVING")
     try:
-        uri = archive_entry(context, store, entry, archive_request)
+        uri = archive_entry(context, store, entry, archive_request, account)
     except XnatHTTPError as error:
         store.set_status(entry, "CONFLICT" if error.status == 409 else "ERROR")
         raise
@@ -442,13 +564,15 @@ async def archive_service(request: Request) -> Response:
             entry = store.get_by_url(src)
         except PrearchiveError as error:
             raise _http(error) from error
-        uris.append(await run_in_threadpool(_archive, context, store, entry, archive_request))
+        uris.append(
+            await run_in_threadpool(_archive, context, store, entry, archive_request, account)
+        )
     return PlainTextResponse("".join(uri + CRLF for uri in uris))
 
 
 async def prearchive_action(request: Request) -> Response:
     """``/data/services/prearchive/{move,rebuild,delete}?src=...``."""
-    require_account(request)
+    account = require_account(request)
     action = request.path_params["action"]
     params = await _params(request)
     store = _store(request)
@@ -466,7 +590,7 @@ async def prearchive_action(request: Request) -> Response:
                 target = params.get("newProject")
                 if not target:
                     raise bad_request("Missing newProject parameter")
-                if project_resolver(context_of(request))(target) is None:
+                if project_resolver(context_of(request), account)(target) is None:
                     raise not_found(f"Project {target} does not exist")
                 moved = store.move(entry, target)
                 results.append({"src": src, "status": moved.status, "url": moved.url})
@@ -497,7 +621,7 @@ def _dump_source(request: Request, src: str) -> Path:
             raise _http(error) from error
         raise not_found(f"No DICOM files in {src}")
     if parts and parts[0] == "archive":
-        found = archived_dicom_file(context_of(request), parts[1:])
+        found = archived_dicom_file(context_of(request), parts[1:], require_account(request))
         if found is None:
             raise not_found(f"No DICOM files in {src}")
         return found
