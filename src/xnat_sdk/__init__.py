@@ -1,3 +1,49 @@
-"""xnat-sdk: a typed Python SDK for XNAT."""
+"""xnat-sdk: a typed Python SDK for XNAT.
 
-__all__: list[str] = []
+``connect()`` opens an ``XNATSession``; the generated models live in ``xnat_sdk.models``.
+"""
+
+from xnat_sdk._http import RetryPolicy
+from xnat_sdk.errors import (
+    XNATAmbiguousKeyError,
+    XNATAuthError,
+    XNATConflictError,
+    XNATConnectionError,
+    XNATDigestError,
+    XNATError,
+    XNATForbiddenError,
+    XNATInvalidLabelError,
+    XNATKeyError,
+    XNATNotFoundError,
+    XNATResponseError,
+    XNATServerError,
+    XNATSessionClosedError,
+    XNATValueError,
+)
+from xnat_sdk.listing import Listing
+from xnat_sdk.objects import FieldValueError, FileData, XnatObject
+from xnat_sdk.session import XNATSession, connect
+
+__all__ = [
+    "FieldValueError",
+    "FileData",
+    "Listing",
+    "RetryPolicy",
+    "XNATAmbiguousKeyError",
+    "XNATAuthError",
+    "XNATConflictError",
+    "XNATConnectionError",
+    "XNATDigestError",
+    "XNATError",
+    "XNATForbiddenError",
+    "XNATInvalidLabelError",
+    "XNATKeyError",
+    "XNATNotFoundError",
+    "XNATResponseError",
+    "XNATServerError",
+    "XNATSession",
+    "XNATSessionClosedError",
+    "XNATValueError",
+    "XnatObject",
+    "connect",
+]

@@ -15,13 +15,12 @@ from collections.abc import Collection, Generator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal, TypeAlias, TypeVar
+from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from xnat_sdk import transfer
-from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
 from xnat_sdk._http import DEFAULT_TIMEOUT, Files, HttpTransport, Query, RetryPolicy, Timeout
 from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
 from xnat_sdk.errors import (
@@ -32,8 +31,10 @@ from xnat_sdk.errors import (
     XNATValueError,
 )
 from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec, Row
-from xnat_sdk.models import ExperimentData, ProjectData, SubjectData, parse_json_item
 from xnat_sdk.objects import FileData, XnatObject, check_label
+
+if TYPE_CHECKING:
+    from xnat_sdk.models import ExperimentData, ProjectData, SubjectData
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -517,16 +518,22 @@ class XNATSession:
     @property
     def projects(self) -> Listing[ProjectData]:
         """Every project the user can see."""
+        from xnat_sdk.models import ProjectData
+
         return self._listing_at("/data/projects", LISTING_SPECS["projects"], ProjectData)
 
     @property
     def subjects(self) -> Listing[SubjectData]:
         """Every subject the user can see."""
+        from xnat_sdk.models import SubjectData
+
         return self._listing_at("/data/subjects", LISTING_SPECS["subjects"], SubjectData)
 
     @property
     def experiments(self) -> Listing[ExperimentData]:
         """Every experiment the user can see (items are their concrete xsi:type class)."""
+        from xnat_sdk.models import ExperimentData
+
         return self._listing_at("/data/experiments", LISTING_SPECS["experiments"], ExperimentData)
 
     def clearcache(self) -> None:
@@ -613,6 +620,8 @@ class XNATSession:
             raise XNATResponseError(
                 "GET", self._transport.url(uri), 200, "the answer has no items[0] object"
             )
+        from xnat_sdk.models import parse_json_item
+
         obj = parse_json_item(items[0])
         obj._bind(self, uri, complete=True)  # pyright: ignore[reportPrivateUsage]
         return obj
@@ -695,6 +704,8 @@ def _query_with_format(query: Query | None, format: str | None) -> Query | None:
 
 def _class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
     """The generated class named by ``xsi_type`` if it fits ``item_type``, else ``item_type``."""
+    from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
+
     candidate = XSI_TYPES.get(xsi_type) or ELEMENTS.get(xsi_type)
     if candidate is not None and issubclass(candidate, item_type):
         return candidate
