@@ -250,6 +250,16 @@ class XnatObject(BaseModel):
         raise NotImplementedError(f"{cls.__name__} is not a generated XNAT model")
 
 
+def session_of(obj: XnatObject) -> SessionLike:
+    """The session ``obj`` is bound to (a function, so models gain no public attribute)."""
+    return obj._bound_session("session_of")  # pyright: ignore[reportPrivateUsage]  # same module
+
+
+def bind(obj: XnatObject, session: SessionLike, uri: str, *, complete: bool) -> None:
+    """Attach ``obj`` to ``session`` as the object at ``uri`` (``complete``: all fields held)."""
+    obj._bind(session, uri, complete=complete)  # pyright: ignore[reportPrivateUsage]  # same module
+
+
 def _field_name(cls: type[BaseModel], name: str) -> str:
     """The Python field name for ``name`` given as field name or XSD alias."""
     fields = cls.model_fields

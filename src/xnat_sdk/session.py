@@ -31,7 +31,7 @@ from xnat_sdk.errors import (
     XNATValueError,
 )
 from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec, Row
-from xnat_sdk.objects import FileData, XnatObject, check_label
+from xnat_sdk.objects import FileData, XnatObject, bind, check_label
 
 if TYPE_CHECKING:
     from xnat_sdk.models import ExperimentData, ProjectData, SubjectData
@@ -608,7 +608,7 @@ class XNATSession:
             if name not in loaded:
                 store.pop(name, None)
         object.__setattr__(obj, "__pydantic_fields_set__", loaded)
-        obj._bind(self, uri, complete=False)  # pyright: ignore[reportPrivateUsage]
+        bind(obj, self, uri, complete=False)
         return obj
 
     # -- live-object support (the SessionLike protocol) -----------------------------------
@@ -623,7 +623,7 @@ class XNATSession:
         from xnat_sdk.models import parse_json_item
 
         obj = parse_json_item(items[0])
-        obj._bind(self, uri, complete=True)  # pyright: ignore[reportPrivateUsage]
+        bind(obj, self, uri, complete=True)
         return obj
 
     def load_custom_fields(self, uri: str) -> dict[str, str]:
