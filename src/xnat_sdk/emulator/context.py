@@ -11,6 +11,7 @@ from xnat_sdk.emulator.auth import Account, AuthService
 from xnat_sdk.emulator.errors import XnatHTTPError
 from xnat_sdk.emulator.schemas import SchemaCatalog
 from xnat_sdk.emulator.storage import BlobStore, Database
+from xnat_sdk.emulator.typeindex import TypeIndex
 
 XNAT_VERSION = "1.8.11"
 SCOPE_ACCOUNT = "xnat_sdk.account"
@@ -25,6 +26,7 @@ class EmulatorContext:
     blobs: BlobStore
     auth: AuthService
     schemas: SchemaCatalog
+    types: TypeIndex
     site_id: str = "XNAT"
     version: str = XNAT_VERSION
 

@@ -21,6 +21,7 @@ from xnat_sdk.emulator.auth import AuthService
 from xnat_sdk.emulator.context import EmulatorContext
 from xnat_sdk.emulator.schemas import SchemaCatalog
 from xnat_sdk.emulator.storage import BlobStore, Database
+from xnat_sdk.emulator.typeindex import TypeIndex
 
 
 def default_schemas_dir() -> Path | None:
@@ -40,12 +41,14 @@ def open_context(
     """The emulator state kept in ``data_dir`` (created if needed)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(data_dir / "xnat.sqlite")
+    schemas_root = schemas_dir if schemas_dir is not None else default_schemas_dir()
     return EmulatorContext(
         data_dir=data_dir,
         db=db,
         blobs=BlobStore(data_dir / "blobs"),
         auth=AuthService(db, users),
-        schemas=SchemaCatalog(schemas_dir if schemas_dir is not None else default_schemas_dir()),
+        schemas=SchemaCatalog(schemas_root),
+        types=TypeIndex(schemas_root),
     )
 
 

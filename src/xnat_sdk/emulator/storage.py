@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS shares (
     label TEXT NOT NULL,
     PRIMARY KEY (node_pk, project)
 );
+CREATE TABLE IF NOT EXISTS project_access (
+    project TEXT PRIMARY KEY,
+    accessibility TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS project_users (
     project TEXT NOT NULL,
     login TEXT NOT NULL,

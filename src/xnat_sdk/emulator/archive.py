@@ -1,0 +1,722 @@
+"""The archive's object store: projects, subjects, experiments, scans, assessors,
+reconstructions, resources and files, with XNAT's identity and access rules.
+
+This is the API other parts of the emulator (prearchive archiving, the import service) call to
+create archive content. Typical use, inside a route handler::
+
+    store = ArchiveStore(context_of(request))
+    project = store.require_project("P1", account)            # 404/403 as XNAT
+    subject = store.put_subject(project, "S1", {}, account)    # create or update
+    session = store.put_experiment(subject, "S1_MR1", "xnat:mrSessionData",
+                                   {"date": "2024-01-02"}, account)
+    scan = store.put_scan(session, "1", "xnat:mrScanData", {"type": "T1"}, account)
+    resource = store.put_resource(scan, "DICOM", {"format": "DICOM"}, account)
+    store.add_file(resource, "1.dcm", staged_blob, overwrite=False)   # blobs.writer()
+
+Field dictionaries hold simple values keyed by their path relative to the object's type
+(``"date"``, ``"scanner/manufacturer"``, ``"fields/field[name=age]/field"`` for a custom
+variable); every write validates them against the schema (``FieldValueError`` -> 400).
+Every method runs in one SQLite transaction: it either happens completely or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from xnat_sdk.emulator.auth import Account
+from xnat_sdk.emulator.context import EmulatorContext
+from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, forbidden, not_found
+from xnat_sdk.emulator.storage import StagedBlob
+from xnat_sdk.emulator.typeindex import FieldValueError
+
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
+ROLES = ("owner", "member", "collaborator")
+ACCESSIBILITY = ("public", "protected", "private")
+
+# kind -> the base type its xsi:type must derive from
+KIND_BASE = {
+    "project": "xnat:projectData",
+    "subject": "xnat:subjectData",
+    "experiment": "xnat:subjectAssessorData",
+    "assessor": "xnat:imageAssessorData",
+    "reconstruction": "xnat:reconstructedImageData",
+    "scan": "xnat:imageScanData",
+    "resource": "xnat:abstractResource",
+}
+DEFAULT_TYPE = {
+    "project": "xnat:projectData",
+    "subject": "xnat:subjectData",
+    "experiment": "xnat:mrSessionData",
+    "assessor": "xnat:qcManualAssessorData",
+    "reconstruction": "xnat:reconstructedImageData",
+    "scan": "xnat:mrScanData",
+    "resource": "xnat:resourceCatalog",
+}
+
+
+@dataclass
+class Node:
+    """One archived object (any level except files)."""
+
+    pk: int
+    kind: str
+    id: str
+    parent_pk: int | None
+    project: str
+    label: str
+    xsi_type: str
+    fields: dict[str, str]
+    insert_date: str
+    insert_user: str
+    # label under which the object was reached when looked up through a sharing project
+    shared_label: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file in a resource: its path in the resource, blob, size, md5 and catalog metadata."""
+
+    path: str
+    blob: str
+    size: int
+    md5: str
+    format: str
+    content: str
+    tags: str
+
+
+def _node(row: sqlite3.Row) -> Node:
+    return Node(
+        pk=int(row["pk"]),
+        kind=row["kind"],
+        id=row["id"],
+        parent_pk=row["parent_pk"],
+        project=row["project"],
+        label=row["label"],
+        xsi_type=row["xsi_type"],
+        fields=json.loads(row["fields"]),
+        insert_date=row["insert_date"],
+        insert_user=row["insert_user"],
+    )
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def check_label(what: str, label: str) -> None:
+    """XNAT allows only letters, digits, ``_`` and ``-`` in IDs and labels."""
+    if not LABEL_PATTERN.fullmatch(label):
+        raise bad_request(
+            f"Invalid {what} '{label}': only letters, numbers, underscores and dashes are allowed"
+        )
+
+
+class ArchiveStore:
+    """Reads and writes archive objects for one emulator instance."""
+
+    def __init__(self, context: EmulatorContext) -> None:
+        self.context = context
+        self.db = context.db
+        self.types = context.types
+
+    # ---------------------------------------------------------------- types and fields --
+    def check_type(self, kind: str, xsi_type: str) -> None:
+        """400 unless ``xsi_type`` is a known type suitable for ``kind``."""
+        if not self.types.types:  # no schemas configured: accept any prefixed name
+            if ":" not in xsi_type:
+                raise bad_request(f"Invalid xsi:type {xsi_type}")
+            return
+        if xsi_type not in self.types.types:
+            raise bad_request(f"Invalid xsi:type {xsi_type}: no such data type")
+        base = KIND_BASE[kind]
+        if not self.types.is_a(xsi_type, base):
+            raise bad_request(f"Invalid xsi:type {xsi_type}: not a kind of {base}")
+
+    def check_fields(self, xsi_type: str, fields: Mapping[str, str]) -> None:
+        if not self.types.types:
+            return
+        for path, value in fields.items():
+            try:
+                self.types.check_field(xsi_type, path, value)
+            except FieldValueError as exc:
+                raise bad_request(str(exc)) from exc
+
+    # ---------------------------------------------------------------------- projects --
+    def project(self, key: str) -> Node | None:
+        conn = self.db.read()
+        row = conn.execute(
+            "SELECT * FROM nodes WHERE kind = 'project' AND id = ?", (key,)
+        ).fetchone()
+        if row is None:
+            row = conn.execute(
+                "SELECT * FROM nodes WHERE kind = 'project' AND "
+                "json_extract(fields, '$.secondary_ID') = ?",
+                (key,),
+            ).fetchone()
+        return _node(row) if row is not None else None
+
+    def projects(self) -> list[Node]:
+        rows = self.db.read().execute("SELECT * FROM nodes WHERE kind = 'project' ORDER BY pk")
+        return [_node(row) for row in rows]
+
+    def accessibility(self, project: str) -> str:
+        row = (
+            self.db.read()
+            .execute("SELECT accessibility FROM project_access WHERE project = ?", (project,))
+            .fetchone()
+        )
+        return str(row["accessibility"]) if row is not None else "private"
+
+    def role(self, project: str, login: str) -> str | None:
+        row = (
+            self.db.read()
+            .execute(
+                "SELECT role FROM project_users WHERE project = ? AND login = ?", (project, login)
+            )
+            .fetchone()
+        )
+        return str(row["role"]) if row is not None else None
+
+    def project_users(self, project: str) -> list[tuple[str, str]]:
+        rows = self.db.read().execute(
+            "SELECT login, role FROM project_users WHERE project = ? ORDER BY login", (project,)
+        )
+        return [(str(row["login"]), str(row["role"])) for row in rows]
+
+    def can_read(self, project: str, account: Account) -> bool:
+        if account.is_admin or self.role(project, account.login) is not None:
+            return True
+        return self.accessibility(project) == "public"
+
+    def can_list(self, project: str, account: Account) -> bool:
+        """Whether the project appears in the caller's project listing (metadata visible)."""
+        return self.can_read(project, account) or self.accessibility(project) == "protected"
+
+    def can_write(self, project: str, account: Account) -> bool:
+        return account.is_admin or self.role(project, account.login) in ("owner", "member")
+
+    def is_owner(self, project: str, account: Account) -> bool:
+        return account.is_admin or self.role(project, account.login) == "owner"
+
+    def require_project(self, key: str, account: Account, *, write: bool = False) -> Node:
+        """The project, or 404 (unknown, or private and invisible) / 403 (no access)."""
+        project = self.project(key)
+        if project is None or not self.can_list(project.id, account):
+            raise not_found(f"Unable to find project {key}")
+        allowed = self.can_write if write else self.can_read
+        if not allowed(project.id, account):
+            raise forbidden(
+                f"User {account.login} does not have permission to "
+                f"{'edit' if write else 'access'} project {project.id}"
+            )
+        return project
+
+    def require_write(self, node: Node, account: Account) -> None:
+        """403 unless ``account`` may edit objects owned by ``node``'s project."""
+        if not self.can_write(node.project, account):
+            raise forbidden(
+                f"User {account.login} does not have permission to edit project {node.project}"
+            )
+
+    def put_project(
+        self, project_id: str, fields: Mapping[str, str], account: Account
+    ) -> tuple[Node, bool]:
+        """Create the project (its creator becomes owner) or update its fields."""
+        check_label("project ID", project_id)
+        self.check_fields("xnat:projectData", fields)
+        with self.db.write() as conn:
+            existing = self.project(project_id)
+            if existing is not None:
+                self.require_write(existing, account)
+                merged = {**existing.fields, **fields}
+                conn.execute(
+                    "UPDATE nodes SET fields = ? WHERE pk = ?", (json.dumps(merged), existing.pk)
+                )
+                existing.fields = merged
+                return existing, False
+            secondary = fields.get("secondary_ID") or project_id
+            clash = conn.execute(
+                "SELECT id FROM nodes WHERE kind = 'project' AND "
+                "json_extract(fields, '$.secondary_ID') = ?",
+                (secondary,),
+            ).fetchone()
+            if clash is not None:
+                raise conflict(f"Project secondary ID {secondary} is already used")
+            values = {"secondary_ID": secondary, "name": project_id, **fields}
+            pk = self._insert(
+                conn,
+                "project",
+                project_id,
+                None,
+                project_id,
+                "",
+                "xnat:projectData",
+                values,
+                account,
+            )
+            conn.execute(
+                "INSERT INTO project_access(project, accessibility) VALUES (?, 'private')",
+                (project_id,),
+            )
+            conn.execute(
+                "INSERT INTO project_users(project, login, role) VALUES (?, ?, 'owner')",
+                (project_id, account.login),
+            )
+        return self._by_pk(pk), True
+
+    def set_accessibility(self, project: Node, value: str, account: Account) -> None:
+        if value not in ACCESSIBILITY:
+            raise bad_request(f"Invalid accessibility {value}: one of {', '.join(ACCESSIBILITY)}")
+        if not self.is_owner(project.id, account):
+            raise forbidden(f"Only owners can change the accessibility of project {project.id}")
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO project_access(project, accessibility) VALUES (?, ?) "
+                "ON CONFLICT(project) DO UPDATE SET accessibility = excluded.accessibility",
+                (project.id, value),
+            )
+
+    def set_role(self, project: Node, login: str, role: str | None, account: Account) -> None:
+        """Make ``login`` an owner/member/collaborator of the project, or remove them."""
+        if not self.is_owner(project.id, account):
+            raise forbidden(f"Only owners can change the users of project {project.id}")
+        if self.context.auth.account(login) is None:
+            raise not_found(f"Unknown user {login}")
+        with self.db.write() as conn:
+            if role is None:
+                conn.execute(
+                    "DELETE FROM project_users WHERE project = ? AND login = ?",
+                    (project.id, login),
+                )
+                return
+            if role not in ROLES:
+                raise bad_request(f"Invalid group {role}")
+            conn.execute(
+                "INSERT INTO project_users(project, login, role) VALUES (?, ?, ?) "
+                "ON CONFLICT(project, login) DO UPDATE SET role = excluded.role",
+                (project.id, login, role),
+            )
+
+    # ------------------------------------------------------------ subjects, experiments --
+    def _shared_lookup(self, kind_sql: str, project: str, key: str) -> Node | None:
+        conn = self.db.read()
+        row = conn.execute(
+            f"SELECT * FROM nodes WHERE kind IN ({kind_sql}) AND project = ? "
+            "AND (id = ? OR label = ?) ORDER BY id = ? DESC LIMIT 1",
+            (project, key, key, key),
+        ).fetchone()
+        if row is not None:
+            return _node(row)
+        row = conn.execute(
+            f"SELECT nodes.*, shares.label AS shared_label FROM nodes JOIN shares "
+            f"ON shares.node_pk = nodes.pk WHERE nodes.kind IN ({kind_sql}) "
+            "AND shares.project = ? AND (shares.label = ? OR nodes.id = ?) LIMIT 1",
+            (project, key, key),
+        ).fetchone()
+        if row is None:
+            return None
+        node = _node(row)
+        node.shared_label = row["shared_label"]
+        return node
+
+    def subject(self, project: str, key: str) -> Node | None:
+        """A subject of ``project`` (owned or shared into it) by accession ID or label."""
+        return self._shared_lookup("'subject'", project, key)
+
+    def experiment(self, project: str, key: str) -> Node | None:
+        return self._shared_lookup("'experiment', 'assessor'", project, key)
+
+    def by_id(self, kinds: tuple[str, ...], key: str) -> Node | None:
+        """An object by its site-wide accession ID (``/data/subjects/{id}``)."""
+        marks = ", ".join("?" for _ in kinds)
+        row = (
+            self.db.read()
+            .execute(f"SELECT * FROM nodes WHERE kind IN ({marks}) AND id = ?", (*kinds, key))
+            .fetchone()
+        )
+        return _node(row) if row is not None else None
+
+    def child(self, parent: Node, kinds: tuple[str, ...], key: str) -> Node | None:
+        """A child object by ID or label (scans by ID, resources by label or ID)."""
+        marks = ", ".join("?" for _ in kinds)
+        row = (
+            self.db.read()
+            .execute(
+                f"SELECT * FROM nodes WHERE parent_pk = ? AND kind IN ({marks}) "
+                "AND (id = ? OR label = ?) ORDER BY label = ? DESC LIMIT 1",
+                (parent.pk, *kinds, key, key, key),
+            )
+            .fetchone()
+        )
+        return _node(row) if row is not None else None
+
+    def children(self, parent: Node, kinds: tuple[str, ...]) -> list[Node]:
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.db.read().execute(
+            f"SELECT * FROM nodes WHERE parent_pk = ? AND kind IN ({marks}) ORDER BY pk",
+            (parent.pk, *kinds),
+        )
+        return [_node(row) for row in rows]
+
+    def in_project(self, project: str, kinds: tuple[str, ...]) -> list[Node]:
+        """Objects of ``kinds`` owned by or shared into ``project`` (shared ones relabelled)."""
+        marks = ", ".join("?" for _ in kinds)
+        conn = self.db.read()
+        own = [
+            _node(row)
+            for row in conn.execute(
+                f"SELECT * FROM nodes WHERE kind IN ({marks}) AND project = ? ORDER BY pk",
+                (*kinds, project),
+            )
+        ]
+        shared: list[Node] = []
+        for row in conn.execute(
+            f"SELECT nodes.*, shares.label AS shared_label FROM nodes JOIN shares "
+            f"ON shares.node_pk = nodes.pk WHERE nodes.kind IN ({marks}) AND shares.project = ? "
+            "ORDER BY nodes.pk",
+            (*kinds, project),
+        ):
+            node = _node(row)
+            node.shared_label = row["shared_label"]
+            shared.append(node)
+        return own + shared
+
+    def of_kind(self, kinds: tuple[str, ...]) -> list[Node]:
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.db.read().execute(
+            f"SELECT * FROM nodes WHERE kind IN ({marks}) ORDER BY pk", kinds
+        )
+        return [_node(row) for row in rows]
+
+    def parent(self, node: Node) -> Node | None:
+        return self._by_pk(node.parent_pk) if node.parent_pk is not None else None
+
+    def shares(self, node: Node) -> list[tuple[str, str]]:
+        rows = self.db.read().execute(
+            "SELECT project, label FROM shares WHERE node_pk = ? ORDER BY project", (node.pk,)
+        )
+        return [(str(row["project"]), str(row["label"])) for row in rows]
+
+    def put_subject(
+        self,
+        project: Node,
+        label: str,
+        fields: Mapping[str, str],
+        account: Account,
+        xsi_type: str = "xnat:subjectData",
+    ) -> tuple[Node, bool]:
+        """Create subject ``label`` in ``project`` (accession ``{SITE}_S00001``) or update it."""
+        return self._put_labelled("subject", project, project.id, label, xsi_type, fields, account)
+
+    def put_experiment(
+        self,
+        subject: Node,
+        label: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+        project: str | None = None,
+    ) -> tuple[Node, bool]:
+        """Create experiment ``label`` of ``subject`` (accession ``{SITE}_E00001``) or update."""
+        return self._put_labelled(
+            "experiment", subject, project or subject.project, label, xsi_type, fields, account
+        )
+
+    def put_assessor(
+        self,
+        session: Node,
+        label: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+    ) -> tuple[Node, bool]:
+        """Create or update an image assessor of ``session`` (an experiment accession ID)."""
+        return self._put_labelled(
+            "assessor", session, session.project, label, xsi_type, fields, account
+        )
+
+    def _put_labelled(
+        self,
+        kind: str,
+        parent: Node,
+        project: str,
+        key: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+    ) -> tuple[Node, bool]:
+        self.check_type(kind, xsi_type)
+        self.check_fields(xsi_type, fields)
+        if not self.can_write(project, account):
+            raise forbidden(
+                f"User {account.login} does not have permission to edit project {project}"
+            )
+        with self.db.write() as conn:
+            lookup = self.experiment if kind in ("experiment", "assessor") else self.subject
+            existing = lookup(project, key)
+            if existing is not None and existing.kind == kind:
+                return self._update(conn, existing, xsi_type, fields), False
+            if existing is not None:
+                raise conflict(f"{key} is already used by a {existing.kind} in {project}")
+            check_label(f"{kind} label", key)
+            prefix = "S" if kind == "subject" else "E"
+            number = self.db.next_counter(conn, f"accession_{prefix}")
+            accession = f"{self.context.site_id}_{prefix}{number:05d}"
+            pk = self._insert(
+                conn, kind, accession, parent.pk, project, key, xsi_type, dict(fields), account
+            )
+        return self._by_pk(pk), True
+
+    def put_scan(
+        self,
+        session: Node,
+        scan_id: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+    ) -> tuple[Node, bool]:
+        return self._put_child("scan", session, scan_id, xsi_type, fields, account)
+
+    def put_reconstruction(
+        self,
+        session: Node,
+        recon_id: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+    ) -> tuple[Node, bool]:
+        return self._put_child("reconstruction", session, recon_id, xsi_type, fields, account)
+
+    def _put_child(
+        self,
+        kind: str,
+        parent: Node,
+        key: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+    ) -> tuple[Node, bool]:
+        self.check_type(kind, xsi_type)
+        self.check_fields(xsi_type, fields)
+        self.require_write(parent, account)
+        with self.db.write() as conn:
+            existing = self.child(parent, (kind,), key)
+            if existing is not None:
+                return self._update(conn, existing, xsi_type, fields), False
+            if not key or "/" in key:
+                raise bad_request(f"Invalid {kind} ID '{key}'")
+            pk = self._insert(
+                conn, kind, key, parent.pk, parent.project, "", xsi_type, dict(fields), account
+            )
+        return self._by_pk(pk), True
+
+    def put_resource(
+        self,
+        owner: Node,
+        label: str,
+        fields: Mapping[str, str],
+        account: Account,
+        xsi_type: str = "xnat:resourceCatalog",
+    ) -> tuple[Node, bool]:
+        """Create (or update) the resource ``label`` of any object; IDs are site-wide numbers."""
+        self.check_type("resource", xsi_type)
+        self.check_fields(xsi_type, fields)
+        self.require_write(owner, account)
+        with self.db.write() as conn:
+            existing = self.child(owner, ("resource",), label)
+            if existing is not None:
+                return self._update(conn, existing, xsi_type, fields), False
+            check_label("resource label", label)
+            number = self.db.next_counter(conn, "resource_id")
+            pk = self._insert(
+                conn,
+                "resource",
+                str(number),
+                owner.pk,
+                owner.project,
+                label,
+                xsi_type,
+                dict(fields),
+                account,
+            )
+        return self._by_pk(pk), True
+
+    def share(self, node: Node, project: Node, label: str, account: Account) -> None:
+        """Share ``node`` into ``project`` under ``label`` (XNAT: PUT .../projects/{p})."""
+        if project.id == node.project:
+            raise conflict(f"{node.id} already belongs to project {project.id}")
+        if not self.can_write(project.id, account):
+            raise forbidden(f"User {account.login} cannot add data to project {project.id}")
+        check_label("label", label)
+        kinds = "'experiment', 'assessor'" if node.kind != "subject" else "'subject'"
+        with self.db.write() as conn:
+            clash = self._shared_lookup(kinds, project.id, label)
+            if clash is not None and clash.pk != node.pk:
+                raise conflict(f"Label {label} is already used in project {project.id}")
+            conn.execute(
+                "INSERT INTO shares(node_pk, project, label) VALUES (?, ?, ?) "
+                "ON CONFLICT(node_pk, project) DO UPDATE SET label = excluded.label",
+                (node.pk, project.id, label),
+            )
+
+    def unshare(self, node: Node, project: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM shares WHERE node_pk = ? AND project = ?", (node.pk, project))
+
+    def delete(self, node: Node, *, remove_files: bool) -> None:
+        """Delete ``node`` and everything below it; ``remove_files`` also deletes the file
+        contents (a real server leaves them on disk otherwise)."""
+        with self.db.write() as conn:
+            blobs = [
+                str(row["blob"])
+                for row in conn.execute(
+                    "WITH RECURSIVE below(pk) AS (SELECT ? UNION ALL SELECT nodes.pk FROM nodes "
+                    "JOIN below ON nodes.parent_pk = below.pk) "
+                    "SELECT blob FROM files WHERE resource_pk IN (SELECT pk FROM below)",
+                    (node.pk,),
+                )
+            ]
+            conn.execute("DELETE FROM nodes WHERE pk = ?", (node.pk,))
+            if node.kind == "project":
+                conn.execute("DELETE FROM project_users WHERE project = ?", (node.id,))
+                conn.execute("DELETE FROM project_access WHERE project = ?", (node.id,))
+                conn.execute("DELETE FROM shares WHERE project = ?", (node.id,))
+        if remove_files:
+            for blob in blobs:
+                self.context.blobs.discard(blob)
+
+    # ------------------------------------------------------------------------- files --
+    def files(self, resource: Node) -> list[FileEntry]:
+        rows = self.db.read().execute(
+            "SELECT * FROM files WHERE resource_pk = ? ORDER BY path", (resource.pk,)
+        )
+        return [_file(row) for row in rows]
+
+    def file(self, resource: Node, path: str) -> FileEntry | None:
+        row = (
+            self.db.read()
+            .execute("SELECT * FROM files WHERE resource_pk = ? AND path = ?", (resource.pk, path))
+            .fetchone()
+        )
+        return _file(row) if row is not None else None
+
+    def add_file(
+        self,
+        resource: Node,
+        path: str,
+        blob: StagedBlob,
+        *,
+        overwrite: bool,
+        format: str = "",
+        content: str = "",
+        tags: str = "",
+    ) -> FileEntry:
+        """Record ``blob`` (already durable on disk) as ``path`` in ``resource``; 409 when the
+        file exists and ``overwrite`` is false (the blob is then discarded)."""
+        clean = normalize_file_path(path)
+        replaced: str | None = None
+        try:
+            with self.db.write() as conn:
+                row = conn.execute(
+                    "SELECT blob FROM files WHERE resource_pk = ? AND path = ?",
+                    (resource.pk, clean),
+                ).fetchone()
+                if row is not None:
+                    if not overwrite:
+                        raise conflict(
+                            f"File {clean} already exists in resource {resource.label}; "
+                            "use overwrite=true to replace it"
+                        )
+                    replaced = str(row["blob"])
+                conn.execute(
+                    "INSERT INTO files(resource_pk, path, blob, size, md5, format, content, tags)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(resource_pk, path) DO UPDATE "
+                    "SET blob = excluded.blob, size = excluded.size, md5 = excluded.md5, "
+                    "format = excluded.format, content = excluded.content, tags = excluded.tags",
+                    (resource.pk, clean, blob.blob, blob.size, blob.md5, format, content, tags),
+                )
+        except XnatHTTPError:
+            self.context.blobs.discard(blob.blob)
+            raise
+        if replaced is not None and replaced != blob.blob:
+            self.context.blobs.discard(replaced)
+        return FileEntry(clean, blob.blob, blob.size, blob.md5, format, content, tags)
+
+    def delete_file(self, resource: Node, entry: FileEntry) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "DELETE FROM files WHERE resource_pk = ? AND path = ?", (resource.pk, entry.path)
+            )
+        self.context.blobs.discard(entry.blob)
+
+    # ----------------------------------------------------------------------- helpers --
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        ident: str,
+        parent_pk: int | None,
+        project: str,
+        label: str,
+        xsi_type: str,
+        fields: Mapping[str, str],
+        account: Account,
+    ) -> int:
+        cursor = conn.execute(
+            "INSERT INTO nodes(kind, id, parent_pk, project, label, xsi_type, fields, "
+            "insert_date, insert_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                ident,
+                parent_pk,
+                project,
+                label,
+                xsi_type,
+                json.dumps(dict(fields)),
+                _now(),
+                account.login,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _update(
+        self, conn: sqlite3.Connection, node: Node, xsi_type: str, fields: Mapping[str, str]
+    ) -> Node:
+        if xsi_type != node.xsi_type:
+            raise conflict(f"{node.id} is a {node.xsi_type}; it cannot be changed into {xsi_type}")
+        merged = {**node.fields, **fields}
+        conn.execute("UPDATE nodes SET fields = ? WHERE pk = ?", (json.dumps(merged), node.pk))
+        node.fields = merged
+        return node
+
+    def _by_pk(self, pk: int | None) -> Node:
+        row = self.db.read().execute("SELECT * FROM nodes WHERE pk = ?", (pk,)).fetchone()
+        if row is None:
+            raise not_found("The object was deleted")
+        return _node(row)
+
+
+def _file(row: sqlite3.Row) -> FileEntry:
+    return FileEntry(
+        path=row["path"],
+        blob=row["blob"],
+        size=int(row["size"]),
+        md5=row["md5"],
+        format=row["format"],
+        content=row["content"],
+        tags=row["tags"],
+    )
+
+
+def normalize_file_path(path: str) -> str:
+    """A file path inside a resource: relative, ``/``-separated, no ``..`` (400 otherwise)."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+    if not parts or ".." in parts:
+        raise bad_request(f"Invalid file path '{path}'")
+    return "/".join(parts)

@@ -1,0 +1,198 @@
+"""Listing rows for archive collections: XNAT's column names per listing, URIs, filters.
+
+Each listing has its default columns (those a real server returns without ``columns=``);
+``columns=`` may also name any field by xpath (``xnat:mrSessionData/date``) or by its short
+name, which pyxnat's ``attrs.get`` relies on. Query parameters named like a column filter the
+rows (``*`` wildcards allowed), as ``xsiType=`` does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+
+from xnat_sdk.emulator.archive import ArchiveStore, Node
+
+DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "project": ("ID", "secondary_ID", "name", "description", "pi_firstname", "pi_lastname", "URI"),
+    "subject": ("ID", "project", "label", "insert_date", "insert_user", "URI"),
+    "experiment": ("ID", "project", "label", "xsiType", "date", "insert_date", "URI"),
+    "assessor": ("ID", "session_ID", "project", "label", "xsiType", "date", "insert_date", "URI"),
+    "scan": (
+        "xsiType",
+        "xnat_imagescandata_id",
+        "note",
+        "series_description",
+        "ID",
+        "type",
+        "URI",
+        "quality",
+    ),
+    "reconstruction": ("ID", "type", "baseScanType", "xsiType", "URI"),
+    "resource": (
+        "xnat_abstractresource_id",
+        "label",
+        "element_name",
+        "category",
+        "cat_id",
+        "cat_desc",
+        "file_count",
+        "file_size",
+        "tags",
+        "content",
+        "format",
+    ),
+}
+TITLES = {
+    "project": "Projects",
+    "subject": "Subjects",
+    "experiment": "Experiments",
+    "assessor": "Assessors",
+    "scan": "Scans",
+    "reconstruction": "Reconstructions",
+    "resource": "Resources",
+}
+# query parameters that are never column filters
+RESERVED_PARAMS = frozenset(
+    {
+        "format",
+        "columns",
+        "sortBy",
+        "sortOrder",
+        "limit",
+        "offset",
+        "req_format",
+        "concealHiddenFields",
+        "accessible",
+        "recent",
+        "owner",
+        "member",
+        "collaborator",
+        "prearc_code",
+        "restrict",
+        "allowDataDeletion",
+        "event_reason",
+        "event_type",
+        "event_action",
+        "handler",
+    }
+)
+
+
+def uri_of(store: ArchiveStore, node: Node) -> str:
+    """The canonical REST path of ``node`` (as the ``URI`` column gives it)."""
+    if node.kind == "project":
+        return f"/data/projects/{node.id}"
+    if node.kind == "subject":
+        return f"/data/subjects/{node.id}"
+    if node.kind == "experiment":
+        return f"/data/experiments/{node.id}"
+    parent = store.parent(node)
+    base = uri_of(store, parent) if parent is not None else ""
+    collection = {
+        "assessor": "assessors",
+        "scan": "scans",
+        "reconstruction": "reconstructions",
+        "resource": "resources",
+    }[node.kind]
+    return f"{base}/{collection}/{node.id}"
+
+
+def full_row(store: ArchiveStore, node: Node) -> dict[str, str]:
+    """Every column this node can show: defaults, identity and all stored fields."""
+    fields = node.fields
+    label = node.shared_label or node.label
+    row: dict[str, str] = dict(fields)
+    row.update(
+        {
+            "ID": node.id,
+            "xsiType": node.xsi_type,
+            "URI": uri_of(store, node),
+            "insert_date": node.insert_date,
+            "insert_user": node.insert_user,
+        }
+    )
+    if node.kind == "project":
+        row.update(
+            secondary_ID=fields.get("secondary_ID", node.id),
+            name=fields.get("name", ""),
+            description=fields.get("description", ""),
+            pi_firstname=fields.get("PI/firstname", ""),
+            pi_lastname=fields.get("PI/lastname", ""),
+        )
+    elif node.kind in ("subject", "experiment", "assessor"):
+        row.update(project=node.project, label=label)
+        parent = store.parent(node)
+        if node.kind == "experiment" and parent is not None:
+            row["subject_ID"] = parent.id
+            row["subject_label"] = parent.label
+        if node.kind == "assessor" and parent is not None:
+            row["session_ID"] = parent.id
+            row["session_label"] = parent.label
+    elif node.kind == "scan":
+        row["xnat_imagescandata_id"] = str(node.pk)
+    elif node.kind == "resource":
+        files = store.files(node)
+        row.update(
+            xnat_abstractresource_id=node.id,
+            label=node.label,
+            element_name=node.xsi_type,
+            category="resources",
+            cat_id=node.id,
+            cat_desc=fields.get("description", ""),
+            file_count=str(len(files)),
+            file_size=str(sum(entry.size for entry in files)),
+            tags=fields.get("tags", ""),
+        )
+    return row
+
+
+def column_value(row: Mapping[str, str], column: str, xsi_type: str) -> str:
+    """A column by name or by xpath (``xnat:mrSessionData/date`` -> ``date``)."""
+    if column in row:
+        return row[column]
+    head, sep, tail = column.partition("/")
+    if sep and ":" in head:
+        lowered = {key.lower(): value for key, value in row.items()}
+        return row.get(tail, lowered.get(tail.lower(), ""))
+    return ""
+
+
+def table(
+    store: ArchiveStore,
+    kind: str,
+    nodes: Sequence[Node],
+    params: Mapping[str, str],
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows and column names of a listing of ``nodes`` for the query ``params``."""
+    requested = params.get("columns")
+    columns = (
+        [c for c in requested.split(",") if c]
+        if requested and kind != "resource"
+        else list(DEFAULT_COLUMNS[kind])
+    )
+    if "URI" not in columns and kind != "resource":
+        columns.append("URI")
+    rows: list[dict[str, str]] = []
+    for node in nodes:
+        full = full_row(store, node)
+        if not _matches(full, params, node.xsi_type):
+            continue
+        rows.append({column: column_value(full, column, node.xsi_type) for column in columns})
+    return rows, columns
+
+
+def _matches(row: Mapping[str, str], params: Mapping[str, str], xsi_type: str) -> bool:
+    for key, pattern in params.items():
+        if key in RESERVED_PARAMS:
+            continue
+        if key == "xsiType" or key == "xsi:type":
+            if pattern and row["xsiType"] != pattern:
+                return False
+            continue
+        value = column_value(row, key, xsi_type)
+        if key not in row and "/" not in key:
+            continue  # not a column of this listing: ignored as XNAT does
+        if not fnmatch.fnmatchcase(value, pattern):
+            return False
+    return True
