@@ -43,6 +43,42 @@ DEFAULT_ACCEPTED: Mapping[str, frozenset[int]] = {
     "DELETE": frozenset({200}),
 }
 
+#: Header and cookie values that must not reach a log, in httpx/httpcore's DEBUG traces too.
+_SECRET_PATTERNS = (
+    re.compile(r"(JSESSIONID=)[^;'\"\s,]+", re.I),
+    re.compile(r"(b?'(?:authorization|cookie|set-cookie)',\s*b?')[^']+", re.I),
+    re.compile(r"((?:password|secret)=)[^&\s'\"]+", re.I),
+)
+#: The loggers of the HTTP stack; each gets the redacting filter (filters do not inherit).
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a log record so that cookies, authorization headers and passwords read ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern in _SECRET_PATTERNS:
+            redacted = pattern.sub(r"\1***", redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_log_redaction(logger: logging.Logger) -> None:
+    """Attach the redacting filter to ``logger`` and to the HTTP stack's loggers (once each)."""
+    for target in (logger, *(logging.getLogger(name) for name in _HTTP_LOGGERS)):
+        if not any(isinstance(f, RedactSecrets) for f in target.filters):
+            target.addFilter(RedactSecrets())
+
+
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _MESSAGE_LIMIT = 500
 
@@ -110,6 +146,7 @@ class HttpTransport:
         self.server = server.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.logger = logger
+        install_log_redaction(logger)
         self.client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
 
     def url(self, path: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 import xnat_sdk
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
+from xnat_sdk.emulator.server import Emulator
 
 
 def test_connect_logs_in_and_reports_server_facts(xnat_emulator: EmulatorHandle) -> None:
@@ -104,22 +105,24 @@ def test_alias_token_works_as_credentials(session: xnat_sdk.XNATSession) -> None
 
 
 def test_secrets_stay_out_of_repr_logs_and_pickle(
-    xnat_emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    password = xnat_emulator.password
-    with xnat_sdk.connect(
-        xnat_emulator.url, xnat_emulator.user, password, keepalive=None, debug=True
-    ) as session:
+    password = "s3cret-Pa55word"
+    with (
+        Emulator(tmp_path / "emu", users={"alice": password}) as emulator,
+        xnat_sdk.connect(emulator.url, "alice", password, keepalive=None, debug=True) as session,
+    ):
         jsessionid = session.interface.cookies.get("JSESSIONID")
         assert jsessionid
-        with pytest.raises(xnat_sdk.XNATNotFoundError):
+        with pytest.raises(xnat_sdk.XNATNotFoundError) as failed:
             session.get("/data/projects/NOPE")
-        shown = repr(session) + str(session)
+        shown = repr(session) + str(session) + str(failed.value)
         with pytest.raises(TypeError):
             pickle.dumps(session)
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "/data/projects/NOPE" in logged  # the log does record requests
+    assert "alice" in shown
     for secret in (password, jsessionid):
         assert secret not in logged
         assert secret not in shown

@@ -48,3 +48,25 @@ def test_retry_delays_grow() -> None:
     policy = RetryPolicy(backoff=0.1)
     assert 0.1 <= policy.delay(1) <= 0.15
     assert 0.4 <= policy.delay(3) <= 0.6
+
+
+def test_log_redaction_hides_cookies_authorization_and_passwords() -> None:
+    import logging
+
+    from xnat_sdk._http import RedactSecrets
+
+    record = logging.LogRecord(
+        "httpcore.http11",
+        logging.DEBUG,
+        __file__,
+        1,
+        "headers=[(b'authorization', b'Basic YWRtaW46cHc='), (b'set-cookie', "
+        "b'JSESSIONID=ABC123; Path=/')] form password=hunter2&x=1",
+        None,
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    message = record.getMessage()
+    for secret in ("YWRtaW46cHc=", "ABC123", "hunter2"):
+        assert secret not in message
+    assert "x=1" in message
