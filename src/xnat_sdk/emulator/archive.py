@@ -36,6 +36,7 @@ from xnat_sdk.emulator.typeindex import FieldValueError
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
 ROLES = ("owner", "member", "collaborator")
+IDENTITY_FIELDS = frozenset({"ID", "label", "project"})
 ACCESSIBILITY = ("public", "protected", "private")
 
 # kind -> the base type its xsi:type must derive from
@@ -138,14 +139,20 @@ class ArchiveStore:
         if not self.types.is_a(xsi_type, base):
             raise bad_request(f"Invalid xsi:type {xsi_type}: not a kind of {base}")
 
-    def check_fields(self, xsi_type: str, fields: Mapping[str, str]) -> None:
-        if not self.types.types:
-            return
+    def check_fields(self, xsi_type: str, fields: Mapping[str, str]) -> dict[str, str]:
+        """``fields`` validated and spelled as the schema does; identity fields (ID, label,
+        project), which live in their own columns, are dropped."""
+        checked: dict[str, str] = {}
         for path, value in fields.items():
             try:
-                self.types.check_field(xsi_type, path, value)
+                canonical = (
+                    self.types.check_field(xsi_type, path, value) if self.types.types else path
+                )
             except FieldValueError as exc:
                 raise bad_request(str(exc)) from exc
+            if canonical not in IDENTITY_FIELDS:
+                checked[canonical] = value
+        return checked
 
     # ---------------------------------------------------------------------- projects --
     def project(self, key: str) -> Node | None:
@@ -229,7 +236,7 @@ class ArchiveStore:
     ) -> tuple[Node, bool]:
         """Create the project (its creator becomes owner) or update its fields."""
         check_label("project ID", project_id)
-        self.check_fields("xnat:projectData", fields)
+        fields = self.check_fields("xnat:projectData", fields)
         with self.db.write() as conn:
             existing = self.project(project_id)
             if existing is not None:
@@ -452,7 +459,7 @@ class ArchiveStore:
         account: Account,
     ) -> tuple[Node, bool]:
         self.check_type(kind, xsi_type)
-        self.check_fields(xsi_type, fields)
+        fields = self.check_fields(xsi_type, fields)
         if not self.can_write(project, account):
             raise forbidden(
                 f"User {account.login} does not have permission to edit project {project}"
@@ -503,7 +510,7 @@ class ArchiveStore:
         account: Account,
     ) -> tuple[Node, bool]:
         self.check_type(kind, xsi_type)
-        self.check_fields(xsi_type, fields)
+        fields = self.check_fields(xsi_type, fields)
         self.require_write(parent, account)
         with self.db.write() as conn:
             existing = self.child(parent, (kind,), key)
@@ -526,7 +533,7 @@ class ArchiveStore:
     ) -> tuple[Node, bool]:
         """Create (or update) the resource ``label`` of any object; IDs are site-wide numbers."""
         self.check_type("resource", xsi_type)
-        self.check_fields(xsi_type, fields)
+        fields = self.check_fields(xsi_type, fields)
         self.require_write(owner, account)
         with self.db.write() as conn:
             existing = self.child(owner, ("resource",), label)

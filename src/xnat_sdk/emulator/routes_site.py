@@ -13,6 +13,7 @@ from xnat_sdk.emulator.auth import Account, AliasToken
 from xnat_sdk.emulator.context import context_of, current_account, require_account
 from xnat_sdk.emulator.errors import XnatHTTPError, forbidden, not_found
 from xnat_sdk.emulator.listings import listing_response
+from xnat_sdk.emulator.schemas import PSEUDO_TYPES_XSD
 
 LOGIN_FAILED = "Login attempt failed. Please try again."
 
@@ -194,7 +195,10 @@ async def xapi_schema_names(request: Request) -> Response:
 async def xapi_schema(request: Request) -> Response:
     require_account(request)
     name = request.path_params["name"]
-    path = context_of(request).schemas.by_name(name)
+    schemas = context_of(request).schemas
+    if schemas.is_pseudo_types(name):
+        return Response(PSEUDO_TYPES_XSD, media_type="application/xml")
+    path = schemas.by_name(name)
     if path is None:
         raise not_found(f"No schema named {name} was found.")
     return FileResponse(path, media_type="application/xml")
@@ -202,7 +206,10 @@ async def xapi_schema(request: Request) -> Response:
 
 async def schema_file(request: Request) -> Response:
     folder, file_name = request.path_params["folder"], request.path_params["file"]
-    path = context_of(request).schemas.by_file(folder, file_name)
+    schemas = context_of(request).schemas
+    if schemas.is_pseudo_types(f"{folder}/{file_name}"):
+        return Response(PSEUDO_TYPES_XSD, media_type="application/xml")
+    path = schemas.by_file(folder, file_name)
     if path is None:
         raise not_found(f"No schema file {folder}/{file_name}")
     return FileResponse(path, media_type="application/xml")

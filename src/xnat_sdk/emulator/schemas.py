@@ -9,6 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# xnat.xsd derives types from ``xdat:LONGVARCHAR`` and ``xdat:jsonb``, XFT pseudo-types that no
+# served XSD declares; clients that build classes from the schemas (xnatpy) fail on the missing
+# base. The emulator therefore also serves this small schema declaring both as strings.
+PSEUDO_TYPES_NAME = "xdat/pseudotypes"
+PSEUDO_TYPES_XSD = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- Served by the xnat-sdk emulator, not an XNAT file: XFT pseudo-types as plain strings. -->
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xdat="http://nrg.wustl.edu/xdat"
+    targetNamespace="http://nrg.wustl.edu/xdat" elementFormDefault="qualified">
+  <xs:simpleType name="LONGVARCHAR"><xs:restriction base="xs:string"/></xs:simpleType>
+  <xs:simpleType name="jsonb"><xs:restriction base="xs:string"/></xs:simpleType>
+</xs:schema>
+"""
+
 
 class SchemaCatalog:
     """Schema files below a folder laid out as ``<folder>/<file>.xsd``."""
@@ -23,10 +36,14 @@ class SchemaCatalog:
                 self._by_name[name] = path
 
     def names(self) -> list[str]:
-        return list(self._by_name)
+        return [*self._by_name, PSEUDO_TYPES_NAME] if self._by_name else []
 
     def by_name(self, name: str) -> Path | None:
         return self._by_name.get(name)
+
+    def is_pseudo_types(self, name: str) -> bool:
+        """Whether ``name`` is the emulator's own pseudo-type schema (served from memory)."""
+        return bool(self._by_name) and name in (PSEUDO_TYPES_NAME, f"{PSEUDO_TYPES_NAME}.xsd")
 
     def by_file(self, folder: str, file_name: str) -> Path | None:
         """The schema ``<folder>/<file_name>`` (``file_name`` with its ``.xsd``)."""

@@ -181,18 +181,26 @@ class TypeIndex:
                 return info.name
         return name
 
-    def check_field(self, xsi_type: str, path: str, value: str) -> None:
-        """Raise ``FieldValueError`` unless ``path`` is a field of ``xsi_type`` taking ``value``."""
+    def check_field(self, xsi_type: str, path: str, value: str) -> str:
+        """The canonical spelling of field ``path`` of ``xsi_type`` (XNAT matches xpaths
+        without regard to case); ``FieldValueError`` unless the field exists and takes
+        ``value``."""
         bare = re.sub(r"\[[^\]]*\]", "", path)
-        leaf = self.leaves(xsi_type).get(bare)
+        leaves = self.leaves(xsi_type)
+        leaf = leaves.get(bare)
+        if leaf is None:
+            folded = {name.lower(): found for name, found in leaves.items()}
+            leaf = folded.get(bare.lower())
+            if leaf is not None and bare == path:
+                path = leaf.path
         if leaf is None:
             first = bare.split("/")[0]
             nested = any(first in info.nested for info in self.chain(xsi_type))
-            if nested or any(p.startswith(first + "/") for p in self.leaves(xsi_type)):
-                return  # deeper structures (demographics, custom fields) are kept as given
+            if nested or any(p.startswith(first + "/") for p in leaves):
+                return path  # deeper structures (demographics, custom fields) kept as given
             raise FieldValueError(f"Invalid field {xsi_type}/{path}: no such field")
         if value == "":
-            return
+            return path
         if leaf.enumeration and value not in leaf.enumeration:
             allowed = ", ".join(leaf.enumeration)
             raise FieldValueError(
@@ -202,6 +210,7 @@ class TypeIndex:
             raise FieldValueError(
                 f"Invalid value {value!r} for {xsi_type}/{path}: not a valid {leaf.value_type}"
             )
+        return path
 
 
 def _qualify(name: str, resolve: dict[str, str]) -> str:
