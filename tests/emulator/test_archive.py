@@ -1,0 +1,300 @@
+"""Archive endpoints over loopback with plain httpx: create, read, list, update, share, delete."""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
+
+XNAT_NS = "{http://nrg.wustl.edu/xnat}"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+@pytest.fixture
+def client(xnat_emulator: EmulatorHandle) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=xnat_emulator.url, auth=(xnat_emulator.user, xnat_emulator.password)
+    ) as c:
+        yield c
+
+
+def rows(response: httpx.Response) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    result_set = response.json()["ResultSet"]
+    assert result_set["totalRecords"] == str(len(result_set["Result"]))
+    found: list[dict[str, str]] = result_set["Result"]
+    for row in found:
+        assert all(isinstance(value, str) for value in row.values()), row
+    return found
+
+
+def make_session(client: httpx.Client) -> str:
+    """Project P1 / subject S1 / MR session MR1 with scan 1; returns the session ID."""
+    assert client.put("/data/projects/P1", params={"name": "Project One"}).status_code == 200
+    assert client.put("/data/projects/P1/subjects/S1").text == "XNAT_S00001"
+    created = client.put(
+        "/data/projects/P1/subjects/S1/experiments/MR1",
+        params={
+            "xsiType": "xnat:mrSessionData",
+            "xnat:mrSessionData/date": "2024-01-02",
+            "xnat:mrSessionData/scanner/manufacturer": "GE",
+        },
+    )
+    assert created.status_code == 200
+    assert created.text == "XNAT_E00001"
+    scan = client.put(
+        f"/data/experiments/{created.text}/scans/1",
+        params={"xsiType": "xnat:mrScanData", "type": "T1", "xnat:mrScanData/quality": "usable"},
+    )
+    assert scan.status_code == 200
+    return created.text
+
+
+def test_project_listing_has_real_columns(client: httpx.Client) -> None:
+    make_session(client)
+    [project] = rows(client.get("/data/projects", params={"format": "json"}))
+    assert list(project) == [
+        "ID",
+        "secondary_ID",
+        "name",
+        "description",
+        "pi_firstname",
+        "pi_lastname",
+        "URI",
+    ]
+    assert project["ID"] == "P1"
+    assert project["name"] == "Project One"
+    assert project["URI"] == "/data/projects/P1"
+
+
+def test_accession_ids_and_lookup_by_label_or_id(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    by_label = client.get("/data/projects/P1/subjects/S1/experiments/MR1?format=json")
+    by_id = client.get(f"/data/projects/P1/experiments/{session_id}?format=json")
+    global_path = client.get(f"/data/experiments/{session_id}?format=json")
+    archive_alias = client.get(f"/data/archive/experiments/{session_id}?format=json")
+    items = [r.json()["items"][0] for r in (by_label, by_id, global_path, archive_alias)]
+    assert all(item == items[0] for item in items)
+    fields = items[0]["data_fields"]
+    assert fields["ID"] == session_id
+    assert fields["label"] == "MR1"
+    assert fields["subject_ID"] == "XNAT_S00001"
+    assert fields["date"] == "2024-01-02"
+    assert fields["scanner/manufacturer"] == "GE"
+    assert items[0]["meta"]["xsi:type"] == "xnat:mrSessionData"
+    assert items[0]["meta"]["isHistory"] is False
+    [scans] = [c for c in items[0]["children"] if c["field"] == "scans/scan"]
+    assert scans["items"][0]["data_fields"]["type"] == "T1"
+    subject = client.get("/data/subjects/XNAT_S00001?format=json").json()["items"][0]
+    assert subject["data_fields"]["label"] == "S1"
+
+
+def test_object_xml_document(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    response = client.get(f"/data/experiments/{session_id}", params={"format": "xml"})
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{XNAT_NS}MRSession"
+    assert root.get("ID") == session_id
+    assert root.get("label") == "MR1"
+    assert root.get("project") == "P1"
+    assert root.findtext(f"{XNAT_NS}date") == "2024-01-02"
+    scanner = root.find(f"{XNAT_NS}scanner")
+    assert scanner is not None and scanner.get("manufacturer") == "GE"
+    scan = root.find(f"{XNAT_NS}scans/{XNAT_NS}scan")
+    assert scan is not None
+    assert scan.get(XSI_TYPE) == "xnat:mrScanData"
+    assert scan.get("ID") == "1"
+    assert scan.get("type") == "T1"
+
+
+def test_create_from_xml_body_with_scans(client: httpx.Client) -> None:
+    assert client.put("/data/projects/P1").status_code == 200
+    assert client.put("/data/projects/P1/subjects/S1").status_code == 200
+    document = (
+        b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
+        b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" label="MRX" project="P1">'
+        b"<xnat:date>2023-05-06</xnat:date>"
+        b'<xnat:scanner manufacturer="SIEMENS" model="Prisma">SCN</xnat:scanner>'
+        b'<xnat:fields><xnat:field name="weight">70</xnat:field></xnat:fields>'
+        b'<xnat:scans><xnat:scan xsi:type="xnat:mrScanData" ID="7" type="DWI"/></xnat:scans>'
+        b"</xnat:MRSession>"
+    )
+    created = client.put(
+        "/data/projects/P1/subjects/S1/experiments/MRX",
+        content=document,
+        headers={"content-type": "text/xml"},
+    )
+    assert created.status_code == 200, created.text
+    item = client.get(f"/data/experiments/{created.text}?format=json").json()["items"][0]
+    assert item["data_fields"]["date"] == "2023-05-06"
+    assert item["data_fields"]["scanner/model"] == "Prisma"
+    assert item["data_fields"]["scanner"] == "SCN"
+    children = {c["field"]: c["items"] for c in item["children"]}
+    assert children["scans/scan"][0]["data_fields"]["ID"] == "7"
+    assert children["fields/field"][0]["data_fields"] == {"name": "weight", "field": "70"}
+
+
+def test_listing_columns_filters_and_formats(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    client.put(
+        "/data/projects/P1/subjects/S1/experiments/CT1",
+        params={"xsiType": "xnat:ctSessionData", "xnat:ctSessionData/date": "2022-02-02"},
+    )
+    all_rows = rows(client.get("/data/projects/P1/experiments", params={"format": "json"}))
+    assert list(all_rows[0]) == ["ID", "project", "label", "xsiType", "date", "insert_date", "URI"]
+    assert {r["label"] for r in all_rows} == {"MR1", "CT1"}
+    mr_only = rows(
+        client.get("/data/experiments", params={"format": "json", "xsiType": "xnat:mrSessionData"})
+    )
+    assert [r["ID"] for r in mr_only] == [session_id]
+    picked = rows(
+        client.get(
+            "/data/projects/P1/experiments",
+            params={"format": "json", "columns": "ID,label,xnat:mrSessionData/date", "label": "M*"},
+        )
+    )
+    assert picked == [
+        {
+            "ID": session_id,
+            "label": "MR1",
+            "xnat:mrSessionData/date": "2024-01-02",
+            "URI": f"/data/experiments/{session_id}",
+        }
+    ]
+    as_csv = client.get(f"/data/experiments/{session_id}/scans", params={"format": "csv"})
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert table[0]["ID"] == "1" and table[0]["type"] == "T1" and table[0]["quality"] == "usable"
+    as_xml = ET.fromstring(client.get("/data/projects", params={"format": "xml"}).content)
+    assert next(c.text for c in as_xml.iter("column")) == "ID"
+    assert next(c.text for c in as_xml.iter("cell")) == "P1"
+
+
+def test_update_fields_and_custom_variables(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    updated = client.put(
+        f"/data/experiments/{session_id}",
+        params={
+            "xsiType": "xnat:mrSessionData",
+            "xnat:mrSessionData/note": "checked",
+            "xnat:mrSessionData/fields/field[name=site]/field": "Leiden",
+        },
+    )
+    assert updated.status_code == 200
+    item = client.get(f"/data/experiments/{session_id}?format=json").json()["items"][0]
+    assert item["data_fields"]["note"] == "checked"
+    assert item["data_fields"]["date"] == "2024-01-02"  # untouched fields are kept
+    [custom] = [c for c in item["children"] if c["field"] == "fields/field"]
+    assert custom["items"][0]["data_fields"] == {"name": "site", "field": "Leiden"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"xsiType": "xnat:noSuchData"}, "no such data type"),
+        ({"xsiType": "xnat:mrScanData"}, "not a kind of xnat:subjectAssessorData"),
+        ({"xsiType": "xnat:mrSessionData", "xnat:mrSessionData/date": "yesterday"}, "date"),
+        ({"xsiType": "xnat:mrSessionData", "xnat:mrSessionData/bogus": "1"}, "no such field"),
+    ],
+)
+def test_invalid_type_or_field_is_400(
+    client: httpx.Client, params: dict[str, str], message: str
+) -> None:
+    make_session(client)
+    response = client.put("/data/projects/P1/subjects/S1/experiments/BAD", params=params)
+    assert response.status_code == 400
+    assert message in response.text
+    assert "<h3>" in response.text
+    labels = [r["label"] for r in rows(client.get("/data/projects/P1/experiments?format=json"))]
+    assert "BAD" not in labels
+
+
+def test_forbidden_label_characters_and_unknown_objects(client: httpx.Client) -> None:
+    make_session(client)
+    assert client.put("/data/projects/P1/subjects/bad%20label").status_code == 400
+    assert client.put("/data/projects/P1/subjects/a.b").status_code == 400
+    assert client.get("/data/projects/NOPE?format=json").status_code == 404
+    assert client.get("/data/projects/P1/subjects/NOPE?format=json").status_code == 404
+    assert client.get("/data/experiments/XNAT_E99999?format=json").status_code == 404
+    assert client.get("/data/experiments/XNAT_E00001/scans/99?format=json").status_code == 404
+
+
+def test_conflicting_type_change_is_409(client: httpx.Client) -> None:
+    make_session(client)
+    response = client.put(
+        "/data/projects/P1/subjects/S1/experiments/MR1", params={"xsiType": "xnat:ctSessionData"}
+    )
+    assert response.status_code == 409
+
+
+def test_assessors_and_reconstructions(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    assessor = client.put(
+        f"/data/experiments/{session_id}/assessors/QC1",
+        params={"xsiType": "xnat:qcManualAssessorData", "label": "QC1", "req_format": "qs"},
+    )
+    assert assessor.status_code == 200
+    assert assessor.text.startswith("XNAT_E")
+    [row] = rows(client.get(f"/data/experiments/{session_id}/assessors?format=json"))
+    assert row["label"] == "QC1" and row["xsiType"] == "xnat:qcManualAssessorData"
+    assert row["session_ID"] == session_id
+    by_id = client.get(f"/data/experiments/{assessor.text}?format=json").json()["items"][0]
+    assert by_id["data_fields"]["imageSession_ID"] == session_id
+    recon = client.put(
+        f"/data/experiments/{session_id}/reconstructions/R1",
+        params={"xsiType": "xnat:reconstructedImageData", "type": "MPRAGE"},
+    )
+    assert recon.status_code == 200
+    [recon_row] = rows(client.get(f"/data/experiments/{session_id}/reconstructions?format=json"))
+    assert recon_row["ID"] == "R1" and recon_row["type"] == "MPRAGE"
+
+
+def test_sharing_into_another_project(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    assert client.put("/data/projects/P2").status_code == 200
+    shared = client.put(
+        f"/data/projects/P1/experiments/{session_id}/projects/P2", params={"label": "MR1_P2"}
+    )
+    assert shared.status_code == 200
+    [row] = rows(client.get("/data/projects/P2/experiments?format=json"))
+    assert row["ID"] == session_id and row["label"] == "MR1_P2" and row["project"] == "P1"
+    via_share = client.get("/data/projects/P2/experiments/MR1_P2?format=json")
+    assert via_share.json()["items"][0]["data_fields"]["ID"] == session_id
+    shares = [
+        c
+        for c in client.get(f"/data/experiments/{session_id}?format=json").json()["items"][0][
+            "children"
+        ]
+        if c["field"] == "sharing/share"
+    ]
+    assert shares[0]["items"][0]["data_fields"] == {"project": "P2", "label": "MR1_P2"}
+    # deleting through the sharing project removes only the share
+    assert client.delete("/data/projects/P2/experiments/MR1_P2").status_code == 200
+    assert rows(client.get("/data/projects/P2/experiments?format=json")) == []
+    assert client.get(f"/data/experiments/{session_id}?format=json").status_code == 200
+
+
+def test_delete_with_remove_files(client: httpx.Client, xnat_emulator: EmulatorHandle) -> None:
+    session_id = make_session(client)
+    upload = client.put(
+        f"/data/experiments/{session_id}/scans/1/resources/DICOM/files/a.dcm",
+        params={"inbody": "true"},
+        content=b"x" * 100,
+    )
+    assert upload.status_code == 200
+    blobs = [p for p in (xnat_emulator.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+    assert (
+        client.delete(f"/data/experiments/{session_id}", params={"removeFiles": "true"}).status_code
+        == 200
+    )
+    assert client.get(f"/data/experiments/{session_id}?format=json").status_code == 404
+    assert not blobs[0].exists()
+    assert client.delete("/data/projects/P1/subjects/S1").status_code == 200
+    assert rows(client.get("/data/projects/P1/subjects?format=json")) == []
