@@ -209,22 +209,19 @@ class XnatObject(BaseModel):
         candidate = self.model_copy()
         cls = type(self)
         for name, value in changes.items():
-            field_name = _field_name(cls, name)
+            field_name = field_named(cls, name)
             try:
                 cls.__pydantic_validator__.validate_assignment(candidate, field_name, value)
             except ValidationError as exc:
-                reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-                raise FieldValueError(
-                    f"{cls.__name__}.{field_name} cannot be {value!r}: {reason}"
-                ) from None
+                raise _invalid(cls, field_name, value, exc) from None
         xpaths = candidate.to_xpath_fields()
         query = {"xsiType": cls.xsi_type}
         for name in changes:
-            xpath = cls.xpath_of(_field_name(cls, name))
+            xpath = cls.xpath_of(field_named(cls, name))
             query[xpath] = xpaths.get(xpath, "")
         session.write_fields(self.uri, query)
         for name in changes:
-            field_name = _field_name(cls, name)
+            field_name = field_named(cls, name)
             self._field_store()[field_name] = candidate._field_store()[field_name]
             self.__pydantic_fields_set__.add(field_name)
 
@@ -260,13 +257,62 @@ def bind(obj: XnatObject, session: SessionLike, uri: str, *, complete: bool) -> 
     obj._bind(session, uri, complete=complete)  # pyright: ignore[reportPrivateUsage]  # same module
 
 
-def _field_name(cls: type[BaseModel], name: str) -> str:
-    """The Python field name for ``name`` given as field name or XSD alias."""
-    fields = cls.model_fields
-    if name in fields:
+def partial_model(
+    cls: type[XnatObject], values: Mapping[str, object], *, skip_invalid: bool
+) -> XnatObject:
+    """An instance of ``cls`` holding only ``values`` (keyed by field or XSD name), each
+    validated on its own; other fields are absent (fetched on first access once bound).
+
+    Listing rows use ``skip_invalid`` (a column that is not a field, or does not validate, is
+    left for the fetch); new objects do not: a bad value raises ``FieldValueError``.
+    """
+    obj = cls.model_construct()
+    store = obj._field_store()  # pyright: ignore[reportPrivateUsage]  # same module
+    loaded: set[str] = set()
+    for key, value in values.items():
+        try:
+            name = field_named(cls, key)
+        except FieldValueError:
+            if skip_invalid:
+                continue
+            raise
+        if skip_invalid and value == "":
+            continue
+        try:
+            cls.__pydantic_validator__.validate_assignment(obj, name, value)
+        except ValidationError as exc:
+            if skip_invalid:
+                continue  # the full object, fetched on first use, has the typed value
+            raise _invalid(cls, name, value, exc) from None
+        loaded.add(name)
+    for name in cls.model_fields:
+        if name not in loaded:
+            store.pop(name, None)
+    object.__setattr__(obj, "__pydantic_fields_set__", loaded)
+    obj._complete = False  # pyright: ignore[reportPrivateUsage]  # same module
+    return obj
+
+
+def _invalid(
+    cls: type[BaseModel], name: str, value: object, exc: ValidationError
+) -> FieldValueError:
+    errors = exc.errors()
+    reason = errors[0]["msg"] if errors else str(exc)
+    return FieldValueError(f"{cls.__name__}.{name} cannot be {value!r}: {reason}")
+
+
+def xsd_name(cls: type[BaseModel], field_name: str) -> str:
+    """The XSD name of a field (its serialization alias; the field name when it has none)."""
+    info = cls.model_fields[field_name]
+    return info.serialization_alias or info.alias or field_name
+
+
+def field_named(cls: type[BaseModel], name: str) -> str:
+    """The Python field name for ``name`` given as field name or XSD name."""
+    if name in cls.model_fields:
         return name
-    for field_name, info in fields.items():
-        if info.alias == name:
+    for field_name in cls.model_fields:
+        if xsd_name(cls, field_name) == name:
             return field_name
     raise FieldValueError(f"{cls.__name__} has no field {name!r}")
 

@@ -163,7 +163,7 @@ def download_project_dir(
 def share(obj: SubjectData | ExperimentData, project: str, label: str | None = None) -> None:
     """Share ``obj`` into ``project`` (optionally under another ``label``)."""
     check_label(project)
-    query = {}
+    query: dict[str, str] = {}
     if label is not None:
         query["label"] = check_label(label)
     session = _session(obj)
@@ -207,7 +207,10 @@ def read_dicom(
     session = _session(scan)
     transfer.download_stream(session, file.uri, buffer, expected_md5=file.digest)
     buffer.seek(0)
-    return pydicom.dcmread(buffer, stop_before_pixels=not read_pixel_data, force=force)
+    dataset: pydicom.Dataset = pydicom.dcmread(  # pyright: ignore[reportUnknownMemberType]  # pydicom's own PathLike[Unknown]
+        buffer, stop_before_pixels=not read_pixel_data, force=force
+    )
+    return dataset
 
 
 def _first_dicom_file(scan: ImageScanData) -> FileData:

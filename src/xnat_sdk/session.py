@@ -31,7 +31,14 @@ from xnat_sdk.errors import (
     XNATValueError,
 )
 from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec, Row
-from xnat_sdk.objects import FileData, XnatObject, bind, check_label
+from xnat_sdk.objects import (
+    FileData,
+    XnatObject,
+    bind,
+    check_label,
+    field_named,
+    partial_model,
+)
 
 if TYPE_CHECKING:
     from xnat_sdk.models import ExperimentData, ProjectData, SubjectData
@@ -583,31 +590,13 @@ class XNATSession:
             if spec.path == "resources":
                 uri = f"{listing.uri}/{key}"
             built = self._object_from_row(row, item_type, spec, uri)
-        if not isinstance(built, item_type):
-            raise XNATError(f"a row of {listing.uri} did not build a {item_type.__name__}")
-        return built
+        return _checked(built, item_type, f"a row of {listing.uri}")
 
     def _object_from_row(
         self, row: Row, item_type: type[object], spec: ListingSpec, uri: str
     ) -> XnatObject:
         cls = _class_for(row.get(spec.type_column, "") if spec.type_column else "", item_type)
-        obj = cls.model_construct()
-        store = obj.__dict__
-        loaded: set[str] = set()
-        by_alias = {info.alias or name: name for name, info in cls.model_fields.items()}
-        for column, value in row.items():
-            name = by_alias.get(column) or (column if column in cls.model_fields else None)
-            if name is None or value == "":
-                continue
-            try:
-                cls.__pydantic_validator__.validate_assignment(obj, name, value)
-            except ValueError:
-                continue  # the full object, fetched on first use, will have it
-            loaded.add(name)
-        for name in cls.model_fields:
-            if name not in loaded:
-                store.pop(name, None)
-        object.__setattr__(obj, "__pydantic_fields_set__", loaded)
+        obj = partial_model(cls, row, skip_invalid=True)
         bind(obj, self, uri, complete=False)
         return obj
 
@@ -671,28 +660,29 @@ class XNATSession:
         if not issubclass(item_type, XnatObject):
             raise XNATValueError(f"{item_type.__name__} objects cannot be created this way")
         check_label(key)
-        key_field = _field_for(item_type, spec.create_key)
-        try:
-            model = item_type.model_validate({**fields, key_field: key}, by_name=True)
-        except ValueError as exc:
-            raise XNATValueError(f"cannot create {item_type.__name__} {key!r}: {exc}") from None
+        key_field = field_named(item_type, spec.create_key)
+        model = partial_model(item_type, {**fields, key_field: key}, skip_invalid=False)
         created = self.add_item(listing_uri, key, model)
-        if not isinstance(created, item_type):
-            raise XNATError(f"the server answered {listing_uri}/{key} with another type")
-        return created
+        return _checked(created, item_type, f"{listing_uri}/{key}")
 
     def add_item(self, listing_uri: str, key: str, obj: U) -> U:
         if not isinstance(obj, XnatObject):
             raise XNATValueError(f"{type(obj).__name__} is not an XNAT model")
         check_label(key)
         uri = f"{listing_uri}/{key}"
-        query = {"xsiType": type(obj).xsi_type, **obj.to_xpath_fields()}
+        query = {"xsiType": type(obj).xsi_type}
+        query.update((xpath, value) for xpath, value in obj.to_xpath_fields().items() if value)
         self.put(uri, query=query)
         self.forget(listing_uri)
         loaded = self.load_item(uri)
-        if not isinstance(loaded, type(obj)):
-            raise XNATError(f"{uri} was stored but reads back as {type(loaded).__name__}")
-        return loaded
+        return _checked(loaded, type(obj), uri)
+
+
+def _checked(value: object, expected: type[T], source: str) -> T:
+    """``value`` if it is an ``expected``, else an error naming where it came from."""
+    if not isinstance(value, expected):
+        raise XNATError(f"{source} is a {type(value).__name__}, expected {expected.__name__}")
+    return value
 
 
 def _query_with_format(query: Query | None, format: str | None) -> Query | None:
@@ -712,13 +702,6 @@ def _class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
     if not issubclass(item_type, XnatObject):
         raise XNATError(f"{item_type.__name__} is not an XNAT model")
     return item_type
-
-
-def _field_for(cls: type[XnatObject], xsd_name: str) -> str:
-    for name, info in cls.model_fields.items():
-        if info.alias == xsd_name or name == xsd_name:
-            return name
-    raise XNATValueError(f"{cls.__name__} has no field {xsd_name!r}")
 
 
 def _file_from_row(session: XNATSession, row: Row, uri: str) -> FileData:
