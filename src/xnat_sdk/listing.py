@@ -31,6 +31,13 @@ class ListingSpec:
     #: The item field a new object is keyed by in its PUT path (label for most, ID for scans).
     create_key: str = "label"
 
+    def key(self, row: Row) -> str:
+        """The row's primary key; for files, the path inside the resource (from its URI)."""
+        if self.id_column == "path":
+            uri = row.get("URI", "")
+            return uri.split("/files/", 1)[1] if "/files/" in uri else row.get("Name", "")
+        return row.get(self.id_column, "")
+
 
 #: The listings XNAT serves below an object, by navigation name.
 LISTING_SPECS: Mapping[str, ListingSpec] = {
@@ -117,7 +124,7 @@ class Listing(Generic[T]):
         self._items = {}
 
     def _key_of(self, row: Row) -> str:
-        return row.get(self.spec.id_column, "")
+        return self.spec.key(row)
 
     def _item(self, row: Row) -> T:
         key = self._key_of(row)

@@ -581,14 +581,13 @@ class XNATSession:
 
     def item_from_row(self, row: Row, item_type: type[T], listing: Listing[T]) -> T:
         spec = listing.spec
-        key = row.get(spec.id_column, "")
+        key = spec.key(row)
+        # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
+        # row's /data/subjects/ID): XNAT creates children only within a project's path.
+        uri = f"{listing.uri}/{key}"
         if issubclass(item_type, FileData):
-            file_uri = row.get("URI") or f"{listing.uri}/{key}"
-            built: object = _file_from_row(self, row, file_uri)
+            built: object = _file_from_row(self, row, row.get("URI") or uri, key)
         else:
-            uri = row.get("URI") or f"{listing.uri}/{key}"
-            if spec.path == "resources":
-                uri = f"{listing.uri}/{key}"
             built = self._object_from_row(row, item_type, spec, uri)
         return _checked(built, item_type, f"a row of {listing.uri}")
 
@@ -704,8 +703,7 @@ def _class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
     return item_type
 
 
-def _file_from_row(session: XNATSession, row: Row, uri: str) -> FileData:
-    path = uri.split("/files/", 1)[1] if "/files/" in uri else row.get("Name", "")
+def _file_from_row(session: XNATSession, row: Row, uri: str, path: str) -> FileData:
     size = row.get("Size", "")
     return FileData(
         session,
