@@ -9,33 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-
-def start_cli(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start ``xnat-sdk emulator`` on a free port; returns the process and its URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "xnat_sdk.cli",
-            "emulator",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    return proc, url
+from cli_process import start_emulator_process
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_prints_url_serves_and_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    proc, url = start_cli(tmp_path / "data")
+    proc, url = start_emulator_process(tmp_path / "data")
     try:
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(url + "/data/version", timeout=10).status_code == 200
