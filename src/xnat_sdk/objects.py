@@ -267,7 +267,6 @@ def partial_model(
     left for the fetch); new objects do not: a bad value raises ``FieldValueError``.
     """
     obj = cls.model_construct()
-    store = obj._field_store()  # pyright: ignore[reportPrivateUsage]  # same module
     loaded: set[str] = set()
     for key, value in values.items():
         try:
@@ -285,6 +284,8 @@ def partial_model(
                 continue  # the full object, fetched on first use, has the typed value
             raise _invalid(cls, name, value, exc) from None
         loaded.add(name)
+    # Read the store only now: pydantic replaces __dict__ on each validated assignment.
+    store = obj._field_store()  # pyright: ignore[reportPrivateUsage]  # same module
     for name in cls.model_fields:
         if name not in loaded:
             store.pop(name, None)

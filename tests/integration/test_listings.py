@@ -74,11 +74,19 @@ def test_items_are_the_concrete_class_of_their_xsi_type(archive: xnat_sdk.XNATSe
 
 def test_row_built_objects_fetch_other_fields_once(archive: xnat_sdk.XNATSession) -> None:
     archive.clearcache()
-    mr = archive.projects["P1"].subjects["S01"].experiments["S01_MR1"]
+    experiments = archive.projects["P1"].subjects["S01"].experiments
+    mr = experiments["S01_MR1"]
     assert isinstance(mr, MrSessionData)
-    assert mr.label == "S01_MR1"  # from the listing row
-    assert mr.subject_id is not None  # not a listing column: fetched on demand
-    assert mr.date == datetime.date(2024, 1, 2)
+    sent: list[str] = []
+    archive.interface.event_hooks["request"].append(lambda r: sent.append(r.url.path))
+    try:
+        assert mr.label == "S01_MR1"  # from the listing row: no request
+        assert sent == []
+        assert mr.subject_id == archive.projects["P1"].subjects["S01"].id  # fetched once
+        assert mr.date == datetime.date(2024, 1, 2)
+        assert sent.count(mr.uri) == 1
+    finally:
+        archive.interface.event_hooks["request"].clear()
 
 
 def test_scans_by_id_and_type(archive: xnat_sdk.XNATSession) -> None:
