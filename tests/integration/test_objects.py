@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 import xnat_sdk
-from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.emulator.server import Emulator
 from xnat_sdk.models import MrScanData, MrSessionData, ProjectData, SubjectData
 
