@@ -8,6 +8,7 @@ import httpx
 import pytest
 from dicom_factory import Study, make_series, pack_tar, pack_zip
 
+from xnat_sdk.emulator.prearchive import PrearchiveStatus, PrearchiveStore
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 
 
@@ -216,3 +217,40 @@ def test_search_over_archived_sessions(client: httpx.Client, tmp_path: Path) -> 
     assert "SESSION_ID" in {f["FIELD_ID"] for f in fields}
     unknown = client.get("/data/search/elements/xnat:noSuchType", params={"format": "json"})
     assert unknown.status_code == 400
+
+
+def test_failed_archive_changes_nothing(client: httpx.Client, tmp_path: Path) -> None:
+    first = study_upload(tmp_path / "1", Study(patient_id="ATOM"), series=(1,))
+    params = {"project": "P1", "dest": "/archive", "subject": "SUBJ_A"}
+    assert client.post("/data/services/import", params=params, content=first).status_code == 200
+    base = "/data/projects/P1/subjects/SUBJ_A/experiments/ATOM"
+    before = rows(client, f"{base}/scans/1/resources/DICOM/files")
+    second = study_upload(tmp_path / "2", Study(patient_id="ATOM"), series=(1,))
+    src = client.post("/data/services/import", params={"project": "P1"}, content=second)
+    # overwrite=delete removes scan 1 inside the transaction, then the bad subject label fails
+    failed = client.post(
+        "/data/services/archive",
+        params={"src": src.text.strip(), "overwrite": "delete", "subject": "bad label!"},
+    )
+    assert failed.status_code == 400, failed.text
+    after = rows(client, f"{base}/scans/1/resources/DICOM/files")
+    assert after == before
+    for row in after:
+        assert client.get(row["URI"]).content[128:132] == b"DICM"
+    (left,) = rows(client, src.text.strip())
+    assert left["status"] == "ERROR"
+
+
+@pytest.mark.parametrize("status", ["RECEIVING", "BUILDING", "ARCHIVING", "MOVING"])
+def test_archive_refuses_sessions_in_transit(
+    client: httpx.Client, xnat_emulator: EmulatorHandle, tmp_path: Path, status: PrearchiveStatus
+) -> None:
+    body = study_upload(tmp_path, Study(patient_id="BUSY"))
+    src = client.post("/data/services/import", params={"project": "P1"}, content=body).text
+    # a server cannot be made to hold a session mid-upload on demand: set the state on disk
+    store = PrearchiveStore(xnat_emulator.data_dir)
+    store.set_status(store.get_by_url(src.strip()), status)
+    refused = client.post("/data/services/archive", params={"src": src.strip()})
+    assert refused.status_code == 409
+    assert f"the session is {status}" in refused.text
+    assert rows(client, "/data/projects/P1/experiments") == []

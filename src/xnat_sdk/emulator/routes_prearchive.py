@@ -49,6 +49,7 @@ from xnat_sdk.emulator.prearchive import (
     PrearchiveScan,
     PrearchiveStore,
 )
+from xnat_sdk.emulator.storage import StagedBlob
 
 CRLF = "\r\n"
 UPLOAD_CHUNK = 1 << 20
@@ -139,9 +140,11 @@ def _scan_fields(scan: PrearchiveScan) -> dict[str, str]:
 
 def _clear_conflicts(
     archive: ArchiveStore, session: Node, entry: PrearchiveEntry, overwrite: str
-) -> None:
+) -> list[str]:
     """Apply XNAT's merge rules to an existing session: ``append`` adds new scans only,
-    ``delete``/``override`` replaces clashing scans, ``none`` refuses any existing session."""
+    ``delete``/``override`` replaces clashing scans, ``none`` refuses any existing session.
+
+    Returns the blobs of replaced scans, to discard once the archive transaction commits."""
     if overwrite == "none":
         raise conflict(
             f"Session already exists: {session.label} in project {session.project}; "
@@ -151,6 +154,7 @@ def _clear_conflicts(
         raise conflict(
             f"Session {session.label} is a {session.xsi_type}, the upload a {entry.xsi_type}"
         )
+    replaced: list[str] = []
     for scan in entry.scans:
         existing = archive.child(session, ("scan",), scan.id)
         if existing is None:
@@ -160,7 +164,32 @@ def _clear_conflicts(
                 f"Scan {scan.id} already exists in session {session.label}; "
                 "use overwrite=delete to replace it"
             )
-        archive.delete(existing, remove_files=True)
+        for resource in archive.children(existing, ("resource",)):
+            replaced.extend(file.blob for file in archive.files(resource))
+        archive.delete(existing, remove_files=False)
+    return replaced
+
+
+def _stage_blobs(
+    context: EmulatorContext, store: PrearchiveStore, entry: PrearchiveEntry
+) -> dict[str, list[tuple[str, StagedBlob]]]:
+    """Copy every file of the session into the blob store (durable, not yet referenced)."""
+    staged: dict[str, list[tuple[str, StagedBlob]]] = {}
+    try:
+        for scan in entry.scans:
+            staged[scan.id] = [
+                (path.name, context.blobs.write_chunks(_chunks(path)))
+                for path in store.scan_files(entry, scan.id)
+            ]
+    except BaseException:
+        _discard(context, [blob.blob for files in staged.values() for _, blob in files])
+        raise
+    return staged
+
+
+def _discard(context: EmulatorContext, blobs: list[str]) -> None:
+    for blob in blobs:
+        context.blobs.discard(blob)
 
 
 def archive_entry(
@@ -170,32 +199,42 @@ def archive_entry(
     archive_request: ArchiveRequest,
     account: Account,
 ) -> str:
-    """Create the experiment, scans, DICOM resources and files of ``entry`` in the archive."""
+    """Create the experiment, scans, DICOM resources and files of ``entry`` in the archive.
+
+    The file contents are copied first; then every row is written in one transaction, so an
+    error (a conflict, a field the schema rejects) leaves the archive exactly as it was."""
     archive = ArchiveStore(context)
     project = archive.require_project(archive_request.project or entry.project, account, write=True)
     label = archive_request.session or entry.name
     subject_label = archive_request.subject or entry.subject
     if not subject_label:
         raise bad_request(f"Cannot archive {entry.url}: no subject label")
-    existing = archive.experiment(project.id, label)
-    if existing is not None:
-        _clear_conflicts(archive, existing, entry, archive_request.overwrite)
-    subject, _ = archive.put_subject(project, subject_label, {}, account)
-    session, _ = archive.put_experiment(
-        subject, label, entry.xsi_type, _session_fields(entry), account
-    )
-    for scan in entry.scans:
-        scan_node, _ = archive.put_scan(
-            session, scan.id, scan.xsi_type, _scan_fields(scan), account
-        )
-        resource, _ = archive.put_resource(
-            scan_node, "DICOM", {"format": "DICOM", "content": "RAW"}, account
-        )
-        for path in store.scan_files(entry, scan.id):
-            blob = context.blobs.write_chunks(_chunks(path))
-            archive.add_file(
-                resource, path.name, blob, overwrite=True, format="DICOM", content="RAW"
+    staged = _stage_blobs(context, store, entry)
+    try:
+        with context.db.write():
+            existing = archive.experiment(project.id, label)
+            replaced: list[str] = []
+            if existing is not None:
+                replaced = _clear_conflicts(archive, existing, entry, archive_request.overwrite)
+            subject, _ = archive.put_subject(project, subject_label, {}, account)
+            session, _ = archive.put_experiment(
+                subject, label, entry.xsi_type, _session_fields(entry), account
             )
+            for scan in entry.scans:
+                scan_node, _ = archive.put_scan(
+                    session, scan.id, scan.xsi_type, _scan_fields(scan), account
+                )
+                resource, _ = archive.put_resource(
+                    scan_node, "DICOM", {"format": "DICOM", "content": "RAW"}, account
+                )
+                for name, blob in staged[scan.id]:
+                    archive.add_file(
+                        resource, name, blob, overwrite=True, format="DICOM", content="RAW"
+                    )
+    except BaseException:
+        _discard(context, [blob.blob for files in staged.values() for _, blob in files])
+        raise
+    _discard(context, replaced)
     return f"/data/archive/projects/{project.id}/subjects/{subject.label}/experiments/{label}"
 
 
