@@ -188,7 +188,17 @@ def format_sources(sources: dict[Path, str], project_root: Path) -> dict[Path, s
     formatted: dict[Path, str] = {}
     for path, source in sources.items():
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                "format",
+                "--config",
+                str(project_root / "pyproject.toml"),
+                "--stdin-filename",
+                str(path),
+                "-",
+            ],
             input=source,
             capture_output=True,
             text=True,
@@ -204,6 +214,8 @@ def format_sources(sources: dict[Path, str], project_root: Path) -> dict[Path, s
                 "ruff",
                 "check",
                 "--fix-only",
+                "--config",
+                str(project_root / "pyproject.toml"),
                 "--select",
                 "I,F401,RUF022",
                 "--stdin-filename",
@@ -222,17 +234,28 @@ def format_sources(sources: dict[Path, str], project_root: Path) -> dict[Path, s
 
 # -- classes ---------------------------------------------------------------------------------
 def _base_first(specs: Sequence[TypeSpec], by_key: dict[str, TypeSpec]) -> list[TypeSpec]:
-    """Classes of one module ordered so that every base comes before its subclasses."""
+    """Classes of one module ordered so that bases and field types come first.
+
+    Pydantic resolves a field annotation when the class is created if the names exist; a
+    subclass in another module inherits it resolved. Only reference cycles stay forward
+    references (resolved in this module when the model is first built).
+    """
     local = {spec.key for spec in specs}
     ordered: list[TypeSpec] = []
-    seen: set[str] = set()
+    done: set[str] = set()
+    active: set[str] = set()
 
     def visit(spec: TypeSpec) -> None:
-        if spec.key in seen:
+        if spec.key in done or spec.key in active:
             return
-        seen.add(spec.key)
+        active.add(spec.key)
         if spec.base is not None and spec.base in local:
             visit(by_key[spec.base])
+        for field in spec.fields:
+            if field.target is not None and field.target in local:
+                visit(by_key[field.target])
+        active.discard(spec.key)
+        done.add(spec.key)
         ordered.append(spec)
 
     for spec in sorted(specs, key=lambda item: item.key):

@@ -80,47 +80,21 @@ class ArcPathInfo(XnatModel):
     )
 
 
-class ArcPipelineData(XnatModel):
-    """XSD type ``arc:pipelineData`` (project/project.xsd)."""
+class ArcPipelineParameterDataCsvValues(XnatModel):
+    """XSD inline type ``arc:pipelineParameterData_csvValues`` (project/project.xsd)."""
 
-    xsi_type: ClassVar[str] = "arc:pipelineData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineData"
+    xsi_type: ClassVar[str] = "arc:pipelineParameterData_csvValues"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineParameterData/csvValues"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
+    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("display_text", "displayText", "element", required=True),
-        XsdField("name", "name", "element", required=True),
-        XsdField("location", "location", "element"),
-        XsdField("description", "description", "element", required=True),
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/arc}pipelineParameterData",
-            many=True,
-            item="parameter",
-        ),
-        XsdField("customwebpage", "customwebpage", "element"),
+        XsdField("value", "value", "text"),
+        XsdField("selected", "selected", "attribute"),
     )
 
-    display_text: str | None = Field(
-        default=None,
-        validation_alias="displayText",
-        serialization_alias="displayText",
-        description="The text to be displayed on the web page for this pipeline. Used more like a title for the page",
-    )
+    value: str | None = Field(default=None, description="The text content of the element.")
 
-    name: str | None = Field(default=None, description="Name of the pipeline")
-
-    location: str | None = Field(default=None, description="Path to pipeline descriptor")
-
-    description: str | None = Field(default=None, description="Short description of the pipeline")
-
-    parameters: list[ArcPipelineParameterData] = Field(default_factory=empty_list)
-
-    customwebpage: UntypedText | None = Field(
-        default=None,
-        description="Name of the custom page which will be used to display this pipeline step, if the auto generated page doesnt suit the user requirements",
-    )
+    selected: str | None = Field(default=None)
 
 
 class ArcPipelineParameterData(XnatModel):
@@ -167,21 +141,168 @@ class ArcPipelineParameterData(XnatModel):
     description: Annotated[str, Field(max_length=1500)] | None = Field(default=None)
 
 
-class ArcPipelineParameterDataCsvValues(XnatModel):
-    """XSD inline type ``arc:pipelineParameterData_csvValues`` (project/project.xsd)."""
+class ArcPipelineData(XnatModel):
+    """XSD type ``arc:pipelineData`` (project/project.xsd)."""
 
-    xsi_type: ClassVar[str] = "arc:pipelineParameterData_csvValues"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineParameterData/csvValues"
+    xsi_type: ClassVar[str] = "arc:pipelineData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
-    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("display_text", "displayText", "element", required=True),
+        XsdField("name", "name", "element", required=True),
+        XsdField("location", "location", "element"),
+        XsdField("description", "description", "element", required=True),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/arc}pipelineParameterData",
+            many=True,
+            item="parameter",
+        ),
+        XsdField("customwebpage", "customwebpage", "element"),
+    )
+
+    display_text: str | None = Field(
+        default=None,
+        validation_alias="displayText",
+        serialization_alias="displayText",
+        description="The text to be displayed on the web page for this pipeline. Used more like a title for the page",
+    )
+
+    name: str | None = Field(default=None, description="Name of the pipeline")
+
+    location: str | None = Field(default=None, description="Path to pipeline descriptor")
+
+    description: str | None = Field(default=None, description="Short description of the pipeline")
+
+    parameters: list[ArcPipelineParameterData] = Field(default_factory=empty_list)
+
+    customwebpage: UntypedText | None = Field(
+        default=None,
+        description="Name of the custom page which will be used to display this pipeline step, if the auto generated page doesnt suit the user requirements",
+    )
+
+
+class ArcProperty(XnatModel):
+    """XSD type ``arc:property`` (project/project.xsd)."""
+
+    xsi_type: ClassVar[str] = "arc:property"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}property"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("value", "value", "text"),
-        XsdField("selected", "selected", "attribute"),
+        XsdField("name", "name", "attribute"),
     )
 
     value: str | None = Field(default=None, description="The text content of the element.")
 
-    selected: str | None = Field(default=None)
+    name: str | None = Field(default=None)
+
+
+class ArcProjectPipelinesDescendantsDescendantPipeline(ArcPipelineData):
+    """XSD inline type ``arc:project_pipelines_descendant_pipeline`` (project/project.xsd)."""
+
+    xsi_type: ClassVar[str] = "arc:project_pipelines_descendant_pipeline"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant/pipeline"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("step_id", "stepId", "attribute", required=True),
+        XsdField("dependent", "dependent", "attribute", scalar="bool"),
+    )
+
+    step_id: str | None = Field(
+        default=None, validation_alias="stepId", serialization_alias="stepId"
+    )
+
+    dependent: bool = Field(default=True)
+
+
+class ArcProjectPipelinesDescendantsDescendant(XnatModel):
+    """XSD inline type ``arc:project_pipelines_descendant`` (project/project.xsd)."""
+
+    xsi_type: ClassVar[str] = "arc:project_pipelines_descendant"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("xsi_type_", "xsiType", "attribute", required=True),
+        XsdField(
+            "pipeline",
+            "pipeline",
+            "element",
+            target="{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant/pipeline",
+            many=True,
+        ),
+    )
+
+    xsi_type_: str | None = Field(
+        default=None, validation_alias="xsiType", serialization_alias="xsiType"
+    )
+
+    pipeline: list[ArcProjectPipelinesDescendantsDescendantPipeline] = Field(
+        default_factory=empty_list
+    )
+
+
+class ArcProjectPipelinesPipeline(ArcPipelineData):
+    """XSD inline type ``arc:project_pipelines_pipeline`` (project/project.xsd)."""
+
+    xsi_type: ClassVar[str] = "arc:project_pipelines_pipeline"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines/pipeline"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("step_id", "stepId", "attribute", required=True),
+        XsdField("dependent", "dependent", "attribute", scalar="bool"),
+    )
+
+    step_id: str | None = Field(
+        default=None, validation_alias="stepId", serialization_alias="stepId"
+    )
+
+    dependent: bool = Field(
+        default=True,
+        description="Specify true if this pipeline is launchable only when all the previous pipelines have completed succesfully. Set this value to false if this pipeline can be run independent of others.",
+    )
+
+
+class ArcProjectPipelines(XnatModel):
+    """XSD inline type ``arc:project_pipelines`` (project/project.xsd)."""
+
+    xsi_type: ClassVar[str] = "arc:project_pipelines"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "descendants",
+            "descendants",
+            "element",
+            target="{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant",
+            many=True,
+            item="descendant",
+        ),
+        XsdField(
+            "pipeline",
+            "pipeline",
+            "element",
+            target="{http://nrg.wustl.edu/arc}project/pipelines/pipeline",
+            many=True,
+        ),
+    )
+
+    descendants: list[ArcProjectPipelinesDescendantsDescendant] = Field(
+        default_factory=empty_list,
+        description="Pipelines for the entities that descend from a project",
+    )
+
+    pipeline: list[ArcProjectPipelinesPipeline] = Field(
+        default_factory=empty_list, description="Pipelines for the project"
+    )
 
 
 class ArcProject(XnatModel):
@@ -247,124 +368,3 @@ class ArcProject(XnatModel):
     properties: list[ArcProperty] = Field(default_factory=empty_list)
 
     pipelines: ArcProjectPipelines | None = Field(default=None)
-
-
-class ArcProjectPipelines(XnatModel):
-    """XSD inline type ``arc:project_pipelines`` (project/project.xsd)."""
-
-    xsi_type: ClassVar[str] = "arc:project_pipelines"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "descendants",
-            "descendants",
-            "element",
-            target="{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant",
-            many=True,
-            item="descendant",
-        ),
-        XsdField(
-            "pipeline",
-            "pipeline",
-            "element",
-            target="{http://nrg.wustl.edu/arc}project/pipelines/pipeline",
-            many=True,
-        ),
-    )
-
-    descendants: list[ArcProjectPipelinesDescendantsDescendant] = Field(
-        default_factory=empty_list,
-        description="Pipelines for the entities that descend from a project",
-    )
-
-    pipeline: list[ArcProjectPipelinesPipeline] = Field(
-        default_factory=empty_list, description="Pipelines for the project"
-    )
-
-
-class ArcProjectPipelinesDescendantsDescendant(XnatModel):
-    """XSD inline type ``arc:project_pipelines_descendant`` (project/project.xsd)."""
-
-    xsi_type: ClassVar[str] = "arc:project_pipelines_descendant"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("xsi_type_", "xsiType", "attribute", required=True),
-        XsdField(
-            "pipeline",
-            "pipeline",
-            "element",
-            target="{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant/pipeline",
-            many=True,
-        ),
-    )
-
-    xsi_type_: str | None = Field(
-        default=None, validation_alias="xsiType", serialization_alias="xsiType"
-    )
-
-    pipeline: list[ArcProjectPipelinesDescendantsDescendantPipeline] = Field(
-        default_factory=empty_list
-    )
-
-
-class ArcProjectPipelinesDescendantsDescendantPipeline(ArcPipelineData):
-    """XSD inline type ``arc:project_pipelines_descendant_pipeline`` (project/project.xsd)."""
-
-    xsi_type: ClassVar[str] = "arc:project_pipelines_descendant_pipeline"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant/pipeline"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("step_id", "stepId", "attribute", required=True),
-        XsdField("dependent", "dependent", "attribute", scalar="bool"),
-    )
-
-    step_id: str | None = Field(
-        default=None, validation_alias="stepId", serialization_alias="stepId"
-    )
-
-    dependent: bool = Field(default=True)
-
-
-class ArcProjectPipelinesPipeline(ArcPipelineData):
-    """XSD inline type ``arc:project_pipelines_pipeline`` (project/project.xsd)."""
-
-    xsi_type: ClassVar[str] = "arc:project_pipelines_pipeline"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines/pipeline"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("step_id", "stepId", "attribute", required=True),
-        XsdField("dependent", "dependent", "attribute", scalar="bool"),
-    )
-
-    step_id: str | None = Field(
-        default=None, validation_alias="stepId", serialization_alias="stepId"
-    )
-
-    dependent: bool = Field(
-        default=True,
-        description="Specify true if this pipeline is launchable only when all the previous pipelines have completed succesfully. Set this value to false if this pipeline can be run independent of others.",
-    )
-
-
-class ArcProperty(XnatModel):
-    """XSD type ``arc:property`` (project/project.xsd)."""
-
-    xsi_type: ClassVar[str] = "arc:property"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}property"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)

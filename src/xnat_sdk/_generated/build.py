@@ -19,47 +19,63 @@ __all__ = [
 ]
 
 
-class BuildBuildData(XnatModel):
-    """XSD type ``build:buildData`` (pipeline/build.xsd)."""
+class BuildPipelineParameterDataParameter(XnatModel):
+    """XSD inline type ``build:pipelineParameterData_parameter`` (pipeline/build.xsd)."""
 
-    xsi_type: ClassVar[str] = "build:buildData"
-    xml_element: ClassVar[str | None] = "build:Build"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("build:Build",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}buildData"
+    xsi_type: ClassVar[str] = "build:pipelineParameterData_parameter"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineParameterData/parameter"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute", required=True),
+        XsdField("multiple_values", "multipleValues", "attribute", scalar="bool"),
+        XsdField("editable", "editable", "attribute", scalar="bool"),
+        XsdField("batch_param", "batchParam", "attribute", scalar="bool"),
+        XsdField("schema_link", "schemaLink", "element"),
+        XsdField("csv_values", "csvValues", "element"),
+        XsdField("description", "description", "element"),
+    )
+
+    name: str | None = Field(default=None)
+
+    multiple_values: bool = Field(
+        default=True, validation_alias="multipleValues", serialization_alias="multipleValues"
+    )
+
+    editable: bool = Field(default=True)
+
+    batch_param: bool = Field(
+        default=False, validation_alias="batchParam", serialization_alias="batchParam"
+    )
+
+    schema_link: str | None = Field(
+        default=None, validation_alias="schemaLink", serialization_alias="schemaLink"
+    )
+
+    csv_values: str | None = Field(
+        default=None, validation_alias="csvValues", serialization_alias="csvValues"
+    )
+
+    description: str | None = Field(default=None)
+
+
+class BuildPipelineParameterData(XnatModel):
+    """XSD type ``build:pipelineParameterData`` (pipeline/build.xsd)."""
+
+    xsi_type: ClassVar[str] = "build:pipelineParameterData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineParameterData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField(
-            "project",
-            "project",
+            "parameter",
+            "parameter",
             "element",
-            target="{http://nrg.wustl.edu/build}imageSessionData",
+            target="{http://nrg.wustl.edu/build}pipelineParameterData/parameter",
             many=True,
         ),
     )
 
-    project: list[BuildImageSessionData] = Field(default_factory=empty_list)
-
-
-class BuildImageSessionData(XnatModel):
-    """XSD type ``build:imageSessionData`` (pipeline/build.xsd)."""
-
-    xsi_type: ClassVar[str] = "build:imageSessionData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}imageSessionData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("type", "type", "attribute", required=True),
-        XsdField(
-            "pipeline",
-            "pipeline",
-            "element",
-            target="{http://nrg.wustl.edu/build}imageSessionData/pipeline",
-            many=True,
-        ),
-    )
-
-    type: str | None = Field(default=None)
-
-    pipeline: list[BuildImageSessionDataPipeline] = Field(default_factory=empty_list)
+    parameter: list[BuildPipelineParameterDataParameter] = Field(default_factory=empty_list)
 
 
 class BuildPipelineData(XnatModel):
@@ -119,60 +135,44 @@ class BuildImageSessionDataPipeline(BuildPipelineData):
     )
 
 
-class BuildPipelineParameterData(XnatModel):
-    """XSD type ``build:pipelineParameterData`` (pipeline/build.xsd)."""
+class BuildImageSessionData(XnatModel):
+    """XSD type ``build:imageSessionData`` (pipeline/build.xsd)."""
 
-    xsi_type: ClassVar[str] = "build:pipelineParameterData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineParameterData"
+    xsi_type: ClassVar[str] = "build:imageSessionData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}imageSessionData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("type", "type", "attribute", required=True),
         XsdField(
-            "parameter",
-            "parameter",
+            "pipeline",
+            "pipeline",
             "element",
-            target="{http://nrg.wustl.edu/build}pipelineParameterData/parameter",
+            target="{http://nrg.wustl.edu/build}imageSessionData/pipeline",
             many=True,
         ),
     )
 
-    parameter: list[BuildPipelineParameterDataParameter] = Field(default_factory=empty_list)
+    type: str | None = Field(default=None)
+
+    pipeline: list[BuildImageSessionDataPipeline] = Field(default_factory=empty_list)
 
 
-class BuildPipelineParameterDataParameter(XnatModel):
-    """XSD inline type ``build:pipelineParameterData_parameter`` (pipeline/build.xsd)."""
+class BuildBuildData(XnatModel):
+    """XSD type ``build:buildData`` (pipeline/build.xsd)."""
 
-    xsi_type: ClassVar[str] = "build:pipelineParameterData_parameter"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineParameterData/parameter"
+    xsi_type: ClassVar[str] = "build:buildData"
+    xml_element: ClassVar[str | None] = "build:Build"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("build:Build",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}buildData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute", required=True),
-        XsdField("multiple_values", "multipleValues", "attribute", scalar="bool"),
-        XsdField("editable", "editable", "attribute", scalar="bool"),
-        XsdField("batch_param", "batchParam", "attribute", scalar="bool"),
-        XsdField("schema_link", "schemaLink", "element"),
-        XsdField("csv_values", "csvValues", "element"),
-        XsdField("description", "description", "element"),
+        XsdField(
+            "project",
+            "project",
+            "element",
+            target="{http://nrg.wustl.edu/build}imageSessionData",
+            many=True,
+        ),
     )
 
-    name: str | None = Field(default=None)
-
-    multiple_values: bool = Field(
-        default=True, validation_alias="multipleValues", serialization_alias="multipleValues"
-    )
-
-    editable: bool = Field(default=True)
-
-    batch_param: bool = Field(
-        default=False, validation_alias="batchParam", serialization_alias="batchParam"
-    )
-
-    schema_link: str | None = Field(
-        default=None, validation_alias="schemaLink", serialization_alias="schemaLink"
-    )
-
-    csv_values: str | None = Field(
-        default=None, validation_alias="csvValues", serialization_alias="csvValues"
-    )
-
-    description: str | None = Field(default=None)
+    project: list[BuildImageSessionData] = Field(default_factory=empty_list)

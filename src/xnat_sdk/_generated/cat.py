@@ -22,62 +22,6 @@ __all__ = [
 ]
 
 
-class CatCatalog(XnatModel):
-    """XSD type ``cat:catalog`` (catalog/catalog.xsd)."""
-
-    xsi_type: ClassVar[str] = "cat:catalog"
-    xml_element: ClassVar[str | None] = "cat:Catalog"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("cat:Catalog",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}catalog"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("name", "name", "attribute"),
-        XsdField("description", "description", "attribute"),
-        XsdField(
-            "meta_fields",
-            "metaFields",
-            "element",
-            target="{http://nrg.wustl.edu/catalog}catalog/metaFields/metaField",
-            many=True,
-            item="metaField",
-        ),
-        XsdField("tags", "tags", "element", many=True, item="tag"),
-        XsdField(
-            "sets",
-            "sets",
-            "element",
-            target="{http://nrg.wustl.edu/catalog}catalog",
-            many=True,
-            item="entrySet",
-        ),
-        XsdField(
-            "entries",
-            "entries",
-            "element",
-            target="{http://nrg.wustl.edu/catalog}entry",
-            many=True,
-            item="entry",
-        ),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    name: str | None = Field(default=None)
-
-    description: str | None = Field(default=None)
-
-    meta_fields: list[CatCatalogMetaFieldsMetaField] = Field(
-        default_factory=empty_list, validation_alias="metaFields", serialization_alias="metaFields"
-    )
-
-    tags: list[str] = Field(default_factory=empty_list)
-
-    sets: list[CatCatalog] = Field(default_factory=empty_list)
-
-    entries: list[CatEntry] = Field(default_factory=empty_list)
-
-
 class CatCatalogMetaFieldsMetaField(XnatModel):
     """XSD inline type ``cat:catalog_metaField`` (catalog/catalog.xsd)."""
 
@@ -95,86 +39,21 @@ class CatCatalogMetaFieldsMetaField(XnatModel):
     name: str | None = Field(default=None)
 
 
-class CatDcmCatalog(CatCatalog):
-    """XSD type ``cat:dcmCatalog`` (catalog/catalog.xsd)."""
+class CatEntryMetaFieldsMetaField(XnatModel):
+    """XSD inline type ``cat:entry_metaField`` (catalog/catalog.xsd)."""
 
-    xsi_type: ClassVar[str] = "cat:dcmCatalog"
-    xml_element: ClassVar[str | None] = "cat:DCMCatalog"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("cat:DCMCatalog",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("uid", "UID", "attribute"),
-        XsdField(
-            "dimensions",
-            "dimensions",
-            "element",
-            target="{http://nrg.wustl.edu/catalog}dcmCatalog/dimensions",
-        ),
-        XsdField(
-            "voxel_res",
-            "voxelRes",
-            "element",
-            target="{http://nrg.wustl.edu/catalog}dcmCatalog/voxelRes",
-        ),
-        XsdField("orientation", "orientation", "element"),
-    )
-
-    uid: str | None = Field(default=None, validation_alias="UID", serialization_alias="UID")
-
-    dimensions: CatDcmCatalogDimensions | None = Field(default=None)
-
-    voxel_res: CatDcmCatalogVoxelRes | None = Field(
-        default=None, validation_alias="voxelRes", serialization_alias="voxelRes"
-    )
-
-    orientation: str | None = Field(default=None)
-
-
-class CatDcmCatalogDimensions(XnatModel):
-    """XSD inline type ``cat:dcmCatalog_dimensions`` (catalog/catalog.xsd)."""
-
-    xsi_type: ClassVar[str] = "cat:dcmCatalog_dimensions"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/dimensions"
+    xsi_type: ClassVar[str] = "cat:entry_metaField"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}entry/metaFields/metaField"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
-        XsdField("z", "z", "attribute", scalar="int"),
-        XsdField("volumes", "volumes", "attribute", scalar="int"),
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
     )
 
-    x: int | None = Field(default=None)
+    value: str | None = Field(default=None, description="The text content of the element.")
 
-    y: int | None = Field(default=None)
-
-    z: int | None = Field(default=None)
-
-    volumes: int | None = Field(default=None)
-
-
-class CatDcmCatalogVoxelRes(XnatModel):
-    """XSD inline type ``cat:dcmCatalog_voxelRes`` (catalog/catalog.xsd)."""
-
-    xsi_type: ClassVar[str] = "cat:dcmCatalog_voxelRes"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/voxelRes"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
-        XsdField("units", "units", "attribute"),
-    )
-
-    x: float | None = Field(default=None)
-
-    y: float | None = Field(default=None)
-
-    z: float | None = Field(default=None)
-
-    units: str | None = Field(default=None)
+    name: str | None = Field(default=None)
 
 
 class CatEntry(XnatModel):
@@ -260,6 +139,144 @@ class CatEntry(XnatModel):
     tags: list[str] = Field(default_factory=empty_list)
 
 
+class CatCatalog(XnatModel):
+    """XSD type ``cat:catalog`` (catalog/catalog.xsd)."""
+
+    xsi_type: ClassVar[str] = "cat:catalog"
+    xml_element: ClassVar[str | None] = "cat:Catalog"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("cat:Catalog",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}catalog"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute"),
+        XsdField("name", "name", "attribute"),
+        XsdField("description", "description", "attribute"),
+        XsdField(
+            "meta_fields",
+            "metaFields",
+            "element",
+            target="{http://nrg.wustl.edu/catalog}catalog/metaFields/metaField",
+            many=True,
+            item="metaField",
+        ),
+        XsdField("tags", "tags", "element", many=True, item="tag"),
+        XsdField(
+            "sets",
+            "sets",
+            "element",
+            target="{http://nrg.wustl.edu/catalog}catalog",
+            many=True,
+            item="entrySet",
+        ),
+        XsdField(
+            "entries",
+            "entries",
+            "element",
+            target="{http://nrg.wustl.edu/catalog}entry",
+            many=True,
+            item="entry",
+        ),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    name: str | None = Field(default=None)
+
+    description: str | None = Field(default=None)
+
+    meta_fields: list[CatCatalogMetaFieldsMetaField] = Field(
+        default_factory=empty_list, validation_alias="metaFields", serialization_alias="metaFields"
+    )
+
+    tags: list[str] = Field(default_factory=empty_list)
+
+    sets: list[CatCatalog] = Field(default_factory=empty_list)
+
+    entries: list[CatEntry] = Field(default_factory=empty_list)
+
+
+class CatDcmCatalogDimensions(XnatModel):
+    """XSD inline type ``cat:dcmCatalog_dimensions`` (catalog/catalog.xsd)."""
+
+    xsi_type: ClassVar[str] = "cat:dcmCatalog_dimensions"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/dimensions"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+        XsdField("z", "z", "attribute", scalar="int"),
+        XsdField("volumes", "volumes", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
+
+    z: int | None = Field(default=None)
+
+    volumes: int | None = Field(default=None)
+
+
+class CatDcmCatalogVoxelRes(XnatModel):
+    """XSD inline type ``cat:dcmCatalog_voxelRes`` (catalog/catalog.xsd)."""
+
+    xsi_type: ClassVar[str] = "cat:dcmCatalog_voxelRes"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/voxelRes"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    x: float | None = Field(default=None)
+
+    y: float | None = Field(default=None)
+
+    z: float | None = Field(default=None)
+
+    units: str | None = Field(default=None)
+
+
+class CatDcmCatalog(CatCatalog):
+    """XSD type ``cat:dcmCatalog`` (catalog/catalog.xsd)."""
+
+    xsi_type: ClassVar[str] = "cat:dcmCatalog"
+    xml_element: ClassVar[str | None] = "cat:DCMCatalog"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("cat:DCMCatalog",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("uid", "UID", "attribute"),
+        XsdField(
+            "dimensions",
+            "dimensions",
+            "element",
+            target="{http://nrg.wustl.edu/catalog}dcmCatalog/dimensions",
+        ),
+        XsdField(
+            "voxel_res",
+            "voxelRes",
+            "element",
+            target="{http://nrg.wustl.edu/catalog}dcmCatalog/voxelRes",
+        ),
+        XsdField("orientation", "orientation", "element"),
+    )
+
+    uid: str | None = Field(default=None, validation_alias="UID", serialization_alias="UID")
+
+    dimensions: CatDcmCatalogDimensions | None = Field(default=None)
+
+    voxel_res: CatDcmCatalogVoxelRes | None = Field(
+        default=None, validation_alias="voxelRes", serialization_alias="voxelRes"
+    )
+
+    orientation: str | None = Field(default=None)
+
+
 class CatDcmEntry(CatEntry):
     """XSD type ``cat:dcmEntry`` (catalog/catalog.xsd)."""
 
@@ -276,20 +293,3 @@ class CatDcmEntry(CatEntry):
     instance_number: int | None = Field(
         default=None, validation_alias="instanceNumber", serialization_alias="instanceNumber"
     )
-
-
-class CatEntryMetaFieldsMetaField(XnatModel):
-    """XSD inline type ``cat:entry_metaField`` (catalog/catalog.xsd)."""
-
-    xsi_type: ClassVar[str] = "cat:entry_metaField"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}entry/metaFields/metaField"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)

@@ -25,6 +25,234 @@ __all__ = [
 ]
 
 
+class DisplayFieldTypeDisplayFieldElement(XnatModel):
+    """XSD inline type ``display:FieldType_DisplayFieldElement`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_DisplayFieldElement"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/DisplayFieldElement"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute", required=True),
+        XsdField("schema_element", "schema-element", "attribute"),
+        XsdField("view_name", "viewName", "attribute"),
+        XsdField("view_column", "viewColumn", "attribute"),
+        XsdField("xdat_type", "xdat-type", "attribute"),
+    )
+
+    name: str | None = Field(default=None)
+
+    schema_element: str | None = Field(
+        default=None, validation_alias="schema-element", serialization_alias="schema-element"
+    )
+
+    view_name: str | None = Field(
+        default=None, validation_alias="viewName", serialization_alias="viewName"
+    )
+
+    view_column: str | None = Field(
+        default=None, validation_alias="viewColumn", serialization_alias="viewColumn"
+    )
+
+    xdat_type: Literal["COUNT", "WHERE"] | None = Field(
+        default=None, validation_alias="xdat-type", serialization_alias="xdat-type"
+    )
+
+
+class DisplayFieldTypeContent(XnatModel):
+    """XSD inline type ``display:FieldType_Content`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_Content"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/Content"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("type", "type", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    type: Literal["sql", "java"] | None = Field(default=None)
+
+
+class DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValue(XnatModel):
+    """XSD inline type ``display:FieldType_HTML-Link_SecureLink_securityMappingValue`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_SecureLink_securityMappingValue"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink/securityMappingValue"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("display_field_id", "displayFieldId", "attribute", required=True),
+        XsdField("schema_element_map", "schemaElementMap", "attribute", required=True),
+    )
+
+    display_field_id: str | None = Field(
+        default=None, validation_alias="displayFieldId", serialization_alias="displayFieldId"
+    )
+
+    schema_element_map: str | None = Field(
+        default=None, validation_alias="schemaElementMap", serialization_alias="schemaElementMap"
+    )
+
+
+class DisplayFieldTypeHTMLLinkSecureLink(XnatModel):
+    """XSD inline type ``display:FieldType_HTML-Link_SecureLink`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_SecureLink"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("element_name", "elementName", "attribute", required=True),
+        XsdField(
+            "security_mapping_value",
+            "securityMappingValue",
+            "element",
+            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink/securityMappingValue",
+            many=True,
+        ),
+    )
+
+    element_name: str | None = Field(
+        default=None, validation_alias="elementName", serialization_alias="elementName"
+    )
+
+    security_mapping_value: list[DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValue] = Field(
+        default_factory=empty_list,
+        validation_alias="securityMappingValue",
+        serialization_alias="securityMappingValue",
+    )
+
+
+class DisplayFieldTypeHTMLLinkPropertyInsertValue(XnatModel):
+    """XSD inline type ``display:FieldType_HTML-Link_Property_InsertValue`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_Property_InsertValue"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property/InsertValue"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "id", "attribute"),
+        XsdField("field", "field", "attribute"),
+    )
+
+    id: str | None = Field(default=None)
+
+    field: str | None = Field(default=None)
+
+
+class DisplayFieldTypeHTMLLinkProperty(XnatModel):
+    """XSD inline type ``display:FieldType_HTML-Link_Property`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_Property"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute"),
+        XsdField("value", "value", "attribute"),
+        XsdField(
+            "insert_value",
+            "InsertValue",
+            "element",
+            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property/InsertValue",
+            many=True,
+        ),
+    )
+
+    name: str | None = Field(default=None)
+
+    value: str | None = Field(default=None)
+
+    insert_value: list[DisplayFieldTypeHTMLLinkPropertyInsertValue] = Field(
+        default_factory=empty_list,
+        validation_alias="InsertValue",
+        serialization_alias="InsertValue",
+    )
+
+
+class DisplayFieldTypeHTMLLink(XnatModel):
+    """XSD inline type ``display:FieldType_HTML-Link`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "secure_link",
+            "SecureLink",
+            "element",
+            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink",
+        ),
+        XsdField(
+            "property",
+            "Property",
+            "element",
+            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property",
+            many=True,
+        ),
+    )
+
+    secure_link: DisplayFieldTypeHTMLLinkSecureLink | None = Field(
+        default=None, validation_alias="SecureLink", serialization_alias="SecureLink"
+    )
+
+    property: list[DisplayFieldTypeHTMLLinkProperty] = Field(
+        default_factory=empty_list, validation_alias="Property", serialization_alias="Property"
+    )
+
+
+class DisplayHTMLCell(XnatModel):
+    """XSD type ``display:HTML-Cell`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:HTML-Cell"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}HTML-Cell"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("width", "width", "attribute", scalar="int"),
+        XsdField("height", "height", "attribute", scalar="int"),
+        XsdField("valign", "valign", "attribute"),
+        XsdField("align", "align", "attribute"),
+        XsdField("server_link", "serverLink", "attribute"),
+    )
+
+    width: int | None = Field(default=None)
+
+    height: int | None = Field(default=None)
+
+    valign: Literal["bottom", "top"] | None = Field(default=None)
+
+    align: Literal["left", "right", "center"] | None = Field(default=None)
+
+    server_link: str | None = Field(
+        default=None, validation_alias="serverLink", serialization_alias="serverLink"
+    )
+
+
+class DisplayFieldTypeHTMLImage(XnatModel):
+    """XSD inline type ``display:FieldType_HTML-Image`` (xdat/display.xsd)."""
+
+    xsi_type: ClassVar[str] = "display:FieldType_HTML-Image"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Image"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("width", "width", "attribute", scalar="int"),
+        XsdField("height", "height", "attribute", scalar="int"),
+    )
+
+    width: int | None = Field(default=None)
+
+    height: int | None = Field(default=None)
+
+
 class DisplayFieldType(XnatModel):
     """XSD type ``display:FieldType`` (xdat/display.xsd)."""
 
@@ -115,231 +343,26 @@ class DisplayFieldType(XnatModel):
     description: str | None = Field(default=None)
 
 
-class DisplayFieldTypeContent(XnatModel):
-    """XSD inline type ``display:FieldType_Content`` (xdat/display.xsd)."""
+class DisplaySubQueryFieldMappingColumnsMappingColumn(XnatModel):
+    """XSD inline type ``display:SubQueryField_MappingColumn`` (xdat/display.xsd)."""
 
-    xsi_type: ClassVar[str] = "display:FieldType_Content"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/Content"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("type", "type", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    type: Literal["sql", "java"] | None = Field(default=None)
-
-
-class DisplayFieldTypeDisplayFieldElement(XnatModel):
-    """XSD inline type ``display:FieldType_DisplayFieldElement`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_DisplayFieldElement"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/DisplayFieldElement"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute", required=True),
-        XsdField("schema_element", "schema-element", "attribute"),
-        XsdField("view_name", "viewName", "attribute"),
-        XsdField("view_column", "viewColumn", "attribute"),
-        XsdField("xdat_type", "xdat-type", "attribute"),
-    )
-
-    name: str | None = Field(default=None)
-
-    schema_element: str | None = Field(
-        default=None, validation_alias="schema-element", serialization_alias="schema-element"
-    )
-
-    view_name: str | None = Field(
-        default=None, validation_alias="viewName", serialization_alias="viewName"
-    )
-
-    view_column: str | None = Field(
-        default=None, validation_alias="viewColumn", serialization_alias="viewColumn"
-    )
-
-    xdat_type: Literal["COUNT", "WHERE"] | None = Field(
-        default=None, validation_alias="xdat-type", serialization_alias="xdat-type"
-    )
-
-
-class DisplayFieldTypeHTMLImage(XnatModel):
-    """XSD inline type ``display:FieldType_HTML-Image`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_HTML-Image"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Image"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("width", "width", "attribute", scalar="int"),
-        XsdField("height", "height", "attribute", scalar="int"),
-    )
-
-    width: int | None = Field(default=None)
-
-    height: int | None = Field(default=None)
-
-
-class DisplayFieldTypeHTMLLink(XnatModel):
-    """XSD inline type ``display:FieldType_HTML-Link`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "secure_link",
-            "SecureLink",
-            "element",
-            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink",
-        ),
-        XsdField(
-            "property",
-            "Property",
-            "element",
-            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property",
-            many=True,
-        ),
-    )
-
-    secure_link: DisplayFieldTypeHTMLLinkSecureLink | None = Field(
-        default=None, validation_alias="SecureLink", serialization_alias="SecureLink"
-    )
-
-    property: list[DisplayFieldTypeHTMLLinkProperty] = Field(
-        default_factory=empty_list, validation_alias="Property", serialization_alias="Property"
-    )
-
-
-class DisplayFieldTypeHTMLLinkProperty(XnatModel):
-    """XSD inline type ``display:FieldType_HTML-Link_Property`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_Property"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute"),
-        XsdField("value", "value", "attribute"),
-        XsdField(
-            "insert_value",
-            "InsertValue",
-            "element",
-            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property/InsertValue",
-            many=True,
-        ),
-    )
-
-    name: str | None = Field(default=None)
-
-    value: str | None = Field(default=None)
-
-    insert_value: list[DisplayFieldTypeHTMLLinkPropertyInsertValue] = Field(
-        default_factory=empty_list,
-        validation_alias="InsertValue",
-        serialization_alias="InsertValue",
-    )
-
-
-class DisplayFieldTypeHTMLLinkPropertyInsertValue(XnatModel):
-    """XSD inline type ``display:FieldType_HTML-Link_Property_InsertValue`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_Property_InsertValue"
+    xsi_type: ClassVar[str] = "display:SubQueryField_MappingColumn"
     xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property/InsertValue"
+        "{http://nrg.wustl.edu/display}SubQueryField/MappingColumns/MappingColumn"
     )
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "id", "attribute"),
-        XsdField("field", "field", "attribute"),
+        XsdField("schema_field", "schemaField", "attribute"),
+        XsdField("query_field", "queryField", "attribute"),
     )
 
-    id: str | None = Field(default=None)
-
-    field: str | None = Field(default=None)
-
-
-class DisplayFieldTypeHTMLLinkSecureLink(XnatModel):
-    """XSD inline type ``display:FieldType_HTML-Link_SecureLink`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_SecureLink"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("element_name", "elementName", "attribute", required=True),
-        XsdField(
-            "security_mapping_value",
-            "securityMappingValue",
-            "element",
-            target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink/securityMappingValue",
-            many=True,
-        ),
+    schema_field: str | None = Field(
+        default=None, validation_alias="schemaField", serialization_alias="schemaField"
     )
 
-    element_name: str | None = Field(
-        default=None, validation_alias="elementName", serialization_alias="elementName"
-    )
-
-    security_mapping_value: list[DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValue] = Field(
-        default_factory=empty_list,
-        validation_alias="securityMappingValue",
-        serialization_alias="securityMappingValue",
-    )
-
-
-class DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValue(XnatModel):
-    """XSD inline type ``display:FieldType_HTML-Link_SecureLink_securityMappingValue`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_SecureLink_securityMappingValue"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink/securityMappingValue"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("display_field_id", "displayFieldId", "attribute", required=True),
-        XsdField("schema_element_map", "schemaElementMap", "attribute", required=True),
-    )
-
-    display_field_id: str | None = Field(
-        default=None, validation_alias="displayFieldId", serialization_alias="displayFieldId"
-    )
-
-    schema_element_map: str | None = Field(
-        default=None, validation_alias="schemaElementMap", serialization_alias="schemaElementMap"
-    )
-
-
-class DisplayHTMLCell(XnatModel):
-    """XSD type ``display:HTML-Cell`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:HTML-Cell"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}HTML-Cell"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("width", "width", "attribute", scalar="int"),
-        XsdField("height", "height", "attribute", scalar="int"),
-        XsdField("valign", "valign", "attribute"),
-        XsdField("align", "align", "attribute"),
-        XsdField("server_link", "serverLink", "attribute"),
-    )
-
-    width: int | None = Field(default=None)
-
-    height: int | None = Field(default=None)
-
-    valign: Literal["bottom", "top"] | None = Field(default=None)
-
-    align: Literal["left", "right", "center"] | None = Field(default=None)
-
-    server_link: str | None = Field(
-        default=None, validation_alias="serverLink", serialization_alias="serverLink"
+    query_field: str | None = Field(
+        default=None, validation_alias="queryField", serialization_alias="queryField"
     )
 
 
@@ -369,27 +392,4 @@ class DisplaySubQueryField(DisplayFieldType):
         default_factory=empty_list,
         validation_alias="MappingColumns",
         serialization_alias="MappingColumns",
-    )
-
-
-class DisplaySubQueryFieldMappingColumnsMappingColumn(XnatModel):
-    """XSD inline type ``display:SubQueryField_MappingColumn`` (xdat/display.xsd)."""
-
-    xsi_type: ClassVar[str] = "display:SubQueryField_MappingColumn"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/display}SubQueryField/MappingColumns/MappingColumn"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("schema_field", "schemaField", "attribute"),
-        XsdField("query_field", "queryField", "attribute"),
-    )
-
-    schema_field: str | None = Field(
-        default=None, validation_alias="schemaField", serialization_alias="schemaField"
-    )
-
-    query_field: str | None = Field(
-        default=None, validation_alias="queryField", serialization_alias="queryField"
     )

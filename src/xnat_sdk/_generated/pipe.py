@@ -16,6 +16,55 @@ __all__ = [
 ]
 
 
+class PipePipelineDetailsParametersParameterValues(XnatModel):
+    """XSD inline type ``pipe:pipelineDetails_parameter_values`` (pipeline/repository.xsd)."""
+
+    xsi_type: ClassVar[str] = "pipe:pipelineDetails_parameter_values"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter/values"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/pipe"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("schema_link", "schemaLink", "element"),
+        XsdField("csv_values", "csvValues", "element"),
+    )
+
+    schema_link: str | None = Field(
+        default=None, validation_alias="schemaLink", serialization_alias="schemaLink"
+    )
+
+    csv_values: str | None = Field(
+        default=None, validation_alias="csvValues", serialization_alias="csvValues"
+    )
+
+
+class PipePipelineDetailsParametersParameter(XnatModel):
+    """XSD inline type ``pipe:pipelineDetails_parameter`` (pipeline/repository.xsd)."""
+
+    xsi_type: ClassVar[str] = "pipe:pipelineDetails_parameter"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/pipe"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "element", required=True),
+        XsdField(
+            "values",
+            "values",
+            "element",
+            target="{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter/values",
+            required=True,
+        ),
+        XsdField("description", "description", "element"),
+    )
+
+    name: str | None = Field(default=None)
+
+    values: PipePipelineDetailsParametersParameterValues | None = Field(default=None)
+
+    description: Annotated[str, Field(max_length=1500)] | None = Field(default=None)
+
+
 class PipePipelineDetails(XnatModel):
     """XSD type ``pipe:pipelineDetails`` (pipeline/repository.xsd)."""
 
@@ -58,52 +107,3 @@ class PipePipelineDetails(XnatModel):
     )
 
     parameters: list[PipePipelineDetailsParametersParameter] = Field(default_factory=empty_list)
-
-
-class PipePipelineDetailsParametersParameter(XnatModel):
-    """XSD inline type ``pipe:pipelineDetails_parameter`` (pipeline/repository.xsd)."""
-
-    xsi_type: ClassVar[str] = "pipe:pipelineDetails_parameter"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/pipe"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "element", required=True),
-        XsdField(
-            "values",
-            "values",
-            "element",
-            target="{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter/values",
-            required=True,
-        ),
-        XsdField("description", "description", "element"),
-    )
-
-    name: str | None = Field(default=None)
-
-    values: PipePipelineDetailsParametersParameterValues | None = Field(default=None)
-
-    description: Annotated[str, Field(max_length=1500)] | None = Field(default=None)
-
-
-class PipePipelineDetailsParametersParameterValues(XnatModel):
-    """XSD inline type ``pipe:pipelineDetails_parameter_values`` (pipeline/repository.xsd)."""
-
-    xsi_type: ClassVar[str] = "pipe:pipelineDetails_parameter_values"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter/values"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/pipe"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("schema_link", "schemaLink", "element"),
-        XsdField("csv_values", "csvValues", "element"),
-    )
-
-    schema_link: str | None = Field(
-        default=None, validation_alias="schemaLink", serialization_alias="schemaLink"
-    )
-
-    csv_values: str | None = Field(
-        default=None, validation_alias="csvValues", serialization_alias="csvValues"
-    )

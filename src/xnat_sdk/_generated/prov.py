@@ -20,29 +20,75 @@ __all__ = [
 ]
 
 
-class ProvProcess(XnatModel):
-    """XSD type ``prov:process`` (birn/birnprov.xsd)."""
+class ProvProcessStepProgram(XnatModel):
+    """XSD inline type ``prov:processStep_program`` (birn/birnprov.xsd)."""
 
-    xsi_type: ClassVar[str] = "prov:process"
-    xml_element: ClassVar[str | None] = "prov:process"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("prov:process",)
-    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}process"
+    xsi_type: ClassVar[str] = "prov:processStep_program"
+    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/program"
     xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
+    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "process_step",
-            "processStep",
-            "element",
-            target="{http://www.nbirn.net/prov}processStep",
-            many=True,
-        ),
+        XsdField("value", "value", "text"),
+        XsdField("version", "version", "attribute"),
+        XsdField("arguments", "arguments", "attribute"),
     )
 
-    process_step: list[ProvProcessStep] = Field(
-        default_factory=empty_list,
-        validation_alias="processStep",
-        serialization_alias="processStep",
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    version: str | None = Field(default=None)
+
+    arguments: str | None = Field(default=None)
+
+
+class ProvProcessStepPlatform(XnatModel):
+    """XSD inline type ``prov:processStep_platform`` (birn/birnprov.xsd)."""
+
+    xsi_type: ClassVar[str] = "prov:processStep_platform"
+    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/platform"
+    xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("version", "version", "attribute"),
     )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    version: str | None = Field(default=None)
+
+
+class ProvProcessStepCompiler(XnatModel):
+    """XSD inline type ``prov:processStep_compiler`` (birn/birnprov.xsd)."""
+
+    xsi_type: ClassVar[str] = "prov:processStep_compiler"
+    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/compiler"
+    xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("version", "version", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    version: str | None = Field(default=None)
+
+
+class ProvProcessStepLibrary(XnatModel):
+    """XSD inline type ``prov:processStep_library`` (birn/birnprov.xsd)."""
+
+    xsi_type: ClassVar[str] = "prov:processStep_library"
+    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/library"
+    xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("version", "version", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    version: str | None = Field(default=None)
 
 
 class ProvProcessStep(XnatModel):
@@ -102,72 +148,26 @@ class ProvProcessStep(XnatModel):
     library: list[ProvProcessStepLibrary] = Field(default_factory=empty_list)
 
 
-class ProvProcessStepCompiler(XnatModel):
-    """XSD inline type ``prov:processStep_compiler`` (birn/birnprov.xsd)."""
+class ProvProcess(XnatModel):
+    """XSD type ``prov:process`` (birn/birnprov.xsd)."""
 
-    xsi_type: ClassVar[str] = "prov:processStep_compiler"
-    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/compiler"
+    xsi_type: ClassVar[str] = "prov:process"
+    xml_element: ClassVar[str | None] = "prov:process"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("prov:process",)
+    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}process"
     xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("version", "version", "attribute"),
+        XsdField(
+            "process_step",
+            "processStep",
+            "element",
+            target="{http://www.nbirn.net/prov}processStep",
+            many=True,
+        ),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    version: str | None = Field(default=None)
-
-
-class ProvProcessStepLibrary(XnatModel):
-    """XSD inline type ``prov:processStep_library`` (birn/birnprov.xsd)."""
-
-    xsi_type: ClassVar[str] = "prov:processStep_library"
-    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/library"
-    xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("version", "version", "attribute"),
+    process_step: list[ProvProcessStep] = Field(
+        default_factory=empty_list,
+        validation_alias="processStep",
+        serialization_alias="processStep",
     )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    version: str | None = Field(default=None)
-
-
-class ProvProcessStepPlatform(XnatModel):
-    """XSD inline type ``prov:processStep_platform`` (birn/birnprov.xsd)."""
-
-    xsi_type: ClassVar[str] = "prov:processStep_platform"
-    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/platform"
-    xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("version", "version", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    version: str | None = Field(default=None)
-
-
-class ProvProcessStepProgram(XnatModel):
-    """XSD inline type ``prov:processStep_program`` (birn/birnprov.xsd)."""
-
-    xsi_type: ClassVar[str] = "prov:processStep_program"
-    xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/program"
-    xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("version", "version", "attribute"),
-        XsdField("arguments", "arguments", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    version: str | None = Field(default=None)
-
-    arguments: str | None = Field(default=None)

@@ -16,6 +16,27 @@ __all__ = [
 ]
 
 
+class ScrScreeningScanData(XnatModel):
+    """XSD type ``scr:screeningScanData`` (screening/screeningAssessment.xsd)."""
+
+    xsi_type: ClassVar[str] = "scr:screeningScanData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/scr}screeningScanData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/scr"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("image_scan_id", "imageScan_ID", "element", required=True),
+        XsdField("comments", "comments", "element"),
+        XsdField("pass_", "pass", "element"),
+    )
+
+    image_scan_id: str | None = Field(
+        default=None, validation_alias="imageScan_ID", serialization_alias="imageScan_ID"
+    )
+
+    comments: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+    pass_: str | None = Field(default=None, validation_alias="pass", serialization_alias="pass")
+
+
 class ScrScreeningAssessment(ImageAssessorData):
     """XSD type ``scr:screeningAssessment`` (screening/screeningAssessment.xsd)."""
 
@@ -45,24 +66,3 @@ class ScrScreeningAssessment(ImageAssessorData):
     pass_: str | None = Field(default=None, validation_alias="pass", serialization_alias="pass")
 
     scans: list[ScrScreeningScanData] = Field(default_factory=empty_list)
-
-
-class ScrScreeningScanData(XnatModel):
-    """XSD type ``scr:screeningScanData`` (screening/screeningAssessment.xsd)."""
-
-    xsi_type: ClassVar[str] = "scr:screeningScanData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/scr}screeningScanData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/scr"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("image_scan_id", "imageScan_ID", "element", required=True),
-        XsdField("comments", "comments", "element"),
-        XsdField("pass_", "pass", "element"),
-    )
-
-    image_scan_id: str | None = Field(
-        default=None, validation_alias="imageScan_ID", serialization_alias="imageScan_ID"
-    )
-
-    comments: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
-
-    pass_: str | None = Field(default=None, validation_alias="pass", serialization_alias="pass")

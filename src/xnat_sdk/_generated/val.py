@@ -32,31 +32,52 @@ class ValAdditionalVal(XnatModel):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
-class ValProtocolData(ImageAssessorData):
-    """XSD type ``val:protocolData`` (validation/protocolValidation.xsd)."""
+class ValProtocolDataCheckConditionsCondition(XnatModel):
+    """XSD inline type ``val:protocolData_check_condition`` (validation/protocolValidation.xsd)."""
 
-    xsi_type: ClassVar[str] = "val:protocolData"
-    xml_element: ClassVar[str | None] = "val:ProtocolVal"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("val:ProtocolVal",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData"
+    xsi_type: ClassVar[str] = "val:protocolData_check_condition"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/conditions/condition"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
+    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "check", "check", "element", target="{http://nrg.wustl.edu/val}protocolData/check"
-        ),
-        XsdField(
-            "scans",
-            "scans",
-            "element",
-            target="{http://nrg.wustl.edu/val}protocolData/scans/scan_check",
-            many=True,
-            item="scan_check",
-        ),
+        XsdField("id", "ID", "attribute"),
+        XsdField("status", "status", "attribute"),
+        XsdField("xmlpath", "xmlpath", "attribute"),
+        XsdField("verified", "verified", "element"),
+        XsdField("diagnosis", "diagnosis", "element"),
     )
 
-    check: ValProtocolDataCheck | None = Field(default=None)
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
 
-    scans: list[ValProtocolDataScansScanCheck] = Field(default_factory=empty_list)
+    status: str | None = Field(default=None)
+
+    xmlpath: str | None = Field(default=None)
+
+    verified: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+    diagnosis: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+
+class ValProtocolDataCheckCommentsComment(XnatModel):
+    """XSD inline type ``val:protocolData_check_comment`` (validation/protocolValidation.xsd)."""
+
+    xsi_type: ClassVar[str] = "val:protocolData_check_comment"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/comments/comment"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("username", "username", "attribute"),
+        XsdField("date_time", "dateTime", "attribute", scalar="datetime", required=True),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    username: str | None = Field(default=None)
+
+    date_time: _dt.datetime | None = Field(
+        default=None, validation_alias="dateTime", serialization_alias="dateTime"
+    )
 
 
 class ValProtocolDataCheck(XnatModel):
@@ -103,33 +124,13 @@ class ValProtocolDataCheck(XnatModel):
     )
 
 
-class ValProtocolDataCheckCommentsComment(XnatModel):
-    """XSD inline type ``val:protocolData_check_comment`` (validation/protocolValidation.xsd)."""
+class ValProtocolDataScansScanCheckConditionsCondition(XnatModel):
+    """XSD inline type ``val:protocolData_scan_check_condition`` (validation/protocolValidation.xsd)."""
 
-    xsi_type: ClassVar[str] = "val:protocolData_check_comment"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/comments/comment"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("username", "username", "attribute"),
-        XsdField("date_time", "dateTime", "attribute", scalar="datetime", required=True),
+    xsi_type: ClassVar[str] = "val:protocolData_scan_check_condition"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/val}protocolData/scans/scan_check/conditions/condition"
     )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    username: str | None = Field(default=None)
-
-    date_time: _dt.datetime | None = Field(
-        default=None, validation_alias="dateTime", serialization_alias="dateTime"
-    )
-
-
-class ValProtocolDataCheckConditionsCondition(XnatModel):
-    """XSD inline type ``val:protocolData_check_condition`` (validation/protocolValidation.xsd)."""
-
-    xsi_type: ClassVar[str] = "val:protocolData_check_condition"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/conditions/condition"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -149,6 +150,30 @@ class ValProtocolDataCheckConditionsCondition(XnatModel):
     verified: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
 
     diagnosis: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+
+class ValProtocolDataScansScanCheckCommentsComment(XnatModel):
+    """XSD inline type ``val:protocolData_scan_check_comment`` (validation/protocolValidation.xsd)."""
+
+    xsi_type: ClassVar[str] = "val:protocolData_scan_check_comment"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/val}protocolData/scans/scan_check/comments/comment"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("username", "username", "attribute"),
+        XsdField("date_time", "dateTime", "attribute", scalar="datetime", required=True),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    username: str | None = Field(default=None)
+
+    date_time: _dt.datetime | None = Field(
+        default=None, validation_alias="dateTime", serialization_alias="dateTime"
+    )
 
 
 class ValProtocolDataScansScanCheck(XnatModel):
@@ -202,53 +227,28 @@ class ValProtocolDataScansScanCheck(XnatModel):
     )
 
 
-class ValProtocolDataScansScanCheckCommentsComment(XnatModel):
-    """XSD inline type ``val:protocolData_scan_check_comment`` (validation/protocolValidation.xsd)."""
+class ValProtocolData(ImageAssessorData):
+    """XSD type ``val:protocolData`` (validation/protocolValidation.xsd)."""
 
-    xsi_type: ClassVar[str] = "val:protocolData_scan_check_comment"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/val}protocolData/scans/scan_check/comments/comment"
-    )
+    xsi_type: ClassVar[str] = "val:protocolData"
+    xml_element: ClassVar[str | None] = "val:ProtocolVal"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("val:ProtocolVal",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("username", "username", "attribute"),
-        XsdField("date_time", "dateTime", "attribute", scalar="datetime", required=True),
+        XsdField(
+            "check", "check", "element", target="{http://nrg.wustl.edu/val}protocolData/check"
+        ),
+        XsdField(
+            "scans",
+            "scans",
+            "element",
+            target="{http://nrg.wustl.edu/val}protocolData/scans/scan_check",
+            many=True,
+            item="scan_check",
+        ),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    check: ValProtocolDataCheck | None = Field(default=None)
 
-    username: str | None = Field(default=None)
-
-    date_time: _dt.datetime | None = Field(
-        default=None, validation_alias="dateTime", serialization_alias="dateTime"
-    )
-
-
-class ValProtocolDataScansScanCheckConditionsCondition(XnatModel):
-    """XSD inline type ``val:protocolData_scan_check_condition`` (validation/protocolValidation.xsd)."""
-
-    xsi_type: ClassVar[str] = "val:protocolData_scan_check_condition"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/val}protocolData/scans/scan_check/conditions/condition"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("status", "status", "attribute"),
-        XsdField("xmlpath", "xmlpath", "attribute"),
-        XsdField("verified", "verified", "element"),
-        XsdField("diagnosis", "diagnosis", "element"),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    status: str | None = Field(default=None)
-
-    xmlpath: str | None = Field(default=None)
-
-    verified: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
-
-    diagnosis: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+    scans: list[ValProtocolDataScansScanCheck] = Field(default_factory=empty_list)

@@ -123,6 +123,42 @@ class WrkWorkflowData(XnatModel):
     description: str | None = Field(default=None)
 
 
+class WrkXnatExecutionEnvironmentParametersParameter(XnatModel):
+    """XSD inline type ``wrk:xnatExecutionEnvironment_parameter`` (pipeline/workflow.xsd)."""
+
+    xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameter"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameters/parameter"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute", required=True),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
+class WrkXnatExecutionEnvironmentParameterFile(XnatModel):
+    """XSD inline type ``wrk:xnatExecutionEnvironment_parameterFile`` (pipeline/workflow.xsd)."""
+
+    xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameterFile"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameterFile"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("path", "path", "attribute"),
+        XsdField("xml", "xml", "element"),
+    )
+
+    path: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+    xml: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
+
+
 class WrkXnatExecutionEnvironment(WrkAbstractExecutionEnvironment):
     """XSD type ``wrk:xnatExecutionEnvironment`` (pipeline/workflow.xsd)."""
 
@@ -214,39 +250,3 @@ class WrkXnatExecutionEnvironment(WrkAbstractExecutionEnvironment):
         serialization_alias="parameterFile",
         description="The string content of this element is the xml as text",
     )
-
-
-class WrkXnatExecutionEnvironmentParameterFile(XnatModel):
-    """XSD inline type ``wrk:xnatExecutionEnvironment_parameterFile`` (pipeline/workflow.xsd)."""
-
-    xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameterFile"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameterFile"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("path", "path", "attribute"),
-        XsdField("xml", "xml", "element"),
-    )
-
-    path: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
-
-    xml: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
-
-
-class WrkXnatExecutionEnvironmentParametersParameter(XnatModel):
-    """XSD inline type ``wrk:xnatExecutionEnvironment_parameter`` (pipeline/workflow.xsd)."""
-
-    xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameter"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameters/parameter"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute", required=True),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)

@@ -85,6 +85,245 @@ class XdatActionType(XnatModel):
     sequence: int = Field(default=0)
 
 
+class XdatUserPrimaryPassword(XnatModel):
+    """XSD inline type ``xdat:user_primary_password`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:user_primary_password"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/primary_password"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    encrypt: bool | None = Field(default=None)
+
+
+class XdatUserElementAccessSecondaryPassword(XnatModel):
+    """XSD inline type ``xdat:user_element_access_secondary_password`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:user_element_access_secondary_password"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access/secondary_password"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    encrypt: bool | None = Field(default=None)
+
+
+class XdatFieldMapping(XnatModel):
+    """XSD type ``xdat:field_mapping`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:field_mapping"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}field_mapping"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("field", "field", "attribute", required=True),
+        XsdField("field_value", "field_value", "attribute", required=True),
+        XsdField("create_element", "create_element", "attribute", scalar="bool"),
+        XsdField("read_element", "read_element", "attribute", scalar="bool"),
+        XsdField("edit_element", "edit_element", "attribute", scalar="bool"),
+        XsdField("delete_element", "delete_element", "attribute", scalar="bool"),
+        XsdField("active_element", "active_element", "attribute", scalar="bool"),
+        XsdField("comparison_type", "comparison_type", "attribute"),
+    )
+
+    field: str | None = Field(default=None)
+
+    field_value: str | None = Field(default=None)
+
+    create_element: bool = Field(default=False)
+
+    read_element: bool = Field(default=False)
+
+    edit_element: bool = Field(default=False)
+
+    delete_element: bool = Field(default=False)
+
+    active_element: bool = Field(default=False)
+
+    comparison_type: (
+        Literal[
+            "equals",
+            "greater than",
+            "less than",
+            "greater than or equals",
+            "less than or equals",
+            "like",
+        ]
+        | None
+    ) = Field(default=None)
+
+
+class XdatFieldMappingSet(XnatModel):
+    """XSD type ``xdat:field_mapping_set`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:field_mapping_set"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}field_mapping_set"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("method", "method", "attribute"),
+        XsdField(
+            "allow",
+            "allow",
+            "element",
+            target="{http://nrg.wustl.edu/security}field_mapping",
+            many=True,
+        ),
+        XsdField(
+            "sub_set",
+            "sub_set",
+            "element",
+            target="{http://nrg.wustl.edu/security}field_mapping_set",
+            many=True,
+        ),
+    )
+
+    method: Literal["AND", "OR"] | None = Field(default=None)
+
+    allow: list[XdatFieldMapping] = Field(default_factory=empty_list)
+
+    sub_set: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
+
+
+class XdatUserElementAccess(XnatModel):
+    """XSD inline type ``xdat:user_element_access`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:user_element_access"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("element_name", "element_name", "attribute", required=True),
+        XsdField(
+            "secondary_password",
+            "secondary_password",
+            "element",
+            target="{http://nrg.wustl.edu/security}user/element_access/secondary_password",
+        ),
+        XsdField("secure_ip", "secure_ip", "element", many=True),
+        XsdField(
+            "permissions",
+            "permissions",
+            "element",
+            target="{http://nrg.wustl.edu/security}field_mapping_set",
+            many=True,
+            item="allow_set",
+        ),
+    )
+
+    element_name: str | None = Field(default=None)
+
+    secondary_password: XdatUserElementAccessSecondaryPassword | None = Field(default=None)
+
+    secure_ip: list[str] = Field(default_factory=empty_list)
+
+    permissions: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
+
+
+class XdatRoleType(XnatModel):
+    """XSD type ``xdat:role_type`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:role_type"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}role_type"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("role_name", "role_name", "attribute", required=True),
+        XsdField("description", "description", "attribute"),
+        XsdField("sequence", "sequence", "attribute", scalar="int"),
+        XsdField(
+            "allowed_actions",
+            "allowed_actions",
+            "element",
+            target="{http://nrg.wustl.edu/security}action_type",
+            many=True,
+            item="allowed_action",
+        ),
+    )
+
+    role_name: str | None = Field(default=None)
+
+    description: str | None = Field(default=None)
+
+    sequence: int = Field(default=0)
+
+    allowed_actions: list[XdatActionType] = Field(default_factory=empty_list)
+
+
+class XdatUser(XnatModel):
+    """XSD type ``xdat:user`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:user"
+    xml_element: ClassVar[str | None] = "xdat:XDATUser"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:XDATUser",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("enabled", "enabled", "attribute", scalar="bool"),
+        XsdField("verified", "verified", "attribute", scalar="bool"),
+        XsdField("salt", "salt", "attribute"),
+        XsdField("login", "login", "element", required=True),
+        XsdField("firstname", "firstname", "element"),
+        XsdField("lastname", "lastname", "element"),
+        XsdField("email", "email", "element"),
+        XsdField(
+            "primary_password",
+            "primary_password",
+            "element",
+            target="{http://nrg.wustl.edu/security}user/primary_password",
+        ),
+        XsdField(
+            "element_access",
+            "element_access",
+            "element",
+            target="{http://nrg.wustl.edu/security}user/element_access",
+            many=True,
+        ),
+        XsdField(
+            "assigned_roles",
+            "assigned_roles",
+            "element",
+            target="{http://nrg.wustl.edu/security}role_type",
+            many=True,
+            item="assigned_role",
+        ),
+        XsdField("quarantine_path", "quarantine_path", "element"),
+        XsdField("groups", "groups", "element", many=True, item="groupID"),
+    )
+
+    enabled: bool = Field(default=True)
+
+    verified: bool = Field(default=True)
+
+    salt: str | None = Field(default=None)
+
+    login: UntypedText | None = Field(default=None)
+
+    firstname: UntypedText | None = Field(default=None)
+
+    lastname: UntypedText | None = Field(default=None)
+
+    email: UntypedText | None = Field(default=None)
+
+    primary_password: XdatUserPrimaryPassword | None = Field(default=None)
+
+    element_access: list[XdatUserElementAccess] = Field(default_factory=empty_list)
+
+    assigned_roles: list[XdatRoleType] = Field(default_factory=empty_list)
+
+    quarantine_path: Annotated[str, Field(max_length=255)] | None = Field(default=None)
+
+    groups: list[str] = Field(default_factory=empty_list)
+
+
 class XdatChangeInfo(XnatModel):
     """XSD type ``xdat:change_info`` (security/security.xsd)."""
 
@@ -215,6 +454,60 @@ class XdatElementActionType(XnatModel):
     grouping: str | None = Field(default=None)
 
 
+class XdatPrimarySecurityField(XnatModel):
+    """XSD type ``xdat:primary_security_field`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:primary_security_field"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}primary_security_field"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("value", "value", "text"),)
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+
+class XdatElementSecurityListingActionsListingAction(XnatModel):
+    """XSD inline type ``xdat:element_security_listing_action`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:element_security_listing_action"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/security}element_security/listing_actions/listing_action"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("element_action_name", "element_action_name", "attribute", required=True),
+        XsdField("display_name", "display_name", "attribute", required=True),
+        XsdField("sequence", "sequence", "attribute", scalar="int"),
+        XsdField("image", "image", "attribute"),
+        XsdField("popup", "popup", "attribute"),
+        XsdField("secure_access", "secureAccess", "attribute"),
+        XsdField("secure_feature", "secureFeature", "attribute"),
+        XsdField("parameter_string", "parameterString", "attribute"),
+    )
+
+    element_action_name: str | None = Field(default=None)
+
+    display_name: str | None = Field(default=None)
+
+    sequence: int = Field(default=0)
+
+    image: str | None = Field(default=None)
+
+    popup: str | None = Field(default=None)
+
+    secure_access: str | None = Field(
+        default=None, validation_alias="secureAccess", serialization_alias="secureAccess"
+    )
+
+    secure_feature: str | None = Field(
+        default=None, validation_alias="secureFeature", serialization_alias="secureFeature"
+    )
+
+    parameter_string: str | None = Field(
+        default=None, validation_alias="parameterString", serialization_alias="parameterString"
+    )
+
+
 class XdatElementSecurity(XnatModel):
     """XSD type ``xdat:element_security`` (security/security.xsd)."""
 
@@ -312,124 +605,6 @@ class XdatElementSecurity(XnatModel):
     listing_actions: list[XdatElementSecurityListingActionsListingAction] = Field(
         default_factory=empty_list
     )
-
-
-class XdatElementSecurityListingActionsListingAction(XnatModel):
-    """XSD inline type ``xdat:element_security_listing_action`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:element_security_listing_action"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/security}element_security/listing_actions/listing_action"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("element_action_name", "element_action_name", "attribute", required=True),
-        XsdField("display_name", "display_name", "attribute", required=True),
-        XsdField("sequence", "sequence", "attribute", scalar="int"),
-        XsdField("image", "image", "attribute"),
-        XsdField("popup", "popup", "attribute"),
-        XsdField("secure_access", "secureAccess", "attribute"),
-        XsdField("secure_feature", "secureFeature", "attribute"),
-        XsdField("parameter_string", "parameterString", "attribute"),
-    )
-
-    element_action_name: str | None = Field(default=None)
-
-    display_name: str | None = Field(default=None)
-
-    sequence: int = Field(default=0)
-
-    image: str | None = Field(default=None)
-
-    popup: str | None = Field(default=None)
-
-    secure_access: str | None = Field(
-        default=None, validation_alias="secureAccess", serialization_alias="secureAccess"
-    )
-
-    secure_feature: str | None = Field(
-        default=None, validation_alias="secureFeature", serialization_alias="secureFeature"
-    )
-
-    parameter_string: str | None = Field(
-        default=None, validation_alias="parameterString", serialization_alias="parameterString"
-    )
-
-
-class XdatFieldMapping(XnatModel):
-    """XSD type ``xdat:field_mapping`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:field_mapping"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}field_mapping"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("field", "field", "attribute", required=True),
-        XsdField("field_value", "field_value", "attribute", required=True),
-        XsdField("create_element", "create_element", "attribute", scalar="bool"),
-        XsdField("read_element", "read_element", "attribute", scalar="bool"),
-        XsdField("edit_element", "edit_element", "attribute", scalar="bool"),
-        XsdField("delete_element", "delete_element", "attribute", scalar="bool"),
-        XsdField("active_element", "active_element", "attribute", scalar="bool"),
-        XsdField("comparison_type", "comparison_type", "attribute"),
-    )
-
-    field: str | None = Field(default=None)
-
-    field_value: str | None = Field(default=None)
-
-    create_element: bool = Field(default=False)
-
-    read_element: bool = Field(default=False)
-
-    edit_element: bool = Field(default=False)
-
-    delete_element: bool = Field(default=False)
-
-    active_element: bool = Field(default=False)
-
-    comparison_type: (
-        Literal[
-            "equals",
-            "greater than",
-            "less than",
-            "greater than or equals",
-            "less than or equals",
-            "like",
-        ]
-        | None
-    ) = Field(default=None)
-
-
-class XdatFieldMappingSet(XnatModel):
-    """XSD type ``xdat:field_mapping_set`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:field_mapping_set"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}field_mapping_set"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("method", "method", "attribute"),
-        XsdField(
-            "allow",
-            "allow",
-            "element",
-            target="{http://nrg.wustl.edu/security}field_mapping",
-            many=True,
-        ),
-        XsdField(
-            "sub_set",
-            "sub_set",
-            "element",
-            target="{http://nrg.wustl.edu/security}field_mapping_set",
-            many=True,
-        ),
-    )
-
-    method: Literal["AND", "OR"] | None = Field(default=None)
-
-    allow: list[XdatFieldMapping] = Field(default_factory=empty_list)
-
-    sub_set: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
 
 
 class XdatHistory(XnatModel):
@@ -562,46 +737,6 @@ class XdatNewsEntry(XnatModel):
     link: str | None = Field(default=None)
 
 
-class XdatPrimarySecurityField(XnatModel):
-    """XSD type ``xdat:primary_security_field`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:primary_security_field"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}primary_security_field"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("value", "value", "text"),)
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-
-class XdatRoleType(XnatModel):
-    """XSD type ``xdat:role_type`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:role_type"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}role_type"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("role_name", "role_name", "attribute", required=True),
-        XsdField("description", "description", "attribute"),
-        XsdField("sequence", "sequence", "attribute", scalar="int"),
-        XsdField(
-            "allowed_actions",
-            "allowed_actions",
-            "element",
-            target="{http://nrg.wustl.edu/security}action_type",
-            many=True,
-            item="allowed_action",
-        ),
-    )
-
-    role_name: str | None = Field(default=None)
-
-    description: str | None = Field(default=None)
-
-    sequence: int = Field(default=0)
-
-    allowed_actions: list[XdatActionType] = Field(default_factory=empty_list)
-
-
 class XdatSearchField(XnatModel):
     """XSD type ``xdat:search_field`` (security/security.xsd)."""
 
@@ -633,6 +768,37 @@ class XdatSearchField(XnatModel):
     header: UntypedText | None = Field(default=None)
 
     value: str | None = Field(default=None)
+
+
+class XdatStoredSearchSortBy(XnatModel):
+    """XSD inline type ``xdat:stored_search_sort_by`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:stored_search_sort_by"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/sort_by"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("element_name", "element_name", "element"),
+        XsdField("field_id", "field_ID", "element"),
+    )
+
+    element_name: str | None = Field(default=None)
+
+    field_id: str | None = Field(
+        default=None, validation_alias="field_ID", serialization_alias="field_ID"
+    )
+
+
+class XdatStoredSearchAllowedUser(XnatModel):
+    """XSD inline type ``xdat:stored_search_allowed_user`` (security/security.xsd)."""
+
+    xsi_type: ClassVar[str] = "xdat:stored_search_allowed_user"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/allowed_user"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("login", "login", "element"),)
+
+    login: str | None = Field(default=None)
 
 
 class XdatStoredSearch(XnatModel):
@@ -717,143 +883,13 @@ class XdatStoredSearch(XnatModel):
     allowed_groups: list[str] = Field(default_factory=empty_list)
 
 
-class XdatStoredSearchAllowedUser(XnatModel):
-    """XSD inline type ``xdat:stored_search_allowed_user`` (security/security.xsd)."""
+class XdatUserGroupElementAccessSecondaryPassword(XnatModel):
+    """XSD inline type ``xdat:userGroup_element_access_secondary_password`` (security/security.xsd)."""
 
-    xsi_type: ClassVar[str] = "xdat:stored_search_allowed_user"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/allowed_user"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("login", "login", "element"),)
-
-    login: str | None = Field(default=None)
-
-
-class XdatStoredSearchSortBy(XnatModel):
-    """XSD inline type ``xdat:stored_search_sort_by`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:stored_search_sort_by"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/sort_by"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("element_name", "element_name", "element"),
-        XsdField("field_id", "field_ID", "element"),
+    xsi_type: ClassVar[str] = "xdat:userGroup_element_access_secondary_password"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/security}userGroup/element_access/secondary_password"
     )
-
-    element_name: str | None = Field(default=None)
-
-    field_id: str | None = Field(
-        default=None, validation_alias="field_ID", serialization_alias="field_ID"
-    )
-
-
-class XdatUser(XnatModel):
-    """XSD type ``xdat:user`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:user"
-    xml_element: ClassVar[str | None] = "xdat:XDATUser"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:XDATUser",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("enabled", "enabled", "attribute", scalar="bool"),
-        XsdField("verified", "verified", "attribute", scalar="bool"),
-        XsdField("salt", "salt", "attribute"),
-        XsdField("login", "login", "element", required=True),
-        XsdField("firstname", "firstname", "element"),
-        XsdField("lastname", "lastname", "element"),
-        XsdField("email", "email", "element"),
-        XsdField(
-            "primary_password",
-            "primary_password",
-            "element",
-            target="{http://nrg.wustl.edu/security}user/primary_password",
-        ),
-        XsdField(
-            "element_access",
-            "element_access",
-            "element",
-            target="{http://nrg.wustl.edu/security}user/element_access",
-            many=True,
-        ),
-        XsdField(
-            "assigned_roles",
-            "assigned_roles",
-            "element",
-            target="{http://nrg.wustl.edu/security}role_type",
-            many=True,
-            item="assigned_role",
-        ),
-        XsdField("quarantine_path", "quarantine_path", "element"),
-        XsdField("groups", "groups", "element", many=True, item="groupID"),
-    )
-
-    enabled: bool = Field(default=True)
-
-    verified: bool = Field(default=True)
-
-    salt: str | None = Field(default=None)
-
-    login: UntypedText | None = Field(default=None)
-
-    firstname: UntypedText | None = Field(default=None)
-
-    lastname: UntypedText | None = Field(default=None)
-
-    email: UntypedText | None = Field(default=None)
-
-    primary_password: XdatUserPrimaryPassword | None = Field(default=None)
-
-    element_access: list[XdatUserElementAccess] = Field(default_factory=empty_list)
-
-    assigned_roles: list[XdatRoleType] = Field(default_factory=empty_list)
-
-    quarantine_path: Annotated[str, Field(max_length=255)] | None = Field(default=None)
-
-    groups: list[str] = Field(default_factory=empty_list)
-
-
-class XdatUserElementAccess(XnatModel):
-    """XSD inline type ``xdat:user_element_access`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:user_element_access"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("element_name", "element_name", "attribute", required=True),
-        XsdField(
-            "secondary_password",
-            "secondary_password",
-            "element",
-            target="{http://nrg.wustl.edu/security}user/element_access/secondary_password",
-        ),
-        XsdField("secure_ip", "secure_ip", "element", many=True),
-        XsdField(
-            "permissions",
-            "permissions",
-            "element",
-            target="{http://nrg.wustl.edu/security}field_mapping_set",
-            many=True,
-            item="allow_set",
-        ),
-    )
-
-    element_name: str | None = Field(default=None)
-
-    secondary_password: XdatUserElementAccessSecondaryPassword | None = Field(default=None)
-
-    secure_ip: list[str] = Field(default_factory=empty_list)
-
-    permissions: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
-
-
-class XdatUserElementAccessSecondaryPassword(XnatModel):
-    """XSD inline type ``xdat:user_element_access_secondary_password`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:user_element_access_secondary_password"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access/secondary_password"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -864,55 +900,6 @@ class XdatUserElementAccessSecondaryPassword(XnatModel):
     value: str | None = Field(default=None, description="The text content of the element.")
 
     encrypt: bool | None = Field(default=None)
-
-
-class XdatUserPrimaryPassword(XnatModel):
-    """XSD inline type ``xdat:user_primary_password`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:user_primary_password"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/primary_password"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    encrypt: bool | None = Field(default=None)
-
-
-class XdatUserGroup(XnatModel):
-    """XSD type ``xdat:userGroup`` (security/security.xsd)."""
-
-    xsi_type: ClassVar[str] = "xdat:userGroup"
-    xml_element: ClassVar[str | None] = "xdat:UserGroup"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:UserGroup",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}userGroup"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("display_name", "displayName", "attribute"),
-        XsdField("tag", "tag", "attribute"),
-        XsdField(
-            "element_access",
-            "element_access",
-            "element",
-            target="{http://nrg.wustl.edu/security}userGroup/element_access",
-            many=True,
-        ),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    display_name: str | None = Field(
-        default=None, validation_alias="displayName", serialization_alias="displayName"
-    )
-
-    tag: str | None = Field(default=None)
-
-    element_access: list[XdatUserGroupElementAccess] = Field(default_factory=empty_list)
 
 
 class XdatUserGroupElementAccess(XnatModel):
@@ -950,23 +937,36 @@ class XdatUserGroupElementAccess(XnatModel):
     permissions: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
 
 
-class XdatUserGroupElementAccessSecondaryPassword(XnatModel):
-    """XSD inline type ``xdat:userGroup_element_access_secondary_password`` (security/security.xsd)."""
+class XdatUserGroup(XnatModel):
+    """XSD type ``xdat:userGroup`` (security/security.xsd)."""
 
-    xsi_type: ClassVar[str] = "xdat:userGroup_element_access_secondary_password"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/security}userGroup/element_access/secondary_password"
-    )
+    xsi_type: ClassVar[str] = "xdat:userGroup"
+    xml_element: ClassVar[str | None] = "xdat:UserGroup"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:UserGroup",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}userGroup"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
+        XsdField("id", "ID", "attribute"),
+        XsdField("display_name", "displayName", "attribute"),
+        XsdField("tag", "tag", "attribute"),
+        XsdField(
+            "element_access",
+            "element_access",
+            "element",
+            target="{http://nrg.wustl.edu/security}userGroup/element_access",
+            many=True,
+        ),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
 
-    encrypt: bool | None = Field(default=None)
+    display_name: str | None = Field(
+        default=None, validation_alias="displayName", serialization_alias="displayName"
+    )
+
+    tag: str | None = Field(default=None)
+
+    element_access: list[XdatUserGroupElementAccess] = Field(default_factory=empty_list)
 
 
 class XdatUserLogin(XnatModel):

@@ -231,6 +231,187 @@ class AbstractDemographicData(XnatModel):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
+class ExperimentDataSharingShare(XnatModel):
+    """XSD inline type ``xnat:experimentData_share`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:experimentData_share"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/sharing/share"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("label", "label", "attribute"),
+        XsdField("project", "project", "attribute"),
+        XsdField("visit", "visit", "attribute"),
+        XsdField("protocol", "protocol", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    label: str | None = Field(default=None)
+
+    project: str | None = Field(default=None)
+
+    visit: str | None = Field(default=None)
+
+    protocol: str | None = Field(default=None)
+
+
+class ExperimentDataDelay(XnatModel):
+    """XSD inline type ``xnat:experimentData_delay`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:experimentData_delay"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/delay"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="int"),
+        XsdField("ref_expt_id", "ref_expt_id", "attribute"),
+    )
+
+    value: int | None = Field(default=None, description="The text content of the element.")
+
+    ref_expt_id: str | None = Field(default=None)
+
+
+class InvestigatorData(XnatModel):
+    """XSD type ``xnat:investigatorData`` (xnat/xnat.xsd).
+
+    An individual who maintains authority over experimental data"""
+
+    xsi_type: ClassVar[str] = "xnat:investigatorData"
+    xml_element: ClassVar[str | None] = "xnat:Investigator"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:Investigator",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}investigatorData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute"),
+        XsdField("title", "title", "element"),
+        XsdField("firstname", "firstname", "element", required=True),
+        XsdField("lastname", "lastname", "element", required=True),
+        XsdField("institution", "institution", "element"),
+        XsdField("department", "department", "element"),
+        XsdField("email", "email", "element"),
+        XsdField("phone", "phone", "element"),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    title: Annotated[str, Field(max_length=64)] | None = Field(default=None)
+
+    firstname: Annotated[str, Field(max_length=25)] | None = Field(default=None)
+
+    lastname: Annotated[str, Field(max_length=25)] | None = Field(default=None)
+
+    institution: Annotated[str, Field(max_length=255)] | None = Field(default=None)
+
+    department: Annotated[str, Field(max_length=128)] | None = Field(default=None)
+
+    email: Annotated[str, Field(max_length=64)] | None = Field(default=None)
+
+    phone: Annotated[str, Field(max_length=25)] | None = Field(default=None)
+
+
+class ValidationData(XnatModel):
+    """XSD type ``xnat:validationData`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:validationData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}validationData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("status", "status", "attribute"),
+        XsdField("method", "method", "element"),
+        XsdField("date", "date", "element", scalar="date"),
+        XsdField("notes", "notes", "element"),
+        XsdField("validated_by", "validated_by", "element"),
+    )
+
+    status: str | None = Field(default=None)
+
+    method: str | None = Field(default=None)
+
+    date: _dt.date | None = Field(default=None)
+
+    notes: Annotated[str, Field(max_length=500)] | None = Field(default=None)
+
+    validated_by: str | None = Field(default=None)
+
+
+class AbstractResourceTagsTag(XnatModel):
+    """XSD inline type ``xnat:abstractResource_tag`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:abstractResource_tag"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource/tags/tag"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
+class AbstractResource(XnatModel):
+    """XSD type ``xnat:abstractResource`` (xnat/xnat.xsd).
+
+    Abstract in XNAT: stored only as one of its subtypes."""
+
+    xsi_type: ClassVar[str] = "xnat:abstractResource"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("label", "label", "attribute"),
+        XsdField("file_count", "file_count", "attribute", scalar="int"),
+        XsdField("file_size", "file_size", "attribute", scalar="int"),
+        XsdField("note", "note", "element"),
+        XsdField(
+            "tags",
+            "tags",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource/tags/tag",
+            many=True,
+            item="tag",
+        ),
+    )
+
+    label: str | None = Field(default=None)
+
+    file_count: int | None = Field(default=None)
+
+    file_size: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)] | None = (
+        Field(default=None)
+    )
+
+    note: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
+
+    tags: list[AbstractResourceTagsTag] = Field(default_factory=empty_list)
+
+    @property
+    def files(self) -> Listing[FileData]:
+        """The files of this object on its server (a typed listing)."""
+        return self._listing("files", FileData)
+
+
+class ExperimentDataFieldsField(XnatModel):
+    """XSD inline type ``xnat:experimentData_field`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:experimentData_field"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/fields/field"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
 class ExperimentData(XnatModel):
     """XSD type ``xnat:experimentData`` (xnat/xnat.xsd).
 
@@ -360,6 +541,219 @@ class GenericData(ExperimentData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
+class ProjectParticipant(XnatModel):
+    """XSD type ``xnat:projectParticipant`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:projectParticipant"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectParticipant"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("label", "label", "attribute"),
+        XsdField("project", "project", "attribute"),
+        XsdField("subject_id", "subject_ID", "attribute"),
+        XsdField("group", "group", "attribute"),
+    )
+
+    label: str | None = Field(default=None)
+
+    project: str | None = Field(default=None)
+
+    subject_id: str | None = Field(
+        default=None, validation_alias="subject_ID", serialization_alias="subject_ID"
+    )
+
+    group: str | None = Field(default=None)
+
+
+class AbstractSubjectMetadata(XnatModel):
+    """XSD type ``xnat:abstractSubjectMetadata`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:abstractSubjectMetadata"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractSubjectMetadata"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
+
+
+class SubjectDataAddID(XnatModel):
+    """XSD inline type ``xnat:subjectData_addID`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:subjectData_addID"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/addID"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
+class SubjectDataFieldsField(XnatModel):
+    """XSD inline type ``xnat:subjectData_field`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:subjectData_field"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/fields/field"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
+class SubjectAssessorData(ExperimentData):
+    """XSD type ``xnat:subjectAssessorData`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:subjectAssessorData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectAssessorData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("subject_id", "subject_ID", "element", required=True),
+        XsdField("age", "age", "element", scalar="float"),
+    )
+
+    subject_id: str | None = Field(
+        default=None, validation_alias="subject_ID", serialization_alias="subject_ID"
+    )
+
+    age: float | None = Field(default=None)
+
+
+class SubjectData(XnatModel):
+    """XSD type ``xnat:subjectData`` (xnat/xnat.xsd).
+
+    An individual person involved in experimental research"""
+
+    xsi_type: ClassVar[str] = "xnat:subjectData"
+    xml_element: ClassVar[str | None] = "xnat:Subject"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:Subject",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute", required=True),
+        XsdField("project", "project", "attribute"),
+        XsdField("group", "group", "attribute"),
+        XsdField("label", "label", "attribute"),
+        XsdField("src", "src", "attribute"),
+        XsdField("initials", "initials", "attribute"),
+        XsdField(
+            "sharing",
+            "sharing",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}projectParticipant",
+            many=True,
+            item="share",
+        ),
+        XsdField(
+            "resources_",
+            "resources",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            many=True,
+            item="resource",
+        ),
+        XsdField(
+            "investigator",
+            "investigator",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}investigatorData",
+        ),
+        XsdField(
+            "demographics",
+            "demographics",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractDemographicData",
+        ),
+        XsdField(
+            "metadata",
+            "metadata",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractSubjectMetadata",
+        ),
+        XsdField(
+            "add_id",
+            "addID",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}subjectData/addID",
+            many=True,
+        ),
+        XsdField(
+            "fields",
+            "fields",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}subjectData/fields/field",
+            many=True,
+            item="field",
+        ),
+        XsdField(
+            "experiments_",
+            "experiments",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}subjectAssessorData",
+            many=True,
+            item="experiment",
+        ),
+        XsdField("custom_fields_", "custom_fields", "element", scalar="json"),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    project: str | None = Field(default=None)
+
+    group: str | None = Field(default=None)
+
+    label: str | None = Field(default=None)
+
+    src: str | None = Field(default=None)
+
+    initials: str | None = Field(default=None)
+
+    sharing: list[ProjectParticipant] = Field(default_factory=empty_list)
+
+    resources_: list[AbstractResource] = Field(
+        default_factory=empty_list, validation_alias="resources", serialization_alias="resources"
+    )
+
+    investigator: InvestigatorData | None = Field(default=None)
+
+    demographics: AbstractDemographicData | None = Field(default=None)
+
+    metadata: AbstractSubjectMetadata | None = Field(default=None)
+
+    add_id: list[SubjectDataAddID] = Field(
+        default_factory=empty_list, validation_alias="addID", serialization_alias="addID"
+    )
+
+    fields: list[SubjectDataFieldsField] = Field(default_factory=empty_list)
+
+    experiments_: list[SubjectAssessorData] = Field(
+        default_factory=empty_list,
+        validation_alias="experiments",
+        serialization_alias="experiments",
+    )
+
+    custom_fields_: JsonText | None = Field(
+        default=None, validation_alias="custom_fields", serialization_alias="custom_fields"
+    )
+
+    @property
+    def experiments(self) -> Listing[SubjectAssessorData]:
+        """The experiments of this object on its server (a typed listing)."""
+        return self._listing("experiments", SubjectAssessorData)
+
+    @property
+    def resources(self) -> Listing[AbstractResource]:
+        """The resources of this object on its server (a typed listing)."""
+        return self._listing("resources", AbstractResource)
+
+
 class AbstractProjectAsset(GenericData):
     """XSD type ``xnat:abstractProjectAsset`` (xnat/xnat.xsd).
 
@@ -416,78 +810,11 @@ class AbstractProtocol(XnatModel):
     )
 
 
-class AbstractResource(XnatModel):
-    """XSD type ``xnat:abstractResource`` (xnat/xnat.xsd).
-
-    Abstract in XNAT: stored only as one of its subtypes."""
-
-    xsi_type: ClassVar[str] = "xnat:abstractResource"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("label", "label", "attribute"),
-        XsdField("file_count", "file_count", "attribute", scalar="int"),
-        XsdField("file_size", "file_size", "attribute", scalar="int"),
-        XsdField("note", "note", "element"),
-        XsdField(
-            "tags",
-            "tags",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource/tags/tag",
-            many=True,
-            item="tag",
-        ),
-    )
-
-    label: str | None = Field(default=None)
-
-    file_count: int | None = Field(default=None)
-
-    file_size: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)] | None = (
-        Field(default=None)
-    )
-
-    note: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
-
-    tags: list[AbstractResourceTagsTag] = Field(default_factory=empty_list)
-
-    @property
-    def files(self) -> Listing[FileData]:
-        """The files of this object on its server (a typed listing)."""
-        return self._listing("files", FileData)
-
-
-class AbstractResourceTagsTag(XnatModel):
-    """XSD inline type ``xnat:abstractResource_tag`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:abstractResource_tag"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource/tags/tag"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
-
-
 class AbstractStatistics(XnatModel):
     """XSD type ``xnat:abstractStatistics`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:abstractStatistics"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractStatistics"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
-
-
-class AbstractSubjectMetadata(XnatModel):
-    """XSD type ``xnat:abstractSubjectMetadata`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:abstractSubjectMetadata"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractSubjectMetadata"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
@@ -506,6 +833,32 @@ class AddField(XnatModel):
     value: str | None = Field(default=None, description="The text content of the element.")
 
     name: str | None = Field(default=None)
+
+
+class DicomCodedValue(XnatModel):
+    """XSD type ``xnat:dicomCodedValue`` (xnat/xnat.xsd).
+
+    Represents a coded value used by DICOM to store flexibly defined data as defined in DICOM part 3, 8.8: http://dicom.nema.org/medical/Dicom/2015b/output/chtml/part03/sect_8.8.html Where: * value is (0008,0100), (0008,0119), (0008,0120) * designator is (0008,0102) * version is (0008,0103) * meaning is (0008,0104)"""
+
+    xsi_type: ClassVar[str] = "xnat:dicomCodedValue"
+    xml_element: ClassVar[str | None] = "xnat:DicomCodedValue"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:DicomCodedValue",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomCodedValue"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "element"),
+        XsdField("designator", "designator", "element"),
+        XsdField("version", "version", "element"),
+        XsdField("meaning", "meaning", "element", required=True),
+    )
+
+    value: str | None = Field(default=None)
+
+    designator: str | None = Field(default=None)
+
+    version: str | None = Field(default=None)
+
+    meaning: str | None = Field(default=None)
 
 
 class Algorithm(XnatModel):
@@ -626,6 +979,51 @@ class ContrastBolus(XnatModel):
 
     concentration: Annotated[float, Field(ge=0)] | None = Field(
         default=None, description="Concentration of active ingredient in diluted agent, in mg/ml"
+    )
+
+
+class ImageScanDataSharingShare(XnatModel):
+    """XSD inline type ``xnat:imageScanData_share`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:imageScanData_share"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/sharing/share"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("label", "label", "attribute"),
+        XsdField("project", "project", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    label: str | None = Field(default=None)
+
+    project: str | None = Field(default=None)
+
+
+class ImageScanDataScanner(XnatModel):
+    """XSD inline type ``xnat:imageScanData_scanner`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:imageScanData_scanner"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/scanner"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("manufacturer", "manufacturer", "attribute"),
+        XsdField("model", "model", "attribute"),
+        XsdField("software_version", "softwareVersion", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    manufacturer: str | None = Field(default=None)
+
+    model: str | None = Field(default=None)
+
+    software_version: str | None = Field(
+        default=None, validation_alias="softwareVersion", serialization_alias="softwareVersion"
     )
 
 
@@ -798,22 +1196,267 @@ class CrScanData(ImageScanData):
     parameters: list[AddField] = Field(default_factory=empty_list)
 
 
-class SubjectAssessorData(ExperimentData):
-    """XSD type ``xnat:subjectAssessorData`` (xnat/xnat.xsd)."""
+class RegionResourceCreator(XnatModel):
+    """XSD inline type ``xnat:regionResource_creator`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:subjectAssessorData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectAssessorData"
+    xsi_type: ClassVar[str] = "xnat:regionResource_creator"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/creator"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("firstname", "firstname", "element", required=True),
+        XsdField("lastname", "lastname", "element", required=True),
+    )
+
+    firstname: str | None = Field(default=None)
+
+    lastname: str | None = Field(default=None)
+
+
+class RegionResourceSubregionlabelsLabel(XnatModel):
+    """XSD inline type ``xnat:regionResource_label`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:regionResource_label"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/subregionlabels/label"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("id", "id", "attribute", scalar="int", required=True),
+        XsdField("hemisphere", "hemisphere", "attribute", required=True),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    id: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(default=None)
+
+    hemisphere: Literal["left", "right", "both"] | None = Field(default=None)
+
+
+class RegionResource(XnatModel):
+    """XSD type ``xnat:regionResource`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:regionResource"
+    xml_element: ClassVar[str | None] = "xnat:ImageRegionResource"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ImageRegionResource",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("subject_id", "subject_ID", "element", required=True),
-        XsdField("age", "age", "element", scalar="float"),
+        XsdField("name", "name", "attribute", required=True),
+        XsdField("hemisphere", "hemisphere", "attribute", required=True),
+        XsdField("session_id", "session_id", "attribute"),
+        XsdField(
+            "file",
+            "file",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            required=True,
+        ),
+        XsdField(
+            "baseimage",
+            "baseimage",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            required=True,
+        ),
+        XsdField(
+            "creator",
+            "creator",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}regionResource/creator",
+            required=True,
+        ),
+        XsdField(
+            "subregionlabels",
+            "subregionlabels",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}regionResource/subregionlabels/label",
+            many=True,
+            item="label",
+        ),
     )
 
-    subject_id: str | None = Field(
-        default=None, validation_alias="subject_ID", serialization_alias="subject_ID"
+    name: str | None = Field(default=None, description="Name of the region eg Brainstem")
+
+    hemisphere: Literal["left", "right", "both"] | None = Field(default=None)
+
+    session_id: str | None = Field(default=None)
+
+    file: AbstractResource | None = Field(default=None, description="details of the region file")
+
+    baseimage: AbstractResource | None = Field(
+        default=None, description="the details of the file against which this region was created"
     )
 
-    age: float | None = Field(default=None)
+    creator: RegionResourceCreator | None = Field(default=None)
+
+    subregionlabels: list[RegionResourceSubregionlabelsLabel] = Field(default_factory=empty_list)
+
+
+class ImageSessionDataScanner(XnatModel):
+    """XSD inline type ``xnat:imageSessionData_scanner`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:imageSessionData_scanner"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageSessionData/scanner"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("manufacturer", "manufacturer", "attribute"),
+        XsdField("model", "model", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    manufacturer: str | None = Field(default=None)
+
+    model: str | None = Field(default=None)
+
+
+class ReconstructedImageData(XnatModel):
+    """XSD type ``xnat:reconstructedImageData`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:reconstructedImageData"
+    xml_element: ClassVar[str | None] = "xnat:ReconstructedImage"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ReconstructedImage",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}reconstructedImageData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute"),
+        XsdField("type", "type", "attribute"),
+        XsdField("base_scan_type", "baseScanType", "attribute"),
+        XsdField("image_session_id", "image_session_ID", "element", required=True),
+        XsdField("in_scans", "inScans", "element", many=True, item="scanID"),
+        XsdField(
+            "in_",
+            "in",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            many=True,
+            item="file",
+        ),
+        XsdField(
+            "out",
+            "out",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            many=True,
+            item="file",
+        ),
+        XsdField(
+            "provenance", "provenance", "element", target="{http://www.nbirn.net/prov}process"
+        ),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}addField",
+            many=True,
+            item="addParam",
+        ),
+        XsdField(
+            "computations",
+            "computations",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}computationData",
+            many=True,
+            item="datum",
+        ),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    type: str | None = Field(default=None)
+
+    base_scan_type: str | None = Field(
+        default=None, validation_alias="baseScanType", serialization_alias="baseScanType"
+    )
+
+    image_session_id: str | None = Field(
+        default=None, validation_alias="image_session_ID", serialization_alias="image_session_ID"
+    )
+
+    in_scans: list[str] = Field(
+        default_factory=empty_list, validation_alias="inScans", serialization_alias="inScans"
+    )
+
+    in_: list[AbstractResource] = Field(
+        default_factory=empty_list, validation_alias="in", serialization_alias="in"
+    )
+
+    out: list[AbstractResource] = Field(default_factory=empty_list)
+
+    provenance: ProvProcess | None = Field(default=None)
+
+    parameters: list[AddField] = Field(default_factory=empty_list)
+
+    computations: list[ComputationData] = Field(default_factory=empty_list)
+
+
+class DerivedData(ExperimentData):
+    """XSD type ``xnat:derivedData`` (xnat/xnat.xsd).
+
+    A processing event in which data is analyzed"""
+
+    xsi_type: ClassVar[str] = "xnat:derivedData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}derivedData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "provenance", "provenance", "element", target="{http://www.nbirn.net/prov}process"
+        ),
+    )
+
+    provenance: ProvProcess | None = Field(default=None)
+
+
+class ImageAssessorData(DerivedData):
+    """XSD type ``xnat:imageAssessorData`` (xnat/xnat.xsd).
+
+    A processing event in which primary or derived image data is analyzed"""
+
+    xsi_type: ClassVar[str] = "xnat:imageAssessorData"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageAssessorData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "in_",
+            "in",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            many=True,
+            item="file",
+        ),
+        XsdField(
+            "out",
+            "out",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}abstractResource",
+            many=True,
+            item="file",
+        ),
+        XsdField("image_session_id", "imageSession_ID", "element", required=True),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}addField",
+            many=True,
+            item="addParam",
+        ),
+    )
+
+    in_: list[AbstractResource] = Field(
+        default_factory=empty_list, validation_alias="in", serialization_alias="in"
+    )
+
+    out: list[AbstractResource] = Field(default_factory=empty_list)
+
+    image_session_id: str | None = Field(
+        default=None, validation_alias="imageSession_ID", serialization_alias="imageSession_ID"
+    )
+
+    parameters: list[AddField] = Field(default_factory=empty_list)
 
 
 class ImageSessionData(SubjectAssessorData):
@@ -979,6 +1622,40 @@ class CrSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
+class QcScanDataRating(XnatModel):
+    """XSD inline type ``xnat:qcScanData_rating`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:qcScanData_rating"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/rating"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("scale", "scale", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    scale: str | None = Field(default=None)
+
+
+class QcScanDataFieldsField(XnatModel):
+    """XSD inline type ``xnat:qcScanData_field`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:qcScanData_field"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/fields/field"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
 class QcScanData(XnatModel):
     """XSD type ``xnat:qcScanData`` (xnat/xnat.xsd)."""
 
@@ -1042,53 +1719,114 @@ class CtQcScanData(QcScanData):
     ct: str | None = Field(default=None)
 
 
-class CtScanData(ImageScanData):
-    """XSD type ``xnat:ctScanData`` (xnat/xnat.xsd).
+class CtScanDataParametersVoxelRes(XnatModel):
+    """XSD inline type ``xnat:ctScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
-    An individual CT scan sequence"""
-
-    xsi_type: ClassVar[str] = "xnat:ctScanData"
-    xml_element: ClassVar[str | None] = "xnat:CTScan"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:CTScan",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}ctScanData/parameters",
-        ),
-        XsdField(
-            "dcm_validation",
-            "dcmValidation",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}ctScanData/dcmValidation",
-        ),
-    )
-
-    parameters: CtScanDataParameters | None = Field(default=None)
-
-    dcm_validation: CtScanDataDcmValidation | None = Field(
-        default=None, validation_alias="dcmValidation", serialization_alias="dcmValidation"
-    )
-
-
-class CtScanDataDcmValidation(XnatModel):
-    """XSD inline type ``xnat:ctScanData_dcmValidation`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:ctScanData_dcmValidation"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/dcmValidation"
+    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_voxelRes"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("status", "status", "attribute", scalar="bool"),
+        XsdField("units", "units", "attribute"),
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    units: str | None = Field(default=None)
 
-    status: bool | None = Field(default=None)
+    x: float | None = Field(default=None)
+
+    y: float | None = Field(default=None)
+
+    z: float | None = Field(default=None)
+
+
+class CtScanDataParametersFov(XnatModel):
+    """XSD inline type ``xnat:ctScanData_parameters_fov`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_fov"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/fov"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
+
+
+class CtScanDataParametersRescale(XnatModel):
+    """XSD inline type ``xnat:ctScanData_parameters_rescale`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_rescale"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/rescale"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("intercept", "intercept", "element"),
+        XsdField("slope", "slope", "element"),
+    )
+
+    intercept: UntypedText | None = Field(default=None, description="b")
+
+    slope: UntypedText | None = Field(default=None, description="m")
+
+
+class CtScanDataParametersCollimationWidth(XnatModel):
+    """XSD inline type ``xnat:ctScanData_parameters_collimationWidth`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_collimationWidth"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/collimationWidth"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("single", "single", "element", scalar="float"),
+        XsdField("total", "total", "element", scalar="float"),
+    )
+
+    single: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="Width of a single row of acquired data, in mm"
+    )
+
+    total: Annotated[float, Field(ge=0)] | None = Field(
+        default=None,
+        description="Width of total collimation over the area of active x-ray detection, in mm",
+    )
+
+
+class CtScanDataParametersEstimatedDoseSaving(XnatModel):
+    """XSD inline type ``xnat:ctScanData_parameters_estimatedDoseSaving`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_estimatedDoseSaving"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/estimatedDoseSaving"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("modulation", "modulation", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    modulation: str | None = Field(
+        default=None, description="Label describing type of exposure modulation used to limit dose"
+    )
+
+
+class CtScanDataParametersDerivation(XnatModel):
+    """XSD inline type ``xnat:ctScanData_parameters_derivation`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_derivation"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/derivation"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("value", "value", "text"),)
+
+    value: str | None = Field(default=None, description="The text content of the element.")
 
 
 class CtScanDataParameters(XnatModel):
@@ -1340,114 +2078,53 @@ class CtScanDataParameters(XnatModel):
     )
 
 
-class CtScanDataParametersCollimationWidth(XnatModel):
-    """XSD inline type ``xnat:ctScanData_parameters_collimationWidth`` (xnat/xnat.xsd)."""
+class CtScanDataDcmValidation(XnatModel):
+    """XSD inline type ``xnat:ctScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_collimationWidth"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/collimationWidth"
+    xsi_type: ClassVar[str] = "xnat:ctScanData_dcmValidation"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/dcmValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("single", "single", "element", scalar="float"),
-        XsdField("total", "total", "element", scalar="float"),
+        XsdField("value", "value", "text"),
+        XsdField("status", "status", "attribute", scalar="bool"),
     )
-
-    single: Annotated[float, Field(ge=0)] | None = Field(
-        default=None, description="Width of a single row of acquired data, in mm"
-    )
-
-    total: Annotated[float, Field(ge=0)] | None = Field(
-        default=None,
-        description="Width of total collimation over the area of active x-ray detection, in mm",
-    )
-
-
-class CtScanDataParametersDerivation(XnatModel):
-    """XSD inline type ``xnat:ctScanData_parameters_derivation`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_derivation"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/derivation"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("value", "value", "text"),)
 
     value: str | None = Field(default=None, description="The text content of the element.")
 
+    status: bool | None = Field(default=None)
 
-class CtScanDataParametersEstimatedDoseSaving(XnatModel):
-    """XSD inline type ``xnat:ctScanData_parameters_estimatedDoseSaving`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_estimatedDoseSaving"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/estimatedDoseSaving"
+class CtScanData(ImageScanData):
+    """XSD type ``xnat:ctScanData`` (xnat/xnat.xsd).
+
+    An individual CT scan sequence"""
+
+    xsi_type: ClassVar[str] = "xnat:ctScanData"
+    xml_element: ClassVar[str | None] = "xnat:CTScan"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:CTScan",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("modulation", "modulation", "attribute"),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}ctScanData/parameters",
+        ),
+        XsdField(
+            "dcm_validation",
+            "dcmValidation",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}ctScanData/dcmValidation",
+        ),
     )
 
-    value: float | None = Field(default=None, description="The text content of the element.")
+    parameters: CtScanDataParameters | None = Field(default=None)
 
-    modulation: str | None = Field(
-        default=None, description="Label describing type of exposure modulation used to limit dose"
+    dcm_validation: CtScanDataDcmValidation | None = Field(
+        default=None, validation_alias="dcmValidation", serialization_alias="dcmValidation"
     )
-
-
-class CtScanDataParametersFov(XnatModel):
-    """XSD inline type ``xnat:ctScanData_parameters_fov`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_fov"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/fov"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
-    )
-
-    x: int | None = Field(default=None)
-
-    y: int | None = Field(default=None)
-
-
-class CtScanDataParametersRescale(XnatModel):
-    """XSD inline type ``xnat:ctScanData_parameters_rescale`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_rescale"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/rescale"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("intercept", "intercept", "element"),
-        XsdField("slope", "slope", "element"),
-    )
-
-    intercept: UntypedText | None = Field(default=None, description="b")
-
-    slope: UntypedText | None = Field(default=None, description="m")
-
-
-class CtScanDataParametersVoxelRes(XnatModel):
-    """XSD inline type ``xnat:ctScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_voxelRes"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/voxelRes"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("units", "units", "attribute"),
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
-    )
-
-    units: str | None = Field(default=None)
-
-    x: float | None = Field(default=None)
-
-    y: float | None = Field(default=None)
-
-    z: float | None = Field(default=None)
 
 
 class CtSessionData(ImageSessionData):
@@ -1461,6 +2138,117 @@ class CtSessionData(ImageSessionData):
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctSessionData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
+
+
+class FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue(XnatModel):
+    """XSD inline type ``xnat:fieldDefinitionGroup_field_possibleValue`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field_possibleValue"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field/possibleValues/possibleValue"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("display", "display", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    display: str | None = Field(default=None)
+
+
+class FieldDefinitionGroupFieldsField(XnatModel):
+    """XSD inline type ``xnat:fieldDefinitionGroup_field`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute", required=True),
+        XsdField("type", "type", "attribute"),
+        XsdField("datatype", "datatype", "attribute"),
+        XsdField("required", "required", "attribute", scalar="bool"),
+        XsdField("sequence", "sequence", "attribute", scalar="int"),
+        XsdField("xml_path", "xmlPath", "attribute"),
+        XsdField("group", "group", "attribute"),
+        XsdField(
+            "possible_values",
+            "possibleValues",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field/possibleValues/possibleValue",
+            many=True,
+            item="possibleValue",
+        ),
+    )
+
+    name: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
+
+    type: Literal["standard", "custom"] = Field(default="standard")
+
+    datatype: Literal["integer", "float", "boolean", "string", "date"] | None = Field(default=None)
+
+    required: bool = Field(default=False)
+
+    sequence: int | None = Field(default=None)
+
+    xml_path: Annotated[str, Field(max_length=1000)] | None = Field(
+        default=None, validation_alias="xmlPath", serialization_alias="xmlPath"
+    )
+
+    group: str | None = Field(default=None)
+
+    possible_values: list[FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue] = Field(
+        default_factory=empty_list,
+        validation_alias="possibleValues",
+        serialization_alias="possibleValues",
+    )
+
+
+class FieldDefinitionGroup(XnatModel):
+    """XSD type ``xnat:fieldDefinitionGroup`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup"
+    xml_element: ClassVar[str | None] = "xnat:FieldDefinitionGroup"
+    xsd_elements: ClassVar[tuple[str, ...]] = (
+        "xnat:FieldDefinitionGroup",
+        "xnat:FieldDefinitionSet",
+    )
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute"),
+        XsdField("data_type", "data-type", "attribute"),
+        XsdField("description", "description", "attribute"),
+        XsdField("shareable", "shareable", "attribute", scalar="bool"),
+        XsdField("project_specific", "project-specific", "attribute", scalar="bool"),
+        XsdField(
+            "fields",
+            "fields",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field",
+            many=True,
+            item="field",
+        ),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    data_type: str | None = Field(
+        default=None, validation_alias="data-type", serialization_alias="data-type"
+    )
+
+    description: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
+
+    shareable: bool | None = Field(default=None)
+
+    project_specific: bool | None = Field(
+        default=None, validation_alias="project-specific", serialization_alias="project-specific"
+    )
+
+    fields: list[FieldDefinitionGroupFieldsField] = Field(default_factory=empty_list)
 
 
 class DatatypeProtocol(AbstractProtocol):
@@ -1481,6 +2269,40 @@ class DatatypeProtocol(AbstractProtocol):
     )
 
     definitions: list[FieldDefinitionGroup] = Field(default_factory=empty_list)
+
+
+class DemographicDataWeight(XnatModel):
+    """XSD inline type ``xnat:demographicData_weight`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:demographicData_weight"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/weight"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    units: str | None = Field(default=None)
+
+
+class DemographicDataHeight(XnatModel):
+    """XSD inline type ``xnat:demographicData_height`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:demographicData_height"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/height"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    units: str | None = Field(default=None)
 
 
 class DemographicData(AbstractDemographicData):
@@ -1571,81 +2393,74 @@ class DemographicData(AbstractDemographicData):
     birth_weight: float | None = Field(default=None)
 
 
-class DemographicDataHeight(XnatModel):
-    """XSD inline type ``xnat:demographicData_height`` (xnat/xnat.xsd)."""
+class DicomSeriesDimensions(XnatModel):
+    """XSD inline type ``xnat:dicomSeries_dimensions`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:demographicData_height"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/height"
+    xsi_type: ClassVar[str] = "xnat:dicomSeries_dimensions"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/dimensions"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+        XsdField("z", "z", "attribute", scalar="int"),
+        XsdField("volumes", "volumes", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
+
+    z: int | None = Field(default=None)
+
+    volumes: int | None = Field(default=None)
+
+
+class DicomSeriesVoxelRes(XnatModel):
+    """XSD inline type ``xnat:dicomSeries_voxelRes`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:dicomSeries_voxelRes"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/voxelRes"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
         XsdField("units", "units", "attribute"),
     )
 
-    value: float | None = Field(default=None, description="The text content of the element.")
+    x: float | None = Field(default=None)
+
+    y: float | None = Field(default=None)
+
+    z: float | None = Field(default=None)
 
     units: str | None = Field(default=None)
 
 
-class DemographicDataWeight(XnatModel):
-    """XSD inline type ``xnat:demographicData_weight`` (xnat/xnat.xsd)."""
+class DicomSeriesImageSetImage(XnatModel):
+    """XSD inline type ``xnat:dicomSeries_image`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:demographicData_weight"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/weight"
+    xsi_type: ClassVar[str] = "xnat:dicomSeries_image"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/imageSet/image"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
+        XsdField("uri_", "URI", "attribute", required=True),
+        XsdField("sop_instance_uid", "sop_instance_UID", "attribute", required=True),
+        XsdField("instance_number", "instance_number", "attribute", scalar="int"),
     )
 
-    value: float | None = Field(default=None, description="The text content of the element.")
-
-    units: str | None = Field(default=None)
-
-
-class DerivedData(ExperimentData):
-    """XSD type ``xnat:derivedData`` (xnat/xnat.xsd).
-
-    A processing event in which data is analyzed"""
-
-    xsi_type: ClassVar[str] = "xnat:derivedData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}derivedData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "provenance", "provenance", "element", target="{http://www.nbirn.net/prov}process"
-        ),
+    uri_: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None, validation_alias="URI", serialization_alias="URI"
     )
 
-    provenance: ProvProcess | None = Field(default=None)
-
-
-class DicomCodedValue(XnatModel):
-    """XSD type ``xnat:dicomCodedValue`` (xnat/xnat.xsd).
-
-    Represents a coded value used by DICOM to store flexibly defined data as defined in DICOM part 3, 8.8: http://dicom.nema.org/medical/Dicom/2015b/output/chtml/part03/sect_8.8.html Where: * value is (0008,0100), (0008,0119), (0008,0120) * designator is (0008,0102) * version is (0008,0103) * meaning is (0008,0104)"""
-
-    xsi_type: ClassVar[str] = "xnat:dicomCodedValue"
-    xml_element: ClassVar[str | None] = "xnat:DicomCodedValue"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:DicomCodedValue",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomCodedValue"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "element"),
-        XsdField("designator", "designator", "element"),
-        XsdField("version", "version", "element"),
-        XsdField("meaning", "meaning", "element", required=True),
+    sop_instance_uid: str | None = Field(
+        default=None, validation_alias="sop_instance_UID", serialization_alias="sop_instance_UID"
     )
 
-    value: str | None = Field(default=None)
-
-    designator: str | None = Field(default=None)
-
-    version: str | None = Field(default=None)
-
-    meaning: str | None = Field(default=None)
+    instance_number: int | None = Field(default=None)
 
 
 class DicomSeries(AbstractResource):
@@ -1710,76 +2525,6 @@ class DicomSeries(AbstractResource):
     image_set: list[DicomSeriesImageSetImage] = Field(
         default_factory=empty_list, validation_alias="imageSet", serialization_alias="imageSet"
     )
-
-
-class DicomSeriesDimensions(XnatModel):
-    """XSD inline type ``xnat:dicomSeries_dimensions`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:dicomSeries_dimensions"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/dimensions"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
-        XsdField("z", "z", "attribute", scalar="int"),
-        XsdField("volumes", "volumes", "attribute", scalar="int"),
-    )
-
-    x: int | None = Field(default=None)
-
-    y: int | None = Field(default=None)
-
-    z: int | None = Field(default=None)
-
-    volumes: int | None = Field(default=None)
-
-
-class DicomSeriesImageSetImage(XnatModel):
-    """XSD inline type ``xnat:dicomSeries_image`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:dicomSeries_image"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/imageSet/image"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("uri_", "URI", "attribute", required=True),
-        XsdField("sop_instance_uid", "sop_instance_UID", "attribute", required=True),
-        XsdField("instance_number", "instance_number", "attribute", scalar="int"),
-    )
-
-    uri_: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None, validation_alias="URI", serialization_alias="URI"
-    )
-
-    sop_instance_uid: str | None = Field(
-        default=None, validation_alias="sop_instance_UID", serialization_alias="sop_instance_UID"
-    )
-
-    instance_number: int | None = Field(default=None)
-
-
-class DicomSeriesVoxelRes(XnatModel):
-    """XSD inline type ``xnat:dicomSeries_voxelRes`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:dicomSeries_voxelRes"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/voxelRes"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
-        XsdField("units", "units", "attribute"),
-    )
-
-    x: float | None = Field(default=None)
-
-    y: float | None = Field(default=None)
-
-    z: float | None = Field(default=None)
-
-    units: str | None = Field(default=None)
 
 
 class Dx3DCraniofacialScanData(ImageScanData):
@@ -1893,6 +2638,136 @@ class EcgSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
+class EegScanDataParametersDataRecord(XnatModel):
+    """XSD inline type ``xnat:eegScanData_parameters_dataRecord`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:eegScanData_parameters_dataRecord"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters/dataRecord"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("units", "units", "attribute"),
+        XsdField("duration", "duration", "attribute", scalar="float"),
+    )
+
+    units: str | None = Field(default=None)
+
+    duration: float | None = Field(default=None)
+
+
+class EegScanDataParameters(XnatModel):
+    """XSD inline type ``xnat:eegScanData_parameters`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:eegScanData_parameters"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("number_of_data_records", "numberOfDataRecords", "element", scalar="int"),
+        XsdField(
+            "data_record",
+            "dataRecord",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}eegScanData/parameters/dataRecord",
+        ),
+        XsdField(
+            "add_param",
+            "addParam",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}addField",
+            many=True,
+        ),
+    )
+
+    number_of_data_records: int | None = Field(
+        default=None,
+        validation_alias="numberOfDataRecords",
+        serialization_alias="numberOfDataRecords",
+    )
+
+    data_record: EegScanDataParametersDataRecord | None = Field(
+        default=None, validation_alias="dataRecord", serialization_alias="dataRecord"
+    )
+
+    add_param: list[AddField] = Field(
+        default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
+    )
+
+
+class EegScanDataChannelsChannel(XnatModel):
+    """XSD inline type ``xnat:eegScanData_channel`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:eegScanData_channel"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/channels/channel"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute"),
+        XsdField("resolution", "resolution", "element", scalar="float"),
+        XsdField("low_cut_off", "lowCutOff", "element"),
+        XsdField("high_cut_off", "highCutOff", "element"),
+        XsdField("notch", "notch", "element"),
+    )
+
+    name: str | None = Field(default=None)
+
+    resolution: float | None = Field(default=None)
+
+    low_cut_off: str | None = Field(
+        default=None, validation_alias="lowCutOff", serialization_alias="lowCutOff"
+    )
+
+    high_cut_off: str | None = Field(
+        default=None, validation_alias="highCutOff", serialization_alias="highCutOff"
+    )
+
+    notch: str | None = Field(default=None)
+
+
+class EegScanDataSoftwareFiltersImpedancesImpedance(XnatModel):
+    """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances_impedance`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances_impedance"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances/impedance"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute"),
+        XsdField("value", "value", "attribute"),
+    )
+
+    name: str | None = Field(default=None)
+
+    value: str | None = Field(default=None)
+
+
+class EegScanDataSoftwareFiltersImpedances(XnatModel):
+    """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("mean", "mean", "attribute", scalar="float"),
+        XsdField(
+            "impedance",
+            "impedance",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances/impedance",
+            many=True,
+        ),
+    )
+
+    mean: float | None = Field(default=None)
+
+    impedance: list[EegScanDataSoftwareFiltersImpedancesImpedance] = Field(
+        default_factory=empty_list
+    )
+
+
 class EegScanData(ImageScanData):
     """XSD type ``xnat:eegScanData`` (xnat/xnat.xsd).
 
@@ -1937,134 +2812,38 @@ class EegScanData(ImageScanData):
     )
 
 
-class EegScanDataChannelsChannel(XnatModel):
-    """XSD inline type ``xnat:eegScanData_channel`` (xnat/xnat.xsd)."""
+class EegSessionDataSamplingRate(XnatModel):
+    """XSD inline type ``xnat:eegSessionData_samplingRate`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:eegScanData_channel"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/channels/channel"
+    xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingRate"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingRate"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute"),
-        XsdField("resolution", "resolution", "element", scalar="float"),
-        XsdField("low_cut_off", "lowCutOff", "element"),
-        XsdField("high_cut_off", "highCutOff", "element"),
-        XsdField("notch", "notch", "element"),
-    )
-
-    name: str | None = Field(default=None)
-
-    resolution: float | None = Field(default=None)
-
-    low_cut_off: str | None = Field(
-        default=None, validation_alias="lowCutOff", serialization_alias="lowCutOff"
-    )
-
-    high_cut_off: str | None = Field(
-        default=None, validation_alias="highCutOff", serialization_alias="highCutOff"
-    )
-
-    notch: str | None = Field(default=None)
-
-
-class EegScanDataParameters(XnatModel):
-    """XSD inline type ``xnat:eegScanData_parameters`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:eegScanData_parameters"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("number_of_data_records", "numberOfDataRecords", "element", scalar="int"),
-        XsdField(
-            "data_record",
-            "dataRecord",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}eegScanData/parameters/dataRecord",
-        ),
-        XsdField(
-            "add_param",
-            "addParam",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}addField",
-            many=True,
-        ),
-    )
-
-    number_of_data_records: int | None = Field(
-        default=None,
-        validation_alias="numberOfDataRecords",
-        serialization_alias="numberOfDataRecords",
-    )
-
-    data_record: EegScanDataParametersDataRecord | None = Field(
-        default=None, validation_alias="dataRecord", serialization_alias="dataRecord"
-    )
-
-    add_param: list[AddField] = Field(
-        default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
-    )
-
-
-class EegScanDataParametersDataRecord(XnatModel):
-    """XSD inline type ``xnat:eegScanData_parameters_dataRecord`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:eegScanData_parameters_dataRecord"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters/dataRecord"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
         XsdField("units", "units", "attribute"),
-        XsdField("duration", "duration", "attribute", scalar="float"),
     )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
 
     units: str | None = Field(default=None)
 
-    duration: float | None = Field(default=None)
 
+class EegSessionDataSamplingInterval(XnatModel):
+    """XSD inline type ``xnat:eegSessionData_samplingInterval`` (xnat/xnat.xsd)."""
 
-class EegScanDataSoftwareFiltersImpedances(XnatModel):
-    """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances"
+    xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingInterval"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingInterval"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("mean", "mean", "attribute", scalar="float"),
-        XsdField(
-            "impedance",
-            "impedance",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances/impedance",
-            many=True,
-        ),
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
     )
 
-    mean: float | None = Field(default=None)
+    value: float | None = Field(default=None, description="The text content of the element.")
 
-    impedance: list[EegScanDataSoftwareFiltersImpedancesImpedance] = Field(
-        default_factory=empty_list
-    )
-
-
-class EegScanDataSoftwareFiltersImpedancesImpedance(XnatModel):
-    """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances_impedance`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances_impedance"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances/impedance"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute"),
-        XsdField("value", "value", "attribute"),
-    )
-
-    name: str | None = Field(default=None)
-
-    value: str | None = Field(default=None)
+    units: str | None = Field(default=None)
 
 
 class EegSessionData(ImageSessionData):
@@ -2109,40 +2888,6 @@ class EegSessionData(ImageSessionData):
     sampling_interval: EegSessionDataSamplingInterval | None = Field(
         default=None, validation_alias="samplingInterval", serialization_alias="samplingInterval"
     )
-
-
-class EegSessionDataSamplingInterval(XnatModel):
-    """XSD inline type ``xnat:eegSessionData_samplingInterval`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingInterval"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingInterval"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
-    )
-
-    value: float | None = Field(default=None, description="The text content of the element.")
-
-    units: str | None = Field(default=None)
-
-
-class EegSessionDataSamplingRate(XnatModel):
-    """XSD inline type ``xnat:eegSessionData_samplingRate`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingRate"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingRate"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
-    )
-
-    value: float | None = Field(default=None, description="The text content of the element.")
-
-    units: str | None = Field(default=None)
 
 
 class EpsScanData(ImageScanData):
@@ -2256,177 +3001,6 @@ class EsvSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
-class ExperimentDataDelay(XnatModel):
-    """XSD inline type ``xnat:experimentData_delay`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:experimentData_delay"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/delay"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="int"),
-        XsdField("ref_expt_id", "ref_expt_id", "attribute"),
-    )
-
-    value: int | None = Field(default=None, description="The text content of the element.")
-
-    ref_expt_id: str | None = Field(default=None)
-
-
-class ExperimentDataFieldsField(XnatModel):
-    """XSD inline type ``xnat:experimentData_field`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:experimentData_field"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/fields/field"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
-
-
-class ExperimentDataSharingShare(XnatModel):
-    """XSD inline type ``xnat:experimentData_share`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:experimentData_share"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/sharing/share"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("label", "label", "attribute"),
-        XsdField("project", "project", "attribute"),
-        XsdField("visit", "visit", "attribute"),
-        XsdField("protocol", "protocol", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    label: str | None = Field(default=None)
-
-    project: str | None = Field(default=None)
-
-    visit: str | None = Field(default=None)
-
-    protocol: str | None = Field(default=None)
-
-
-class FieldDefinitionGroup(XnatModel):
-    """XSD type ``xnat:fieldDefinitionGroup`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup"
-    xml_element: ClassVar[str | None] = "xnat:FieldDefinitionGroup"
-    xsd_elements: ClassVar[tuple[str, ...]] = (
-        "xnat:FieldDefinitionGroup",
-        "xnat:FieldDefinitionSet",
-    )
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("data_type", "data-type", "attribute"),
-        XsdField("description", "description", "attribute"),
-        XsdField("shareable", "shareable", "attribute", scalar="bool"),
-        XsdField("project_specific", "project-specific", "attribute", scalar="bool"),
-        XsdField(
-            "fields",
-            "fields",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field",
-            many=True,
-            item="field",
-        ),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    data_type: str | None = Field(
-        default=None, validation_alias="data-type", serialization_alias="data-type"
-    )
-
-    description: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
-
-    shareable: bool | None = Field(default=None)
-
-    project_specific: bool | None = Field(
-        default=None, validation_alias="project-specific", serialization_alias="project-specific"
-    )
-
-    fields: list[FieldDefinitionGroupFieldsField] = Field(default_factory=empty_list)
-
-
-class FieldDefinitionGroupFieldsField(XnatModel):
-    """XSD inline type ``xnat:fieldDefinitionGroup_field`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute", required=True),
-        XsdField("type", "type", "attribute"),
-        XsdField("datatype", "datatype", "attribute"),
-        XsdField("required", "required", "attribute", scalar="bool"),
-        XsdField("sequence", "sequence", "attribute", scalar="int"),
-        XsdField("xml_path", "xmlPath", "attribute"),
-        XsdField("group", "group", "attribute"),
-        XsdField(
-            "possible_values",
-            "possibleValues",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field/possibleValues/possibleValue",
-            many=True,
-            item="possibleValue",
-        ),
-    )
-
-    name: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
-
-    type: Literal["standard", "custom"] = Field(default="standard")
-
-    datatype: Literal["integer", "float", "boolean", "string", "date"] | None = Field(default=None)
-
-    required: bool = Field(default=False)
-
-    sequence: int | None = Field(default=None)
-
-    xml_path: Annotated[str, Field(max_length=1000)] | None = Field(
-        default=None, validation_alias="xmlPath", serialization_alias="xmlPath"
-    )
-
-    group: str | None = Field(default=None)
-
-    possible_values: list[FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue] = Field(
-        default_factory=empty_list,
-        validation_alias="possibleValues",
-        serialization_alias="possibleValues",
-    )
-
-
-class FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue(XnatModel):
-    """XSD inline type ``xnat:fieldDefinitionGroup_field_possibleValue`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field_possibleValue"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field/possibleValues/possibleValue"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("display", "display", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    display: str | None = Field(default=None)
-
-
 class GmScanData(ImageScanData):
     """XSD type ``xnat:gmScanData`` (xnat/xnat.xsd).
 
@@ -2538,55 +3112,6 @@ class HdSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
-class ImageAssessorData(DerivedData):
-    """XSD type ``xnat:imageAssessorData`` (xnat/xnat.xsd).
-
-    A processing event in which primary or derived image data is analyzed"""
-
-    xsi_type: ClassVar[str] = "xnat:imageAssessorData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageAssessorData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "in_",
-            "in",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            many=True,
-            item="file",
-        ),
-        XsdField(
-            "out",
-            "out",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            many=True,
-            item="file",
-        ),
-        XsdField("image_session_id", "imageSession_ID", "element", required=True),
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}addField",
-            many=True,
-            item="addParam",
-        ),
-    )
-
-    in_: list[AbstractResource] = Field(
-        default_factory=empty_list, validation_alias="in", serialization_alias="in"
-    )
-
-    out: list[AbstractResource] = Field(default_factory=empty_list)
-
-    image_session_id: str | None = Field(
-        default=None, validation_alias="imageSession_ID", serialization_alias="imageSession_ID"
-    )
-
-    parameters: list[AddField] = Field(default_factory=empty_list)
-
-
 class Resource(AbstractResource):
     """XSD type ``xnat:resource`` (xnat/xnat.xsd)."""
 
@@ -2623,37 +3148,6 @@ class Resource(AbstractResource):
     )
 
     provenance: ProvProcess | None = Field(default=None)
-
-
-class ImageResource(Resource):
-    """XSD type ``xnat:imageResource`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:imageResource"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "dimensions",
-            "dimensions",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}imageResource/dimensions",
-        ),
-        XsdField(
-            "voxel_res",
-            "voxelRes",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}imageResource/voxelRes",
-        ),
-        XsdField("orientation", "orientation", "element"),
-    )
-
-    dimensions: ImageResourceDimensions | None = Field(default=None)
-
-    voxel_res: ImageResourceVoxelRes | None = Field(
-        default=None, validation_alias="voxelRes", serialization_alias="voxelRes"
-    )
-
-    orientation: str | None = Field(default=None)
 
 
 class ImageResourceDimensions(XnatModel):
@@ -2702,6 +3196,37 @@ class ImageResourceVoxelRes(XnatModel):
     units: str | None = Field(default=None)
 
 
+class ImageResource(Resource):
+    """XSD type ``xnat:imageResource`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:imageResource"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "dimensions",
+            "dimensions",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}imageResource/dimensions",
+        ),
+        XsdField(
+            "voxel_res",
+            "voxelRes",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}imageResource/voxelRes",
+        ),
+        XsdField("orientation", "orientation", "element"),
+    )
+
+    dimensions: ImageResourceDimensions | None = Field(default=None)
+
+    voxel_res: ImageResourceVoxelRes | None = Field(
+        default=None, validation_alias="voxelRes", serialization_alias="voxelRes"
+    )
+
+    orientation: str | None = Field(default=None)
+
+
 class ResourceSeries(AbstractResource):
     """XSD type ``xnat:resourceSeries`` (xnat/xnat.xsd)."""
 
@@ -2740,37 +3265,6 @@ class ResourceSeries(AbstractResource):
     cache_path: Annotated[str, Field(max_length=255)] | None = Field(
         default=None, validation_alias="cachePath", serialization_alias="cachePath"
     )
-
-
-class ImageResourceSeries(ResourceSeries):
-    """XSD type ``xnat:imageResourceSeries`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:imageResourceSeries"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "dimensions",
-            "dimensions",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}imageResourceSeries/dimensions",
-        ),
-        XsdField(
-            "voxel_res",
-            "voxelRes",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}imageResourceSeries/voxelRes",
-        ),
-        XsdField("orientation", "orientation", "element"),
-    )
-
-    dimensions: ImageResourceSeriesDimensions | None = Field(default=None)
-
-    voxel_res: ImageResourceSeriesVoxelRes | None = Field(
-        default=None, validation_alias="voxelRes", serialization_alias="voxelRes"
-    )
-
-    orientation: str | None = Field(default=None)
 
 
 class ImageResourceSeriesDimensions(XnatModel):
@@ -2819,107 +3313,35 @@ class ImageResourceSeriesVoxelRes(XnatModel):
     units: str | None = Field(default=None)
 
 
-class ImageScanDataScanner(XnatModel):
-    """XSD inline type ``xnat:imageScanData_scanner`` (xnat/xnat.xsd)."""
+class ImageResourceSeries(ResourceSeries):
+    """XSD type ``xnat:imageResourceSeries`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:imageScanData_scanner"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/scanner"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("manufacturer", "manufacturer", "attribute"),
-        XsdField("model", "model", "attribute"),
-        XsdField("software_version", "softwareVersion", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    manufacturer: str | None = Field(default=None)
-
-    model: str | None = Field(default=None)
-
-    software_version: str | None = Field(
-        default=None, validation_alias="softwareVersion", serialization_alias="softwareVersion"
-    )
-
-
-class ImageScanDataSharingShare(XnatModel):
-    """XSD inline type ``xnat:imageScanData_share`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:imageScanData_share"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/sharing/share"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("label", "label", "attribute"),
-        XsdField("project", "project", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    label: str | None = Field(default=None)
-
-    project: str | None = Field(default=None)
-
-
-class ImageSessionDataScanner(XnatModel):
-    """XSD inline type ``xnat:imageSessionData_scanner`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:imageSessionData_scanner"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageSessionData/scanner"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("manufacturer", "manufacturer", "attribute"),
-        XsdField("model", "model", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    manufacturer: str | None = Field(default=None)
-
-    model: str | None = Field(default=None)
-
-
-class InvestigatorData(XnatModel):
-    """XSD type ``xnat:investigatorData`` (xnat/xnat.xsd).
-
-    An individual who maintains authority over experimental data"""
-
-    xsi_type: ClassVar[str] = "xnat:investigatorData"
-    xml_element: ClassVar[str | None] = "xnat:Investigator"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:Investigator",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}investigatorData"
+    xsi_type: ClassVar[str] = "xnat:imageResourceSeries"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("title", "title", "element"),
-        XsdField("firstname", "firstname", "element", required=True),
-        XsdField("lastname", "lastname", "element", required=True),
-        XsdField("institution", "institution", "element"),
-        XsdField("department", "department", "element"),
-        XsdField("email", "email", "element"),
-        XsdField("phone", "phone", "element"),
+        XsdField(
+            "dimensions",
+            "dimensions",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}imageResourceSeries/dimensions",
+        ),
+        XsdField(
+            "voxel_res",
+            "voxelRes",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}imageResourceSeries/voxelRes",
+        ),
+        XsdField("orientation", "orientation", "element"),
     )
 
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+    dimensions: ImageResourceSeriesDimensions | None = Field(default=None)
 
-    title: Annotated[str, Field(max_length=64)] | None = Field(default=None)
+    voxel_res: ImageResourceSeriesVoxelRes | None = Field(
+        default=None, validation_alias="voxelRes", serialization_alias="voxelRes"
+    )
 
-    firstname: Annotated[str, Field(max_length=25)] | None = Field(default=None)
-
-    lastname: Annotated[str, Field(max_length=25)] | None = Field(default=None)
-
-    institution: Annotated[str, Field(max_length=255)] | None = Field(default=None)
-
-    department: Annotated[str, Field(max_length=128)] | None = Field(default=None)
-
-    email: Annotated[str, Field(max_length=64)] | None = Field(default=None)
-
-    phone: Annotated[str, Field(max_length=25)] | None = Field(default=None)
+    orientation: str | None = Field(default=None)
 
 
 class IoScanData(ImageScanData):
@@ -3081,83 +3503,126 @@ class MrQcScanData(QcScanData):
     )
 
 
-class MrScanData(ImageScanData):
-    """XSD type ``xnat:mrScanData`` (xnat/xnat.xsd).
+class MrScanDataParametersVoxelRes(XnatModel):
+    """XSD inline type ``xnat:mrScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
-    Information about an individual MR scan sequence"""
-
-    xsi_type: ClassVar[str] = "xnat:mrScanData"
-    xml_element: ClassVar[str | None] = "xnat:MRScan"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:MRScan",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("coil", "coil", "element"),
-        XsdField("field_strength", "fieldStrength", "element"),
-        XsdField("marker", "marker", "element"),
-        XsdField("stabilization", "stabilization", "element"),
-        XsdField("file_name_uuid", "fileNameUUID", "element"),
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}mrScanData/parameters",
-        ),
-        XsdField(
-            "dcm_validation",
-            "dcmValidation",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}mrScanData/dcmValidation",
-        ),
-    )
-
-    coil: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None,
-        description="Free form text to indicate the coil used in this scanning session",
-    )
-
-    field_strength: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None,
-        validation_alias="fieldStrength",
-        serialization_alias="fieldStrength",
-        description="Free form text to indicate the field strength used in this scanning session",
-    )
-
-    marker: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None,
-        description="Free form text to indicate method used to mark left-right (e.g. Vitamin E capsule)",
-    )
-
-    stabilization: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None, description="Free form text to indicate method used to stabilize head"
-    )
-
-    file_name_uuid: str | None = Field(
-        default=None, validation_alias="fileNameUUID", serialization_alias="fileNameUUID"
-    )
-
-    parameters: MrScanDataParameters | None = Field(default=None)
-
-    dcm_validation: MrScanDataDcmValidation | None = Field(
-        default=None, validation_alias="dcmValidation", serialization_alias="dcmValidation"
-    )
-
-
-class MrScanDataDcmValidation(XnatModel):
-    """XSD inline type ``xnat:mrScanData_dcmValidation`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:mrScanData_dcmValidation"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/dcmValidation"
+    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_voxelRes"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("status", "status", "attribute", scalar="bool"),
+        XsdField("units", "units", "attribute"),
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    units: str | None = Field(default=None)
 
-    status: bool | None = Field(default=None)
+    x: float | None = Field(default=None)
+
+    y: float | None = Field(default=None)
+
+    z: float | None = Field(default=None)
+
+
+class MrScanDataParametersFov(XnatModel):
+    """XSD inline type ``xnat:mrScanData_parameters_fov`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_fov"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/fov"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
+
+
+class MrScanDataParametersMatrix(XnatModel):
+    """XSD inline type ``xnat:mrScanData_parameters_matrix`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_matrix"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/matrix"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
+
+
+class MrScanDataParametersDiffusion(XnatModel):
+    """XSD inline type ``xnat:mrScanData_parameters_diffusion`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_diffusion"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/diffusion"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("b_values", "bValues", "element"),
+        XsdField("b_max", "bMax", "element"),
+        XsdField("directionality", "directionality", "element"),
+        XsdField("orientations", "orientations", "element"),
+        XsdField("anisotropy_type", "anisotropyType", "element"),
+        XsdField("refocus_flip_angle", "refocusFlipAngle", "element"),
+    )
+
+    b_values: str | None = Field(
+        default=None, validation_alias="bValues", serialization_alias="bValues"
+    )
+
+    b_max: str | None = Field(default=None, validation_alias="bMax", serialization_alias="bMax")
+
+    directionality: str | None = Field(default=None)
+
+    orientations: str | None = Field(default=None)
+
+    anisotropy_type: str | None = Field(
+        default=None, validation_alias="anisotropyType", serialization_alias="anisotropyType"
+    )
+
+    refocus_flip_angle: str | None = Field(
+        default=None, validation_alias="refocusFlipAngle", serialization_alias="refocusFlipAngle"
+    )
+
+
+class MrScanDataParametersInPlanePhaseEncoding(XnatModel):
+    """XSD inline type ``xnat:mrScanData_parameters_inPlanePhaseEncoding`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_inPlanePhaseEncoding"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/inPlanePhaseEncoding"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("direction", "direction", "element"),
+        XsdField("rotation", "rotation", "element"),
+        XsdField("polarity_swap", "polaritySwap", "element"),
+        XsdField("direction_positive", "directionPositive", "element"),
+    )
+
+    direction: str | None = Field(default=None)
+
+    rotation: str | None = Field(default=None)
+
+    polarity_swap: str | None = Field(
+        default=None, validation_alias="polaritySwap", serialization_alias="polaritySwap"
+    )
+
+    direction_positive: str | None = Field(
+        default=None,
+        validation_alias="directionPositive",
+        serialization_alias="directionPositive",
+        description="from Siemens image shadow data (0029,1010) PhaseEncodingDirectionPositive",
+    )
 
 
 class MrScanDataParameters(XnatModel):
@@ -3338,126 +3803,83 @@ class MrScanDataParameters(XnatModel):
     pmc: str | None = Field(default=None)
 
 
-class MrScanDataParametersDiffusion(XnatModel):
-    """XSD inline type ``xnat:mrScanData_parameters_diffusion`` (xnat/xnat.xsd)."""
+class MrScanDataDcmValidation(XnatModel):
+    """XSD inline type ``xnat:mrScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_diffusion"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/diffusion"
+    xsi_type: ClassVar[str] = "xnat:mrScanData_dcmValidation"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/dcmValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("b_values", "bValues", "element"),
-        XsdField("b_max", "bMax", "element"),
-        XsdField("directionality", "directionality", "element"),
-        XsdField("orientations", "orientations", "element"),
-        XsdField("anisotropy_type", "anisotropyType", "element"),
-        XsdField("refocus_flip_angle", "refocusFlipAngle", "element"),
+        XsdField("value", "value", "text"),
+        XsdField("status", "status", "attribute", scalar="bool"),
     )
 
-    b_values: str | None = Field(
-        default=None, validation_alias="bValues", serialization_alias="bValues"
-    )
+    value: str | None = Field(default=None, description="The text content of the element.")
 
-    b_max: str | None = Field(default=None, validation_alias="bMax", serialization_alias="bMax")
-
-    directionality: str | None = Field(default=None)
-
-    orientations: str | None = Field(default=None)
-
-    anisotropy_type: str | None = Field(
-        default=None, validation_alias="anisotropyType", serialization_alias="anisotropyType"
-    )
-
-    refocus_flip_angle: str | None = Field(
-        default=None, validation_alias="refocusFlipAngle", serialization_alias="refocusFlipAngle"
-    )
+    status: bool | None = Field(default=None)
 
 
-class MrScanDataParametersFov(XnatModel):
-    """XSD inline type ``xnat:mrScanData_parameters_fov`` (xnat/xnat.xsd)."""
+class MrScanData(ImageScanData):
+    """XSD type ``xnat:mrScanData`` (xnat/xnat.xsd).
 
-    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_fov"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/fov"
+    Information about an individual MR scan sequence"""
+
+    xsi_type: ClassVar[str] = "xnat:mrScanData"
+    xml_element: ClassVar[str | None] = "xnat:MRScan"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:MRScan",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
+        XsdField("coil", "coil", "element"),
+        XsdField("field_strength", "fieldStrength", "element"),
+        XsdField("marker", "marker", "element"),
+        XsdField("stabilization", "stabilization", "element"),
+        XsdField("file_name_uuid", "fileNameUUID", "element"),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}mrScanData/parameters",
+        ),
+        XsdField(
+            "dcm_validation",
+            "dcmValidation",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}mrScanData/dcmValidation",
+        ),
     )
 
-    x: int | None = Field(default=None)
-
-    y: int | None = Field(default=None)
-
-
-class MrScanDataParametersInPlanePhaseEncoding(XnatModel):
-    """XSD inline type ``xnat:mrScanData_parameters_inPlanePhaseEncoding`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_inPlanePhaseEncoding"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/inPlanePhaseEncoding"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("direction", "direction", "element"),
-        XsdField("rotation", "rotation", "element"),
-        XsdField("polarity_swap", "polaritySwap", "element"),
-        XsdField("direction_positive", "directionPositive", "element"),
-    )
-
-    direction: str | None = Field(default=None)
-
-    rotation: str | None = Field(default=None)
-
-    polarity_swap: str | None = Field(
-        default=None, validation_alias="polaritySwap", serialization_alias="polaritySwap"
-    )
-
-    direction_positive: str | None = Field(
+    coil: Annotated[str, Field(max_length=255)] | None = Field(
         default=None,
-        validation_alias="directionPositive",
-        serialization_alias="directionPositive",
-        description="from Siemens image shadow data (0029,1010) PhaseEncodingDirectionPositive",
+        description="Free form text to indicate the coil used in this scanning session",
     )
 
-
-class MrScanDataParametersMatrix(XnatModel):
-    """XSD inline type ``xnat:mrScanData_parameters_matrix`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_matrix"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/matrix"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
+    field_strength: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None,
+        validation_alias="fieldStrength",
+        serialization_alias="fieldStrength",
+        description="Free form text to indicate the field strength used in this scanning session",
     )
 
-    x: int | None = Field(default=None)
-
-    y: int | None = Field(default=None)
-
-
-class MrScanDataParametersVoxelRes(XnatModel):
-    """XSD inline type ``xnat:mrScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_voxelRes"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/voxelRes"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("units", "units", "attribute"),
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
+    marker: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None,
+        description="Free form text to indicate method used to mark left-right (e.g. Vitamin E capsule)",
     )
 
-    units: str | None = Field(default=None)
+    stabilization: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None, description="Free form text to indicate method used to stabilize head"
+    )
 
-    x: float | None = Field(default=None)
+    file_name_uuid: str | None = Field(
+        default=None, validation_alias="fileNameUUID", serialization_alias="fileNameUUID"
+    )
 
-    y: float | None = Field(default=None)
+    parameters: MrScanDataParameters | None = Field(default=None)
 
-    z: float | None = Field(default=None)
+    dcm_validation: MrScanDataDcmValidation | None = Field(
+        default=None, validation_alias="dcmValidation", serialization_alias="dcmValidation"
+    )
 
 
 class MrSessionData(ImageSessionData):
@@ -3597,53 +4019,44 @@ class OpSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
-class OptScanData(ImageScanData):
-    """XSD type ``xnat:optScanData`` (xnat/xnat.xsd).
+class OptScanDataParametersVoxelRes(XnatModel):
+    """XSD inline type ``xnat:optScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
-    Ophthalmic Tomography Scan"""
-
-    xsi_type: ClassVar[str] = "xnat:optScanData"
-    xml_element: ClassVar[str | None] = "xnat:OPTScan"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:OPTScan",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}optScanData/parameters",
-        ),
-        XsdField(
-            "dcm_validation",
-            "dcmValidation",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}optScanData/dcmValidation",
-        ),
-    )
-
-    parameters: OptScanDataParameters | None = Field(default=None)
-
-    dcm_validation: OptScanDataDcmValidation | None = Field(
-        default=None, validation_alias="dcmValidation", serialization_alias="dcmValidation"
-    )
-
-
-class OptScanDataDcmValidation(XnatModel):
-    """XSD inline type ``xnat:optScanData_dcmValidation`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:optScanData_dcmValidation"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/dcmValidation"
+    xsi_type: ClassVar[str] = "xnat:optScanData_parameters_voxelRes"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("status", "status", "attribute", scalar="bool"),
+        XsdField("units", "units", "attribute"),
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    units: str | None = Field(default=None)
 
-    status: bool | None = Field(default=None)
+    x: float | None = Field(default=None)
+
+    y: float | None = Field(default=None)
+
+    z: float | None = Field(default=None)
+
+
+class OptScanDataParametersFov(XnatModel):
+    """XSD inline type ``xnat:optScanData_parameters_fov`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:optScanData_parameters_fov"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/fov"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
 
 
 class OptScanDataParameters(XnatModel):
@@ -3703,44 +4116,53 @@ class OptScanDataParameters(XnatModel):
     )
 
 
-class OptScanDataParametersFov(XnatModel):
-    """XSD inline type ``xnat:optScanData_parameters_fov`` (xnat/xnat.xsd)."""
+class OptScanDataDcmValidation(XnatModel):
+    """XSD inline type ``xnat:optScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:optScanData_parameters_fov"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/fov"
+    xsi_type: ClassVar[str] = "xnat:optScanData_dcmValidation"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/dcmValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
+        XsdField("value", "value", "text"),
+        XsdField("status", "status", "attribute", scalar="bool"),
     )
 
-    x: int | None = Field(default=None)
+    value: str | None = Field(default=None, description="The text content of the element.")
 
-    y: int | None = Field(default=None)
+    status: bool | None = Field(default=None)
 
 
-class OptScanDataParametersVoxelRes(XnatModel):
-    """XSD inline type ``xnat:optScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
+class OptScanData(ImageScanData):
+    """XSD type ``xnat:optScanData`` (xnat/xnat.xsd).
 
-    xsi_type: ClassVar[str] = "xnat:optScanData_parameters_voxelRes"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/voxelRes"
+    Ophthalmic Tomography Scan"""
+
+    xsi_type: ClassVar[str] = "xnat:optScanData"
+    xml_element: ClassVar[str | None] = "xnat:OPTScan"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:OPTScan",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("units", "units", "attribute"),
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}optScanData/parameters",
+        ),
+        XsdField(
+            "dcm_validation",
+            "dcmValidation",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}optScanData/dcmValidation",
+        ),
     )
 
-    units: str | None = Field(default=None)
+    parameters: OptScanDataParameters | None = Field(default=None)
 
-    x: float | None = Field(default=None)
-
-    y: float | None = Field(default=None)
-
-    z: float | None = Field(default=None)
+    dcm_validation: OptScanDataDcmValidation | None = Field(
+        default=None, validation_alias="dcmValidation", serialization_alias="dcmValidation"
+    )
 
 
 class OptSessionData(ImageSessionData):
@@ -3965,53 +4387,195 @@ class PetQcScanData(QcScanData):
     )
 
 
-class PetScanData(ImageScanData):
-    """XSD type ``xnat:petScanData`` (xnat/xnat.xsd).
+class PetScanDataParametersFramesFrame(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_frames_frame`` (xnat/xnat.xsd)."""
 
-    Information about an individual PET scan sequence"""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData"
-    xml_element: ClassVar[str | None] = "xnat:PETScan"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:PETScan",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}petScanData/parameters",
-        ),
-        XsdField(
-            "ecat_validation",
-            "ecatValidation",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}petScanData/ecatValidation",
-        ),
-    )
-
-    parameters: PetScanDataParameters | None = Field(default=None)
-
-    ecat_validation: PetScanDataEcatValidation | None = Field(
-        default=None, validation_alias="ecatValidation", serialization_alias="ecatValidation"
-    )
-
-
-class PetScanDataEcatValidation(XnatModel):
-    """XSD inline type ``xnat:petScanData_ecatValidation`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_ecatValidation"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/ecatValidation"
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames_frame"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames/frame"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("status", "status", "attribute", scalar="bool"),
+        XsdField("number", "number", "attribute", scalar="int", required=True),
+        XsdField("starttime", "starttime", "attribute", scalar="float", required=True),
+        XsdField("length", "length", "attribute", scalar="float", required=True),
+        XsdField("units", "units", "attribute", required=True),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    number: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(default=None)
 
-    status: bool | None = Field(default=None)
+    starttime: float | None = Field(default=None)
+
+    length: float | None = Field(default=None)
+
+    units: Literal["sec", "min"] | None = Field(default=None)
+
+
+class PetScanDataParametersFrames(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_frames`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("num_frames", "numFrames", "attribute", scalar="int"),
+        XsdField(
+            "frame",
+            "frame",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}petScanData/parameters/frames/frame",
+            many=True,
+        ),
+    )
+
+    num_frames: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(
+        default=None, validation_alias="numFrames", serialization_alias="numFrames"
+    )
+
+    frame: list[PetScanDataParametersFramesFrame] = Field(default_factory=empty_list)
+
+
+class PetScanDataParametersDimensions(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_dimensions`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_dimensions"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/dimensions"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+        XsdField("z", "z", "attribute", scalar="int"),
+        XsdField("num", "num", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None, description="Dimension along x axis")
+
+    y: int | None = Field(default=None, description="Dimension along y axis")
+
+    z: int | None = Field(default=None, description="Dimension along z axis")
+
+    num: int | None = Field(default=None, description="Number of dimensions")
+
+
+class PetScanDataParametersOffset(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_offset`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_offset"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/offset"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
+    )
+
+    x: float | None = Field(default=None, description="Offset in x axis for recon target (in cm)")
+
+    y: float | None = Field(default=None, description="Offset in y axis for recon target (in cm)")
+
+    z: float | None = Field(default=None, description="Offset in z axis for recon target (in cm)")
+
+
+class PetScanDataParametersPixelSize(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_pixelSize`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_pixelSize"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/pixelSize"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
+    )
+
+    x: float | None = Field(default=None, description="X dimension pixel size (in cm)")
+
+    y: float | None = Field(default=None, description="Y dimension pixel size (in cm)")
+
+    z: float | None = Field(default=None, description="Z dimension pixel size (in cm)")
+
+
+class PetScanDataParametersResolution(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_resolution`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_resolution"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/resolution"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="float"),
+        XsdField("y", "y", "attribute", scalar="float"),
+        XsdField("z", "z", "attribute", scalar="float"),
+    )
+
+    x: float | None = Field(default=None, description="Resolution in the x dimension (in cm)")
+
+    y: float | None = Field(default=None, description="Resolution in the y dimension (in cm)")
+
+    z: float | None = Field(default=None, description="Resolution in the z dimension (in cm)")
+
+
+class PetScanDataParametersFilter(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_filter`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_filter"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/filter"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("cutoff", "cutoff", "attribute", scalar="float"),
+    )
+
+    cutoff: float | None = Field(default=None, description="Cutoff frequency")
+
+
+class PetScanDataParametersRFilter(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_RFilter`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_RFilter"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/RFilter"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("cutoff", "cutoff", "attribute", scalar="float"),
+        XsdField("resolution", "resolution", "attribute", scalar="float"),
+        XsdField("code", "code", "attribute", scalar="int"),
+        XsdField("order", "order", "attribute", scalar="int"),
+    )
+
+    cutoff: float | None = Field(default=None)
+
+    resolution: float | None = Field(default=None)
+
+    code: int | None = Field(default=None)
+
+    order: int | None = Field(default=None)
+
+
+class PetScanDataParametersZFilter(XnatModel):
+    """XSD inline type ``xnat:petScanData_parameters_ZFilter`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_ZFilter"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/ZFilter"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("cutoff", "cutoff", "attribute", scalar="float"),
+        XsdField("resolution", "resolution", "attribute", scalar="float"),
+        XsdField("code", "code", "attribute", scalar="int"),
+        XsdField("order", "order", "attribute", scalar="int"),
+    )
+
+    cutoff: float | None = Field(default=None)
+
+    resolution: float | None = Field(default=None)
+
+    code: int | None = Field(default=None)
+
+    order: int | None = Field(default=None)
 
 
 class PetScanDataParameters(XnatModel):
@@ -4393,261 +4957,126 @@ class PetScanDataParameters(XnatModel):
     )
 
 
-class PetScanDataParametersRFilter(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_RFilter`` (xnat/xnat.xsd)."""
+class PetScanDataEcatValidation(XnatModel):
+    """XSD inline type ``xnat:petScanData_ecatValidation`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_RFilter"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/RFilter"
+    xsi_type: ClassVar[str] = "xnat:petScanData_ecatValidation"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/ecatValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("cutoff", "cutoff", "attribute", scalar="float"),
-        XsdField("resolution", "resolution", "attribute", scalar="float"),
-        XsdField("code", "code", "attribute", scalar="int"),
-        XsdField("order", "order", "attribute", scalar="int"),
+        XsdField("value", "value", "text"),
+        XsdField("status", "status", "attribute", scalar="bool"),
     )
 
-    cutoff: float | None = Field(default=None)
+    value: str | None = Field(default=None, description="The text content of the element.")
 
-    resolution: float | None = Field(default=None)
-
-    code: int | None = Field(default=None)
-
-    order: int | None = Field(default=None)
+    status: bool | None = Field(default=None)
 
 
-class PetScanDataParametersZFilter(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_ZFilter`` (xnat/xnat.xsd)."""
+class PetScanData(ImageScanData):
+    """XSD type ``xnat:petScanData`` (xnat/xnat.xsd).
 
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_ZFilter"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/ZFilter"
+    Information about an individual PET scan sequence"""
+
+    xsi_type: ClassVar[str] = "xnat:petScanData"
+    xml_element: ClassVar[str | None] = "xnat:PETScan"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:PETScan",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("cutoff", "cutoff", "attribute", scalar="float"),
-        XsdField("resolution", "resolution", "attribute", scalar="float"),
-        XsdField("code", "code", "attribute", scalar="int"),
-        XsdField("order", "order", "attribute", scalar="int"),
-    )
-
-    cutoff: float | None = Field(default=None)
-
-    resolution: float | None = Field(default=None)
-
-    code: int | None = Field(default=None)
-
-    order: int | None = Field(default=None)
-
-
-class PetScanDataParametersDimensions(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_dimensions`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_dimensions"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/dimensions"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
-        XsdField("z", "z", "attribute", scalar="int"),
-        XsdField("num", "num", "attribute", scalar="int"),
-    )
-
-    x: int | None = Field(default=None, description="Dimension along x axis")
-
-    y: int | None = Field(default=None, description="Dimension along y axis")
-
-    z: int | None = Field(default=None, description="Dimension along z axis")
-
-    num: int | None = Field(default=None, description="Number of dimensions")
-
-
-class PetScanDataParametersFilter(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_filter`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_filter"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/filter"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("cutoff", "cutoff", "attribute", scalar="float"),
-    )
-
-    cutoff: float | None = Field(default=None, description="Cutoff frequency")
-
-
-class PetScanDataParametersFrames(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_frames`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("num_frames", "numFrames", "attribute", scalar="int"),
         XsdField(
-            "frame",
-            "frame",
+            "parameters",
+            "parameters",
             "element",
-            target="{http://nrg.wustl.edu/xnat}petScanData/parameters/frames/frame",
-            many=True,
+            target="{http://nrg.wustl.edu/xnat}petScanData/parameters",
         ),
-    )
-
-    num_frames: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(
-        default=None, validation_alias="numFrames", serialization_alias="numFrames"
-    )
-
-    frame: list[PetScanDataParametersFramesFrame] = Field(default_factory=empty_list)
-
-
-class PetScanDataParametersFramesFrame(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_frames_frame`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames_frame"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames/frame"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("number", "number", "attribute", scalar="int", required=True),
-        XsdField("starttime", "starttime", "attribute", scalar="float", required=True),
-        XsdField("length", "length", "attribute", scalar="float", required=True),
-        XsdField("units", "units", "attribute", required=True),
-    )
-
-    number: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(default=None)
-
-    starttime: float | None = Field(default=None)
-
-    length: float | None = Field(default=None)
-
-    units: Literal["sec", "min"] | None = Field(default=None)
-
-
-class PetScanDataParametersOffset(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_offset`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_offset"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/offset"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
-    )
-
-    x: float | None = Field(default=None, description="Offset in x axis for recon target (in cm)")
-
-    y: float | None = Field(default=None, description="Offset in y axis for recon target (in cm)")
-
-    z: float | None = Field(default=None, description="Offset in z axis for recon target (in cm)")
-
-
-class PetScanDataParametersPixelSize(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_pixelSize`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_pixelSize"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/pixelSize"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
-    )
-
-    x: float | None = Field(default=None, description="X dimension pixel size (in cm)")
-
-    y: float | None = Field(default=None, description="Y dimension pixel size (in cm)")
-
-    z: float | None = Field(default=None, description="Z dimension pixel size (in cm)")
-
-
-class PetScanDataParametersResolution(XnatModel):
-    """XSD inline type ``xnat:petScanData_parameters_resolution`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petScanData_parameters_resolution"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/resolution"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="float"),
-        XsdField("y", "y", "attribute", scalar="float"),
-        XsdField("z", "z", "attribute", scalar="float"),
-    )
-
-    x: float | None = Field(default=None, description="Resolution in the x dimension (in cm)")
-
-    y: float | None = Field(default=None, description="Resolution in the y dimension (in cm)")
-
-    z: float | None = Field(default=None, description="Resolution in the z dimension (in cm)")
-
-
-class PetSessionData(ImageSessionData):
-    """XSD type ``xnat:petSessionData`` (xnat/xnat.xsd).
-
-    An event in which PET scans are obtained on a subject"""
-
-    xsi_type: ClassVar[str] = "xnat:petSessionData"
-    xml_element: ClassVar[str | None] = "xnat:PETSession"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:PETSession",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("stabilization", "stabilization", "element"),
-        XsdField("study_type", "studyType", "element"),
-        XsdField("patient_id", "patientID", "element"),
-        XsdField("patient_name", "patientName", "element"),
         XsdField(
-            "tracer", "tracer", "element", target="{http://nrg.wustl.edu/xnat}petSessionData/tracer"
+            "ecat_validation",
+            "ecatValidation",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}petScanData/ecatValidation",
         ),
-        XsdField("start_time", "start_time", "element", scalar="datetime"),
-        XsdField("start_time_scan", "start_time_scan", "element", scalar="datetime"),
-        XsdField("start_time_injection", "start_time_injection", "element", scalar="datetime"),
-        XsdField("blood_glucose", "blood_glucose", "element", scalar="float"),
-        XsdField("blood_glucose_units", "blood_glucose_units", "element"),
-        XsdField("blood_glucose_time", "blood_glucose_time", "element", scalar="datetime"),
     )
 
-    stabilization: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None, description="Free form text to indicate method used to stabilize head"
+    parameters: PetScanDataParameters | None = Field(default=None)
+
+    ecat_validation: PetScanDataEcatValidation | None = Field(
+        default=None, validation_alias="ecatValidation", serialization_alias="ecatValidation"
     )
 
-    study_type: str | None = Field(
+
+class PetSessionDataTracerDose(XnatModel):
+    """XSD inline type ``xnat:petSessionData_tracer_dose`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_dose"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/dose"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    units: str | None = Field(default=None)
+
+
+class PetSessionDataTracerTotalMass(XnatModel):
+    """XSD inline type ``xnat:petSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_totalMass"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/totalMass"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    units: str | None = Field(default=None)
+
+
+class PetSessionDataTracerIntermediate(XnatModel):
+    """XSD inline type ``xnat:petSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_intermediate"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/intermediate"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    units: str | None = Field(default=None)
+
+
+class PetSessionDataTracerIsotope(XnatModel):
+    """XSD inline type ``xnat:petSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_isotope"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/isotope"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("half_life", "half-life", "attribute", scalar="float"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    half_life: float | None = Field(
         default=None,
-        validation_alias="studyType",
-        serialization_alias="studyType",
-        description="Study descriptor",
+        validation_alias="half-life",
+        serialization_alias="half-life",
+        description="half-life in seconds",
     )
-
-    patient_id: str | None = Field(
-        default=None,
-        validation_alias="patientID",
-        serialization_alias="patientID",
-        description="Patient identification descriptor",
-    )
-
-    patient_name: str | None = Field(
-        default=None,
-        validation_alias="patientName",
-        serialization_alias="patientName",
-        description="Patient name (free format ASCII)",
-    )
-
-    tracer: PetSessionDataTracer | None = Field(default=None, description="Radio-Pharmaceutical")
-
-    start_time: _dt.datetime | None = Field(default=None)
-
-    start_time_scan: _dt.datetime | None = Field(default=None)
-
-    start_time_injection: _dt.datetime | None = Field(default=None)
-
-    blood_glucose: float | None = Field(default=None)
-
-    blood_glucose_units: str | None = Field(default=None)
-
-    blood_glucose_time: _dt.datetime | None = Field(default=None)
 
 
 class PetSessionDataTracer(XnatModel):
@@ -4716,11 +5145,77 @@ class PetSessionDataTracer(XnatModel):
     transmissions_starttime: _dt.datetime | None = Field(default=None)
 
 
-class PetSessionDataTracerDose(XnatModel):
-    """XSD inline type ``xnat:petSessionData_tracer_dose`` (xnat/xnat.xsd)."""
+class PetSessionData(ImageSessionData):
+    """XSD type ``xnat:petSessionData`` (xnat/xnat.xsd).
 
-    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_dose"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/dose"
+    An event in which PET scans are obtained on a subject"""
+
+    xsi_type: ClassVar[str] = "xnat:petSessionData"
+    xml_element: ClassVar[str | None] = "xnat:PETSession"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:PETSession",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("stabilization", "stabilization", "element"),
+        XsdField("study_type", "studyType", "element"),
+        XsdField("patient_id", "patientID", "element"),
+        XsdField("patient_name", "patientName", "element"),
+        XsdField(
+            "tracer", "tracer", "element", target="{http://nrg.wustl.edu/xnat}petSessionData/tracer"
+        ),
+        XsdField("start_time", "start_time", "element", scalar="datetime"),
+        XsdField("start_time_scan", "start_time_scan", "element", scalar="datetime"),
+        XsdField("start_time_injection", "start_time_injection", "element", scalar="datetime"),
+        XsdField("blood_glucose", "blood_glucose", "element", scalar="float"),
+        XsdField("blood_glucose_units", "blood_glucose_units", "element"),
+        XsdField("blood_glucose_time", "blood_glucose_time", "element", scalar="datetime"),
+    )
+
+    stabilization: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None, description="Free form text to indicate method used to stabilize head"
+    )
+
+    study_type: str | None = Field(
+        default=None,
+        validation_alias="studyType",
+        serialization_alias="studyType",
+        description="Study descriptor",
+    )
+
+    patient_id: str | None = Field(
+        default=None,
+        validation_alias="patientID",
+        serialization_alias="patientID",
+        description="Patient identification descriptor",
+    )
+
+    patient_name: str | None = Field(
+        default=None,
+        validation_alias="patientName",
+        serialization_alias="patientName",
+        description="Patient name (free format ASCII)",
+    )
+
+    tracer: PetSessionDataTracer | None = Field(default=None, description="Radio-Pharmaceutical")
+
+    start_time: _dt.datetime | None = Field(default=None)
+
+    start_time_scan: _dt.datetime | None = Field(default=None)
+
+    start_time_injection: _dt.datetime | None = Field(default=None)
+
+    blood_glucose: float | None = Field(default=None)
+
+    blood_glucose_units: str | None = Field(default=None)
+
+    blood_glucose_time: _dt.datetime | None = Field(default=None)
+
+
+class PetmrSessionDataTracerDose(XnatModel):
+    """XSD inline type ``xnat:petmrSessionData_tracer_dose`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_dose"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/dose"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -4733,11 +5228,11 @@ class PetSessionDataTracerDose(XnatModel):
     units: str | None = Field(default=None)
 
 
-class PetSessionDataTracerIntermediate(XnatModel):
-    """XSD inline type ``xnat:petSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
+class PetmrSessionDataTracerTotalMass(XnatModel):
+    """XSD inline type ``xnat:petmrSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_intermediate"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/intermediate"
+    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_totalMass"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/totalMass"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -4750,11 +5245,28 @@ class PetSessionDataTracerIntermediate(XnatModel):
     units: str | None = Field(default=None)
 
 
-class PetSessionDataTracerIsotope(XnatModel):
-    """XSD inline type ``xnat:petSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
+class PetmrSessionDataTracerIntermediate(XnatModel):
+    """XSD inline type ``xnat:petmrSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_isotope"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/isotope"
+    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_intermediate"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/intermediate"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("units", "units", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    units: str | None = Field(default=None)
+
+
+class PetmrSessionDataTracerIsotope(XnatModel):
+    """XSD inline type ``xnat:petmrSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_isotope"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/isotope"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -4772,21 +5284,70 @@ class PetSessionDataTracerIsotope(XnatModel):
     )
 
 
-class PetSessionDataTracerTotalMass(XnatModel):
-    """XSD inline type ``xnat:petSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
+class PetmrSessionDataTracer(XnatModel):
+    """XSD inline type ``xnat:petmrSessionData_tracer`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_totalMass"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/totalMass"
+    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
+        XsdField("name", "name", "attribute"),
+        XsdField("start_time", "startTime", "attribute", scalar="datetime"),
+        XsdField(
+            "dose",
+            "dose",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/dose",
+        ),
+        XsdField("specific_activity", "specificActivity", "element", scalar="float"),
+        XsdField(
+            "total_mass",
+            "totalMass",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/totalMass",
+        ),
+        XsdField(
+            "intermediate",
+            "intermediate",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/intermediate",
+        ),
+        XsdField(
+            "isotope",
+            "isotope",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/isotope",
+        ),
+        XsdField("transmissions", "transmissions", "element", scalar="int"),
+        XsdField(
+            "transmissions_starttime", "transmissions_starttime", "element", scalar="datetime"
+        ),
     )
 
-    value: float | None = Field(default=None, description="The text content of the element.")
+    name: str | None = Field(default=None)
 
-    units: str | None = Field(default=None)
+    start_time: _dt.datetime | None = Field(
+        default=None, validation_alias="startTime", serialization_alias="startTime"
+    )
+
+    dose: PetmrSessionDataTracerDose | None = Field(default=None)
+
+    specific_activity: float | None = Field(
+        default=None, validation_alias="specificActivity", serialization_alias="specificActivity"
+    )
+
+    total_mass: PetmrSessionDataTracerTotalMass | None = Field(
+        default=None, validation_alias="totalMass", serialization_alias="totalMass"
+    )
+
+    intermediate: PetmrSessionDataTracerIntermediate | None = Field(default=None)
+
+    isotope: PetmrSessionDataTracerIsotope | None = Field(default=None)
+
+    transmissions: int | None = Field(default=None)
+
+    transmissions_starttime: _dt.datetime | None = Field(default=None)
 
 
 class PetmrSessionData(ImageSessionData):
@@ -4878,143 +5439,83 @@ class PetmrSessionData(ImageSessionData):
     blood_glucose_time: _dt.datetime | None = Field(default=None)
 
 
-class PetmrSessionDataTracer(XnatModel):
-    """XSD inline type ``xnat:petmrSessionData_tracer`` (xnat/xnat.xsd)."""
+class ProjectDataAliasesAlias(XnatModel):
+    """XSD inline type ``xnat:projectData_alias`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute"),
-        XsdField("start_time", "startTime", "attribute", scalar="datetime"),
-        XsdField(
-            "dose",
-            "dose",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/dose",
-        ),
-        XsdField("specific_activity", "specificActivity", "element", scalar="float"),
-        XsdField(
-            "total_mass",
-            "totalMass",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/totalMass",
-        ),
-        XsdField(
-            "intermediate",
-            "intermediate",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/intermediate",
-        ),
-        XsdField(
-            "isotope",
-            "isotope",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/isotope",
-        ),
-        XsdField("transmissions", "transmissions", "element", scalar="int"),
-        XsdField(
-            "transmissions_starttime", "transmissions_starttime", "element", scalar="datetime"
-        ),
-    )
-
-    name: str | None = Field(default=None)
-
-    start_time: _dt.datetime | None = Field(
-        default=None, validation_alias="startTime", serialization_alias="startTime"
-    )
-
-    dose: PetmrSessionDataTracerDose | None = Field(default=None)
-
-    specific_activity: float | None = Field(
-        default=None, validation_alias="specificActivity", serialization_alias="specificActivity"
-    )
-
-    total_mass: PetmrSessionDataTracerTotalMass | None = Field(
-        default=None, validation_alias="totalMass", serialization_alias="totalMass"
-    )
-
-    intermediate: PetmrSessionDataTracerIntermediate | None = Field(default=None)
-
-    isotope: PetmrSessionDataTracerIsotope | None = Field(default=None)
-
-    transmissions: int | None = Field(default=None)
-
-    transmissions_starttime: _dt.datetime | None = Field(default=None)
-
-
-class PetmrSessionDataTracerDose(XnatModel):
-    """XSD inline type ``xnat:petmrSessionData_tracer_dose`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_dose"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/dose"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
-    )
-
-    value: float | None = Field(default=None, description="The text content of the element.")
-
-    units: str | None = Field(default=None)
-
-
-class PetmrSessionDataTracerIntermediate(XnatModel):
-    """XSD inline type ``xnat:petmrSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_intermediate"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/intermediate"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
-    )
-
-    value: float | None = Field(default=None, description="The text content of the element.")
-
-    units: str | None = Field(default=None)
-
-
-class PetmrSessionDataTracerIsotope(XnatModel):
-    """XSD inline type ``xnat:petmrSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_isotope"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/isotope"
+    xsi_type: ClassVar[str] = "xnat:projectData_alias"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/aliases/alias"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("value", "value", "text"),
-        XsdField("half_life", "half-life", "attribute", scalar="float"),
+        XsdField("source", "source", "attribute"),
     )
 
     value: str | None = Field(default=None, description="The text content of the element.")
 
-    half_life: float | None = Field(
-        default=None,
-        validation_alias="half-life",
-        serialization_alias="half-life",
-        description="half-life in seconds",
+    source: str | None = Field(default=None)
+
+
+class PublicationResource(AbstractResource):
+    """XSD type ``xnat:publicationResource`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:publicationResource"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}publicationResource"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("is_primary", "isPrimary", "attribute", scalar="bool"),
+        XsdField("doi", "doi", "attribute"),
+        XsdField("pubmed", "pubmed", "attribute"),
+        XsdField("medline", "medline", "attribute"),
+        XsdField("uri_", "uri", "attribute"),
+        XsdField("other", "other", "attribute"),
+        XsdField("type", "type", "attribute"),
+        XsdField("title", "title", "element"),
+        XsdField("citation", "citation", "element"),
+        XsdField("abstract", "abstract", "element"),
+        XsdField("commentary", "commentary", "element"),
     )
 
+    is_primary: bool | None = Field(
+        default=None, validation_alias="isPrimary", serialization_alias="isPrimary"
+    )
 
-class PetmrSessionDataTracerTotalMass(XnatModel):
-    """XSD inline type ``xnat:petmrSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
+    doi: str | None = Field(default=None)
 
-    xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_totalMass"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/totalMass"
+    pubmed: str | None = Field(default=None)
+
+    medline: str | None = Field(default=None)
+
+    uri_: str | None = Field(default=None, validation_alias="uri", serialization_alias="uri")
+
+    other: str | None = Field(default=None)
+
+    type: str | None = Field(default=None)
+
+    title: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+    citation: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
+
+    abstract: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
+
+    commentary: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
+
+
+class ProjectDataFieldsField(XnatModel):
+    """XSD inline type ``xnat:projectData_field`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:projectData_field"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/fields/field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
-        XsdField("units", "units", "attribute"),
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
     )
 
-    value: float | None = Field(default=None, description="The text content of the element.")
+    value: str | None = Field(default=None, description="The text content of the element.")
 
-    units: str | None = Field(default=None)
+    name: str | None = Field(default=None)
 
 
 class ProjectData(XnatModel):
@@ -5144,132 +5645,28 @@ class ProjectData(XnatModel):
         return self._listing("resources", AbstractResource)
 
 
-class ProjectDataAliasesAlias(XnatModel):
-    """XSD inline type ``xnat:projectData_alias`` (xnat/xnat.xsd)."""
+class QcAssessmentDataScansScanSliceQCSlice(XnatModel):
+    """XSD inline type ``xnat:qcAssessmentData_scan_slice`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:projectData_alias"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/aliases/alias"
+    xsi_type: ClassVar[str] = "xnat:qcAssessmentData_scan_slice"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan/sliceQC/slice"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("source", "source", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    source: str | None = Field(default=None)
-
-
-class ProjectDataFieldsField(XnatModel):
-    """XSD inline type ``xnat:projectData_field`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:projectData_field"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/fields/field"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
-
-
-class ProjectParticipant(XnatModel):
-    """XSD type ``xnat:projectParticipant`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:projectParticipant"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectParticipant"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("label", "label", "attribute"),
-        XsdField("project", "project", "attribute"),
-        XsdField("subject_id", "subject_ID", "attribute"),
-        XsdField("group", "group", "attribute"),
-    )
-
-    label: str | None = Field(default=None)
-
-    project: str | None = Field(default=None)
-
-    subject_id: str | None = Field(
-        default=None, validation_alias="subject_ID", serialization_alias="subject_ID"
-    )
-
-    group: str | None = Field(default=None)
-
-
-class PublicationResource(AbstractResource):
-    """XSD type ``xnat:publicationResource`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:publicationResource"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}publicationResource"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("is_primary", "isPrimary", "attribute", scalar="bool"),
-        XsdField("doi", "doi", "attribute"),
-        XsdField("pubmed", "pubmed", "attribute"),
-        XsdField("medline", "medline", "attribute"),
-        XsdField("uri_", "uri", "attribute"),
-        XsdField("other", "other", "attribute"),
-        XsdField("type", "type", "attribute"),
-        XsdField("title", "title", "element"),
-        XsdField("citation", "citation", "element"),
-        XsdField("abstract", "abstract", "element"),
-        XsdField("commentary", "commentary", "element"),
-    )
-
-    is_primary: bool | None = Field(
-        default=None, validation_alias="isPrimary", serialization_alias="isPrimary"
-    )
-
-    doi: str | None = Field(default=None)
-
-    pubmed: str | None = Field(default=None)
-
-    medline: str | None = Field(default=None)
-
-    uri_: str | None = Field(default=None, validation_alias="uri", serialization_alias="uri")
-
-    other: str | None = Field(default=None)
-
-    type: str | None = Field(default=None)
-
-    title: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
-
-    citation: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
-
-    abstract: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
-
-    commentary: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
-
-
-class QcAssessmentData(MrAssessorData):
-    """XSD type ``xnat:qcAssessmentData`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:qcAssessmentData"
-    xml_element: ClassVar[str | None] = "xnat:QCAssessment"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:QCAssessment",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("type", "type", "attribute"),
+        XsdField("number", "number", "attribute"),
         XsdField(
-            "scans",
-            "scans",
+            "slice_statistics",
+            "sliceStatistics",
             "element",
-            target="{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan",
-            many=True,
-            item="scan",
+            target="{http://nrg.wustl.edu/xnat}abstractStatistics",
         ),
     )
 
-    type: str | None = Field(default=None)
+    number: str | None = Field(default=None)
 
-    scans: list[QcAssessmentDataScansScan] = Field(default_factory=empty_list)
+    slice_statistics: AbstractStatistics | None = Field(
+        default=None, validation_alias="sliceStatistics", serialization_alias="sliceStatistics"
+    )
 
 
 class QcAssessmentDataScansScan(XnatModel):
@@ -5308,28 +5705,29 @@ class QcAssessmentDataScansScan(XnatModel):
     )
 
 
-class QcAssessmentDataScansScanSliceQCSlice(XnatModel):
-    """XSD inline type ``xnat:qcAssessmentData_scan_slice`` (xnat/xnat.xsd)."""
+class QcAssessmentData(MrAssessorData):
+    """XSD type ``xnat:qcAssessmentData`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:qcAssessmentData_scan_slice"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan/sliceQC/slice"
+    xsi_type: ClassVar[str] = "xnat:qcAssessmentData"
+    xml_element: ClassVar[str | None] = "xnat:QCAssessment"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:QCAssessment",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("number", "number", "attribute"),
+        XsdField("type", "type", "attribute"),
         XsdField(
-            "slice_statistics",
-            "sliceStatistics",
+            "scans",
+            "scans",
             "element",
-            target="{http://nrg.wustl.edu/xnat}abstractStatistics",
+            target="{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan",
+            many=True,
+            item="scan",
         ),
     )
 
-    number: str | None = Field(default=None)
+    type: str | None = Field(default=None)
 
-    slice_statistics: AbstractStatistics | None = Field(
-        default=None, validation_alias="sliceStatistics", serialization_alias="sliceStatistics"
-    )
+    scans: list[QcAssessmentDataScansScan] = Field(default_factory=empty_list)
 
 
 class QcManualAssessorData(ImageAssessorData):
@@ -5397,217 +5795,6 @@ class QcManualAssessorData(ImageAssessorData):
     protocol_comments: Annotated[str, Field(max_length=1000)] | None = Field(
         default=None, validation_alias="protocolComments", serialization_alias="protocolComments"
     )
-
-
-class QcScanDataFieldsField(XnatModel):
-    """XSD inline type ``xnat:qcScanData_field`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:qcScanData_field"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/fields/field"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
-
-
-class QcScanDataRating(XnatModel):
-    """XSD inline type ``xnat:qcScanData_rating`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:qcScanData_rating"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/rating"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("scale", "scale", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    scale: str | None = Field(default=None)
-
-
-class ReconstructedImageData(XnatModel):
-    """XSD type ``xnat:reconstructedImageData`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:reconstructedImageData"
-    xml_element: ClassVar[str | None] = "xnat:ReconstructedImage"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ReconstructedImage",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}reconstructedImageData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("type", "type", "attribute"),
-        XsdField("base_scan_type", "baseScanType", "attribute"),
-        XsdField("image_session_id", "image_session_ID", "element", required=True),
-        XsdField("in_scans", "inScans", "element", many=True, item="scanID"),
-        XsdField(
-            "in_",
-            "in",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            many=True,
-            item="file",
-        ),
-        XsdField(
-            "out",
-            "out",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            many=True,
-            item="file",
-        ),
-        XsdField(
-            "provenance", "provenance", "element", target="{http://www.nbirn.net/prov}process"
-        ),
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}addField",
-            many=True,
-            item="addParam",
-        ),
-        XsdField(
-            "computations",
-            "computations",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}computationData",
-            many=True,
-            item="datum",
-        ),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    type: str | None = Field(default=None)
-
-    base_scan_type: str | None = Field(
-        default=None, validation_alias="baseScanType", serialization_alias="baseScanType"
-    )
-
-    image_session_id: str | None = Field(
-        default=None, validation_alias="image_session_ID", serialization_alias="image_session_ID"
-    )
-
-    in_scans: list[str] = Field(
-        default_factory=empty_list, validation_alias="inScans", serialization_alias="inScans"
-    )
-
-    in_: list[AbstractResource] = Field(
-        default_factory=empty_list, validation_alias="in", serialization_alias="in"
-    )
-
-    out: list[AbstractResource] = Field(default_factory=empty_list)
-
-    provenance: ProvProcess | None = Field(default=None)
-
-    parameters: list[AddField] = Field(default_factory=empty_list)
-
-    computations: list[ComputationData] = Field(default_factory=empty_list)
-
-
-class RegionResource(XnatModel):
-    """XSD type ``xnat:regionResource`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:regionResource"
-    xml_element: ClassVar[str | None] = "xnat:ImageRegionResource"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ImageRegionResource",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute", required=True),
-        XsdField("hemisphere", "hemisphere", "attribute", required=True),
-        XsdField("session_id", "session_id", "attribute"),
-        XsdField(
-            "file",
-            "file",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            required=True,
-        ),
-        XsdField(
-            "baseimage",
-            "baseimage",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            required=True,
-        ),
-        XsdField(
-            "creator",
-            "creator",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}regionResource/creator",
-            required=True,
-        ),
-        XsdField(
-            "subregionlabels",
-            "subregionlabels",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}regionResource/subregionlabels/label",
-            many=True,
-            item="label",
-        ),
-    )
-
-    name: str | None = Field(default=None, description="Name of the region eg Brainstem")
-
-    hemisphere: Literal["left", "right", "both"] | None = Field(default=None)
-
-    session_id: str | None = Field(default=None)
-
-    file: AbstractResource | None = Field(default=None, description="details of the region file")
-
-    baseimage: AbstractResource | None = Field(
-        default=None, description="the details of the file against which this region was created"
-    )
-
-    creator: RegionResourceCreator | None = Field(default=None)
-
-    subregionlabels: list[RegionResourceSubregionlabelsLabel] = Field(default_factory=empty_list)
-
-
-class RegionResourceCreator(XnatModel):
-    """XSD inline type ``xnat:regionResource_creator`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:regionResource_creator"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/creator"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("firstname", "firstname", "element", required=True),
-        XsdField("lastname", "lastname", "element", required=True),
-    )
-
-    firstname: str | None = Field(default=None)
-
-    lastname: str | None = Field(default=None)
-
-
-class RegionResourceSubregionlabelsLabel(XnatModel):
-    """XSD inline type ``xnat:regionResource_label`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:regionResource_label"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/subregionlabels/label"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("id", "id", "attribute", scalar="int", required=True),
-        XsdField("hemisphere", "hemisphere", "attribute", required=True),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    id: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(default=None)
-
-    hemisphere: Literal["left", "right", "both"] | None = Field(default=None)
 
 
 class ResourceCatalog(Resource):
@@ -5854,6 +6041,40 @@ class SrSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
+class StatisticsDataAdditionalStatistics(XnatModel):
+    """XSD inline type ``xnat:statisticsData_additionalStatistics`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:statisticsData_additionalStatistics"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/additionalStatistics"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text", scalar="float"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: float | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
+class StatisticsDataAddField(XnatModel):
+    """XSD inline type ``xnat:statisticsData_addField`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:statisticsData_addField"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/addField"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
+
+
 class StatisticsData(AbstractStatistics):
     """XSD type ``xnat:statisticsData`` (xnat/xnat.xsd)."""
 
@@ -5906,38 +6127,84 @@ class StatisticsData(AbstractStatistics):
     )
 
 
-class StatisticsDataAddField(XnatModel):
-    """XSD inline type ``xnat:statisticsData_addField`` (xnat/xnat.xsd)."""
+class StudyProtocolAcqConditionsCondition(XnatModel):
+    """XSD inline type ``xnat:studyProtocol_condition`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:statisticsData_addField"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/addField"
+    xsi_type: ClassVar[str] = "xnat:studyProtocol_condition"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/acqConditions/condition"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
+        XsdField("id", "ID", "attribute"),
         XsdField("name", "name", "attribute"),
+        XsdField("description", "description", "attribute"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
 
     name: str | None = Field(default=None)
 
+    description: str | None = Field(default=None)
 
-class StatisticsDataAdditionalStatistics(XnatModel):
-    """XSD inline type ``xnat:statisticsData_additionalStatistics`` (xnat/xnat.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat:statisticsData_additionalStatistics"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/additionalStatistics"
+class StudyProtocolSubjectGroupsGroup(XnatModel):
+    """XSD inline type ``xnat:studyProtocol_group`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:studyProtocol_group"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectGroups/group"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text", scalar="float"),
+        XsdField("id", "ID", "attribute"),
         XsdField("name", "name", "attribute"),
+        XsdField("description", "description", "attribute"),
     )
 
-    value: float | None = Field(default=None, description="The text content of the element.")
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
 
     name: str | None = Field(default=None)
+
+    description: str | None = Field(default=None)
+
+
+class StudyProtocolSubjectVariablesVariable(XnatModel):
+    """XSD inline type ``xnat:studyProtocol_variable`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:studyProtocol_variable"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectVariables/variable"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute"),
+        XsdField("name", "name", "attribute"),
+        XsdField("description", "description", "attribute"),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    name: str | None = Field(default=None)
+
+    description: str | None = Field(default=None)
+
+
+class StudyProtocolImageSessionTypesSession(XnatModel):
+    """XSD inline type ``xnat:studyProtocol_session`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:studyProtocol_session"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/imageSessionTypes/session"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("id", "ID", "attribute"),
+        XsdField("name", "name", "attribute"),
+        XsdField("description", "description", "attribute"),
+    )
+
+    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
+
+    name: str | None = Field(default=None)
+
+    description: str | None = Field(default=None)
 
 
 class StudyProtocol(AbstractProtocol):
@@ -6006,248 +6273,6 @@ class StudyProtocol(AbstractProtocol):
     )
 
 
-class StudyProtocolAcqConditionsCondition(XnatModel):
-    """XSD inline type ``xnat:studyProtocol_condition`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:studyProtocol_condition"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/acqConditions/condition"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("name", "name", "attribute"),
-        XsdField("description", "description", "attribute"),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    name: str | None = Field(default=None)
-
-    description: str | None = Field(default=None)
-
-
-class StudyProtocolImageSessionTypesSession(XnatModel):
-    """XSD inline type ``xnat:studyProtocol_session`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:studyProtocol_session"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/imageSessionTypes/session"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("name", "name", "attribute"),
-        XsdField("description", "description", "attribute"),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    name: str | None = Field(default=None)
-
-    description: str | None = Field(default=None)
-
-
-class StudyProtocolSubjectGroupsGroup(XnatModel):
-    """XSD inline type ``xnat:studyProtocol_group`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:studyProtocol_group"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectGroups/group"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("name", "name", "attribute"),
-        XsdField("description", "description", "attribute"),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    name: str | None = Field(default=None)
-
-    description: str | None = Field(default=None)
-
-
-class StudyProtocolSubjectVariablesVariable(XnatModel):
-    """XSD inline type ``xnat:studyProtocol_variable`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:studyProtocol_variable"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectVariables/variable"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute"),
-        XsdField("name", "name", "attribute"),
-        XsdField("description", "description", "attribute"),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    name: str | None = Field(default=None)
-
-    description: str | None = Field(default=None)
-
-
-class SubjectData(XnatModel):
-    """XSD type ``xnat:subjectData`` (xnat/xnat.xsd).
-
-    An individual person involved in experimental research"""
-
-    xsi_type: ClassVar[str] = "xnat:subjectData"
-    xml_element: ClassVar[str | None] = "xnat:Subject"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:Subject",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("id", "ID", "attribute", required=True),
-        XsdField("project", "project", "attribute"),
-        XsdField("group", "group", "attribute"),
-        XsdField("label", "label", "attribute"),
-        XsdField("src", "src", "attribute"),
-        XsdField("initials", "initials", "attribute"),
-        XsdField(
-            "sharing",
-            "sharing",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}projectParticipant",
-            many=True,
-            item="share",
-        ),
-        XsdField(
-            "resources_",
-            "resources",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractResource",
-            many=True,
-            item="resource",
-        ),
-        XsdField(
-            "investigator",
-            "investigator",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}investigatorData",
-        ),
-        XsdField(
-            "demographics",
-            "demographics",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractDemographicData",
-        ),
-        XsdField(
-            "metadata",
-            "metadata",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}abstractSubjectMetadata",
-        ),
-        XsdField(
-            "add_id",
-            "addID",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}subjectData/addID",
-            many=True,
-        ),
-        XsdField(
-            "fields",
-            "fields",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}subjectData/fields/field",
-            many=True,
-            item="field",
-        ),
-        XsdField(
-            "experiments_",
-            "experiments",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}subjectAssessorData",
-            many=True,
-            item="experiment",
-        ),
-        XsdField("custom_fields_", "custom_fields", "element", scalar="json"),
-    )
-
-    id: str | None = Field(default=None, validation_alias="ID", serialization_alias="ID")
-
-    project: str | None = Field(default=None)
-
-    group: str | None = Field(default=None)
-
-    label: str | None = Field(default=None)
-
-    src: str | None = Field(default=None)
-
-    initials: str | None = Field(default=None)
-
-    sharing: list[ProjectParticipant] = Field(default_factory=empty_list)
-
-    resources_: list[AbstractResource] = Field(
-        default_factory=empty_list, validation_alias="resources", serialization_alias="resources"
-    )
-
-    investigator: InvestigatorData | None = Field(default=None)
-
-    demographics: AbstractDemographicData | None = Field(default=None)
-
-    metadata: AbstractSubjectMetadata | None = Field(default=None)
-
-    add_id: list[SubjectDataAddID] = Field(
-        default_factory=empty_list, validation_alias="addID", serialization_alias="addID"
-    )
-
-    fields: list[SubjectDataFieldsField] = Field(default_factory=empty_list)
-
-    experiments_: list[SubjectAssessorData] = Field(
-        default_factory=empty_list,
-        validation_alias="experiments",
-        serialization_alias="experiments",
-    )
-
-    custom_fields_: JsonText | None = Field(
-        default=None, validation_alias="custom_fields", serialization_alias="custom_fields"
-    )
-
-    @property
-    def experiments(self) -> Listing[SubjectAssessorData]:
-        """The experiments of this object on its server (a typed listing)."""
-        return self._listing("experiments", SubjectAssessorData)
-
-    @property
-    def resources(self) -> Listing[AbstractResource]:
-        """The resources of this object on its server (a typed listing)."""
-        return self._listing("resources", AbstractResource)
-
-
-class SubjectDataAddID(XnatModel):
-    """XSD inline type ``xnat:subjectData_addID`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:subjectData_addID"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/addID"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
-
-
-class SubjectDataFieldsField(XnatModel):
-    """XSD inline type ``xnat:subjectData_field`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:subjectData_field"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/fields/field"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
-
-
 class SubjectMetadata(AbstractSubjectMetadata):
     """XSD type ``xnat:subjectMetadata`` (xnat/xnat.xsd)."""
 
@@ -6259,6 +6284,23 @@ class SubjectMetadata(AbstractSubjectMetadata):
     cohort: str | None = Field(
         default=None, description="Free form text to indicate recruitment/subject pool"
     )
+
+
+class SubjectVariablesDataVariablesVariable(XnatModel):
+    """XSD inline type ``xnat:subjectVariablesData_variable`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:subjectVariablesData_variable"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectVariablesData/variables/variable"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("value", "value", "text"),
+        XsdField("name", "name", "attribute"),
+    )
+
+    value: str | None = Field(default=None, description="The text content of the element.")
+
+    name: str | None = Field(default=None)
 
 
 class SubjectVariablesData(SubjectAssessorData):
@@ -6281,23 +6323,6 @@ class SubjectVariablesData(SubjectAssessorData):
     )
 
     variables: list[SubjectVariablesDataVariablesVariable] = Field(default_factory=empty_list)
-
-
-class SubjectVariablesDataVariablesVariable(XnatModel):
-    """XSD inline type ``xnat:subjectVariablesData_variable`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:subjectVariablesData_variable"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectVariablesData/variables/variable"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("value", "value", "text"),
-        XsdField("name", "name", "attribute"),
-    )
-
-    value: str | None = Field(default=None, description="The text content of the element.")
-
-    name: str | None = Field(default=None)
 
 
 class UsScanData(ImageScanData):
@@ -6337,31 +6362,6 @@ class UsSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
-class ValidationData(XnatModel):
-    """XSD type ``xnat:validationData`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:validationData"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}validationData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("status", "status", "attribute"),
-        XsdField("method", "method", "element"),
-        XsdField("date", "date", "element", scalar="date"),
-        XsdField("notes", "notes", "element"),
-        XsdField("validated_by", "validated_by", "element"),
-    )
-
-    status: str | None = Field(default=None)
-
-    method: str | None = Field(default=None)
-
-    date: _dt.date | None = Field(default=None)
-
-    notes: Annotated[str, Field(max_length=500)] | None = Field(default=None)
-
-    validated_by: str | None = Field(default=None)
-
-
 class VoiceAudioScanData(ImageScanData):
     """XSD type ``xnat:voiceAudioScanData`` (xnat/xnat.xsd).
 
@@ -6384,6 +6384,23 @@ class VoiceAudioScanData(ImageScanData):
     )
 
     parameters: list[AddField] = Field(default_factory=empty_list)
+
+
+class VolumetricRegionSubregionsSubregion(XnatModel):
+    """XSD inline type ``xnat:volumetricRegion_subregion`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:volumetricRegion_subregion"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}volumetricRegion/subregions/subregion"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("name", "name", "attribute"),
+        XsdField("voxels", "voxels", "attribute", scalar="float"),
+    )
+
+    name: str | None = Field(default=None)
+
+    voxels: float | None = Field(default=None)
 
 
 class VolumetricRegion(XnatModel):
@@ -6418,23 +6435,6 @@ class VolumetricRegion(XnatModel):
     hemisphere: Literal["both", "left", "right"] | None = Field(default=None)
 
     subregions: list[VolumetricRegionSubregionsSubregion] = Field(default_factory=empty_list)
-
-
-class VolumetricRegionSubregionsSubregion(XnatModel):
-    """XSD inline type ``xnat:volumetricRegion_subregion`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:volumetricRegion_subregion"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}volumetricRegion/subregions/subregion"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("name", "name", "attribute"),
-        XsdField("voxels", "voxels", "attribute", scalar="float"),
-    )
-
-    name: str | None = Field(default=None)
-
-    voxels: float | None = Field(default=None)
 
 
 class Xa3DScanData(ImageScanData):
@@ -6474,26 +6474,41 @@ class Xa3DSessionData(ImageSessionData):
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 
 
-class XaScanData(ImageScanData):
-    """XSD type ``xnat:xaScanData`` (xnat/xnat.xsd).
+class XaScanDataParametersPixelRes(XnatModel):
+    """XSD inline type ``xnat:xaScanData_parameters_pixelRes`` (xnat/xnat.xsd)."""
 
-    An individual XA scan sequence"""
-
-    xsi_type: ClassVar[str] = "xnat:xaScanData"
-    xml_element: ClassVar[str | None] = "xnat:XAScan"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XAScan",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData"
+    xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_pixelRes"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/pixelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "parameters",
-            "parameters",
-            "element",
-            target="{http://nrg.wustl.edu/xnat}xaScanData/parameters",
-        ),
+        XsdField("units", "units", "attribute"),
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
     )
 
-    parameters: XaScanDataParameters | None = Field(default=None)
+    units: str | None = Field(default=None)
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
+
+
+class XaScanDataParametersFov(XnatModel):
+    """XSD inline type ``xnat:xaScanData_parameters_fov`` (xnat/xnat.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_fov"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/fov"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("x", "x", "attribute", scalar="int"),
+        XsdField("y", "y", "attribute", scalar="int"),
+    )
+
+    x: int | None = Field(default=None)
+
+    y: int | None = Field(default=None)
 
 
 class XaScanDataParameters(XnatModel):
@@ -6561,41 +6576,26 @@ class XaScanDataParameters(XnatModel):
     )
 
 
-class XaScanDataParametersFov(XnatModel):
-    """XSD inline type ``xnat:xaScanData_parameters_fov`` (xnat/xnat.xsd)."""
+class XaScanData(ImageScanData):
+    """XSD type ``xnat:xaScanData`` (xnat/xnat.xsd).
 
-    xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_fov"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/fov"
+    An individual XA scan sequence"""
+
+    xsi_type: ClassVar[str] = "xnat:xaScanData"
+    xml_element: ClassVar[str | None] = "xnat:XAScan"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XAScan",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
+        XsdField(
+            "parameters",
+            "parameters",
+            "element",
+            target="{http://nrg.wustl.edu/xnat}xaScanData/parameters",
+        ),
     )
 
-    x: int | None = Field(default=None)
-
-    y: int | None = Field(default=None)
-
-
-class XaScanDataParametersPixelRes(XnatModel):
-    """XSD inline type ``xnat:xaScanData_parameters_pixelRes`` (xnat/xnat.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_pixelRes"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/pixelRes"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("units", "units", "attribute"),
-        XsdField("x", "x", "attribute", scalar="int"),
-        XsdField("y", "y", "attribute", scalar="int"),
-    )
-
-    units: str | None = Field(default=None)
-
-    x: int | None = Field(default=None)
-
-    y: int | None = Field(default=None)
+    parameters: XaScanDataParameters | None = Field(default=None)
 
 
 class XaSessionData(ImageSessionData):

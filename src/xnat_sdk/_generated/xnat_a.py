@@ -38,498 +38,6 @@ __all__ = [
 ]
 
 
-class XnatAScidResearchData(SubjectAssessorData):
-    """XSD type ``xnat_a:scidResearchData`` (assessments/assessments.xsd).
-
-    Structured Clinical Interview for DSM-III-R (research version)"""
-
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData"
-    xml_element: ClassVar[str | None] = "xnat_a:SCID"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat_a:SCID",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("administrator", "administrator", "element"),
-        XsdField(
-            "mood_episodes",
-            "moodEpisodes",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodEpisodes",
-        ),
-        XsdField(
-            "psychotic_symptoms",
-            "psychoticSymptoms",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/psychoticSymptoms",
-        ),
-        XsdField(
-            "psychotic_disorders",
-            "psychoticDisorders",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/psychoticDisorders",
-        ),
-        XsdField(
-            "mood_disorders",
-            "moodDisorders",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodDisorders",
-        ),
-        XsdField(
-            "substance_use_disorders",
-            "substanceUseDisorders",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/substanceUseDisorders",
-        ),
-        XsdField(
-            "anxiety_disorders",
-            "anxietyDisorders",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/anxietyDisorders",
-        ),
-        XsdField(
-            "somatoform_disorders",
-            "somatoformDisorders",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/somatoformDisorders",
-        ),
-        XsdField(
-            "eating_disorders",
-            "eatingDisorders",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/eatingDisorders",
-        ),
-        XsdField("adjustment_disorder", "adjustmentDisorder", "element", scalar="int"),
-        XsdField(
-            "optional",
-            "optional",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/optional",
-        ),
-    )
-
-    administrator: str | None = Field(default=None, description="Person administering the test")
-
-    mood_episodes: XnatAScidResearchDataMoodEpisodes | None = Field(
-        default=None, validation_alias="moodEpisodes", serialization_alias="moodEpisodes"
-    )
-
-    psychotic_symptoms: XnatAScidResearchDataPsychoticSymptoms | None = Field(
-        default=None, validation_alias="psychoticSymptoms", serialization_alias="psychoticSymptoms"
-    )
-
-    psychotic_disorders: XnatAScidResearchDataPsychoticDisorders | None = Field(
-        default=None,
-        validation_alias="psychoticDisorders",
-        serialization_alias="psychoticDisorders",
-    )
-
-    mood_disorders: XnatAScidResearchDataMoodDisorders | None = Field(
-        default=None, validation_alias="moodDisorders", serialization_alias="moodDisorders"
-    )
-
-    substance_use_disorders: XnatAScidResearchDataSubstanceUseDisorders | None = Field(
-        default=None,
-        validation_alias="substanceUseDisorders",
-        serialization_alias="substanceUseDisorders",
-    )
-
-    anxiety_disorders: XnatAScidResearchDataAnxietyDisorders | None = Field(
-        default=None, validation_alias="anxietyDisorders", serialization_alias="anxietyDisorders"
-    )
-
-    somatoform_disorders: XnatAScidResearchDataSomatoformDisorders | None = Field(
-        default=None,
-        validation_alias="somatoformDisorders",
-        serialization_alias="somatoformDisorders",
-        description="current only",
-    )
-
-    eating_disorders: XnatAScidResearchDataEatingDisorders | None = Field(
-        default=None, validation_alias="eatingDisorders", serialization_alias="eatingDisorders"
-    )
-
-    adjustment_disorder: int | None = Field(
-        default=None,
-        validation_alias="adjustmentDisorder",
-        serialization_alias="adjustmentDisorder",
-        description="current only",
-    )
-
-    optional: XnatAScidResearchDataOptional | None = Field(default=None)
-
-
-class XnatAScidResearchDataAnxietyDisorders(XnatModel):
-    """XSD inline type ``xnat_a:scidResearchData_anxietyDisorders`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_anxietyDisorders"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/anxietyDisorders"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField(
-            "current_panic_with_agoraphobia", "currentPanicWithAgoraphobia", "element", scalar="int"
-        ),
-        XsdField(
-            "past_panic_with_agoraphobia", "pastPanicWithAgoraphobia", "element", scalar="int"
-        ),
-        XsdField(
-            "current_panic_without_agoraphobia",
-            "currentPanicWithoutAgoraphobia",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "past_panic_without_agoraphobia", "pastPanicWithoutAgoraphobia", "element", scalar="int"
-        ),
-        XsdField(
-            "current_agoraphobia_without_panic_hx",
-            "currentAgoraphobiaWithoutPanicHx",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "past_agoraphobia_without_panic_hx",
-            "pastAgoraphobiaWithoutPanicHx",
-            "element",
-            scalar="int",
-        ),
-        XsdField("current_social_phobia", "currentSocialPhobia", "element", scalar="int"),
-        XsdField("past_social_phobia", "pastSocialPhobia", "element", scalar="int"),
-        XsdField("current_specific_phobia", "currentSpecificPhobia", "element", scalar="int"),
-        XsdField("past_specific_phobia", "pastSpecificPhobia", "element", scalar="int"),
-        XsdField("current_ocd", "currentOCD", "element", scalar="int"),
-        XsdField("past_ocd", "pastOCD", "element", scalar="int"),
-        XsdField("current_ptsd", "currentPTSD", "element", scalar="int"),
-        XsdField("past_ptsd", "pastPTSD", "element", scalar="int"),
-        XsdField(
-            "current_generalized_anxiety_disorder",
-            "currentGeneralizedAnxietyDisorder",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "current_anxiety_due_to_medical_condition",
-            "currentAnxietyDueToMedicalCondition",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "past_anxiety_due_to_medical_condition",
-            "pastAnxietyDueToMedicalCondition",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "current_substance_induced_anxiety_disorder",
-            "currentSubstanceInducedAnxietyDisorder",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "past_substance_induced_anxiety_disorder",
-            "pastSubstanceInducedAnxietyDisorder",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "current_anxiety_disorder_nos", "currentAnxietyDisorderNOS", "element", scalar="int"
-        ),
-        XsdField("past_anxiety_disorder_nos", "pastAnxietyDisorderNOS", "element", scalar="int"),
-    )
-
-    current_panic_with_agoraphobia: int | None = Field(
-        default=None,
-        validation_alias="currentPanicWithAgoraphobia",
-        serialization_alias="currentPanicWithAgoraphobia",
-    )
-
-    past_panic_with_agoraphobia: int | None = Field(
-        default=None,
-        validation_alias="pastPanicWithAgoraphobia",
-        serialization_alias="pastPanicWithAgoraphobia",
-    )
-
-    current_panic_without_agoraphobia: int | None = Field(
-        default=None,
-        validation_alias="currentPanicWithoutAgoraphobia",
-        serialization_alias="currentPanicWithoutAgoraphobia",
-    )
-
-    past_panic_without_agoraphobia: int | None = Field(
-        default=None,
-        validation_alias="pastPanicWithoutAgoraphobia",
-        serialization_alias="pastPanicWithoutAgoraphobia",
-    )
-
-    current_agoraphobia_without_panic_hx: int | None = Field(
-        default=None,
-        validation_alias="currentAgoraphobiaWithoutPanicHx",
-        serialization_alias="currentAgoraphobiaWithoutPanicHx",
-    )
-
-    past_agoraphobia_without_panic_hx: int | None = Field(
-        default=None,
-        validation_alias="pastAgoraphobiaWithoutPanicHx",
-        serialization_alias="pastAgoraphobiaWithoutPanicHx",
-    )
-
-    current_social_phobia: int | None = Field(
-        default=None,
-        validation_alias="currentSocialPhobia",
-        serialization_alias="currentSocialPhobia",
-    )
-
-    past_social_phobia: int | None = Field(
-        default=None, validation_alias="pastSocialPhobia", serialization_alias="pastSocialPhobia"
-    )
-
-    current_specific_phobia: int | None = Field(
-        default=None,
-        validation_alias="currentSpecificPhobia",
-        serialization_alias="currentSpecificPhobia",
-    )
-
-    past_specific_phobia: int | None = Field(
-        default=None,
-        validation_alias="pastSpecificPhobia",
-        serialization_alias="pastSpecificPhobia",
-    )
-
-    current_ocd: int | None = Field(
-        default=None,
-        validation_alias="currentOCD",
-        serialization_alias="currentOCD",
-        description="Obsessive-Compulsive Disorder",
-    )
-
-    past_ocd: int | None = Field(
-        default=None,
-        validation_alias="pastOCD",
-        serialization_alias="pastOCD",
-        description="Obsessive-Compulsive Disorder",
-    )
-
-    current_ptsd: int | None = Field(
-        default=None,
-        validation_alias="currentPTSD",
-        serialization_alias="currentPTSD",
-        description="Posttraumatic Stress Disorder",
-    )
-
-    past_ptsd: int | None = Field(
-        default=None,
-        validation_alias="pastPTSD",
-        serialization_alias="pastPTSD",
-        description="Posttraumatic Stress Disorder",
-    )
-
-    current_generalized_anxiety_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentGeneralizedAnxietyDisorder",
-        serialization_alias="currentGeneralizedAnxietyDisorder",
-    )
-
-    current_anxiety_due_to_medical_condition: int | None = Field(
-        default=None,
-        validation_alias="currentAnxietyDueToMedicalCondition",
-        serialization_alias="currentAnxietyDueToMedicalCondition",
-    )
-
-    past_anxiety_due_to_medical_condition: int | None = Field(
-        default=None,
-        validation_alias="pastAnxietyDueToMedicalCondition",
-        serialization_alias="pastAnxietyDueToMedicalCondition",
-    )
-
-    current_substance_induced_anxiety_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentSubstanceInducedAnxietyDisorder",
-        serialization_alias="currentSubstanceInducedAnxietyDisorder",
-    )
-
-    past_substance_induced_anxiety_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastSubstanceInducedAnxietyDisorder",
-        serialization_alias="pastSubstanceInducedAnxietyDisorder",
-    )
-
-    current_anxiety_disorder_nos: int | None = Field(
-        default=None,
-        validation_alias="currentAnxietyDisorderNOS",
-        serialization_alias="currentAnxietyDisorderNOS",
-        description="not otherwise specified",
-    )
-
-    past_anxiety_disorder_nos: int | None = Field(
-        default=None,
-        validation_alias="pastAnxietyDisorderNOS",
-        serialization_alias="pastAnxietyDisorderNOS",
-        description="not otherwise specified",
-    )
-
-
-class XnatAScidResearchDataEatingDisorders(XnatModel):
-    """XSD inline type ``xnat_a:scidResearchData_eatingDisorders`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_eatingDisorders"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/eatingDisorders"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("current_anorexia_nervosa", "currentAnorexiaNervosa", "element", scalar="int"),
-        XsdField("past_anorexia_nervosa", "pastAnorexiaNervosa", "element", scalar="int"),
-        XsdField("current_bulimia_nervosa", "currentBulimiaNervosa", "element", scalar="int"),
-        XsdField("past_bulimia_nervosa", "pastBulimiaNervosa", "element", scalar="int"),
-        XsdField(
-            "current_binge_eating_disorder", "currentBingeEatingDisorder", "element", scalar="int"
-        ),
-        XsdField("past_binge_eating_disorder", "pastBingeEatingDisorder", "element", scalar="int"),
-    )
-
-    current_anorexia_nervosa: int | None = Field(
-        default=None,
-        validation_alias="currentAnorexiaNervosa",
-        serialization_alias="currentAnorexiaNervosa",
-    )
-
-    past_anorexia_nervosa: int | None = Field(
-        default=None,
-        validation_alias="pastAnorexiaNervosa",
-        serialization_alias="pastAnorexiaNervosa",
-    )
-
-    current_bulimia_nervosa: int | None = Field(
-        default=None,
-        validation_alias="currentBulimiaNervosa",
-        serialization_alias="currentBulimiaNervosa",
-    )
-
-    past_bulimia_nervosa: int | None = Field(
-        default=None,
-        validation_alias="pastBulimiaNervosa",
-        serialization_alias="pastBulimiaNervosa",
-    )
-
-    current_binge_eating_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentBingeEatingDisorder",
-        serialization_alias="currentBingeEatingDisorder",
-    )
-
-    past_binge_eating_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastBingeEatingDisorder",
-        serialization_alias="pastBingeEatingDisorder",
-    )
-
-
-class XnatAScidResearchDataMoodDisorders(XnatModel):
-    """XSD inline type ``xnat_a:scidResearchData_moodDisorders`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_moodDisorders"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodDisorders"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("current_bipolar1_disorder", "currentBipolar1Disorder", "element", scalar="int"),
-        XsdField("past_bipolar1_disorder", "pastBipolar1Disorder", "element", scalar="int"),
-        XsdField("current_bipolar2_disorder", "currentBipolar2Disorder", "element", scalar="int"),
-        XsdField("past_bipolar2_disorder", "pastBipolar2Disorder", "element", scalar="int"),
-        XsdField(
-            "current_other_bipolar_disorder", "currentOtherBipolarDisorder", "element", scalar="int"
-        ),
-        XsdField(
-            "past_other_bipolar_disorder", "pastOtherBipolarDisorder", "element", scalar="int"
-        ),
-        XsdField(
-            "current_major_depressive_disorder",
-            "currentMajorDepressiveDisorder",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "past_major_depressive_disorder", "pastMajorDepressiveDisorder", "element", scalar="int"
-        ),
-        XsdField(
-            "current_depressive_disorder_nos",
-            "currentDepressiveDisorderNOS",
-            "element",
-            scalar="int",
-        ),
-        XsdField(
-            "past_depressive_disorder_nos", "pastDepressiveDisorderNOS", "element", scalar="int"
-        ),
-    )
-
-    current_bipolar1_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentBipolar1Disorder",
-        serialization_alias="currentBipolar1Disorder",
-    )
-
-    past_bipolar1_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastBipolar1Disorder",
-        serialization_alias="pastBipolar1Disorder",
-    )
-
-    current_bipolar2_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentBipolar2Disorder",
-        serialization_alias="currentBipolar2Disorder",
-    )
-
-    past_bipolar2_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastBipolar2Disorder",
-        serialization_alias="pastBipolar2Disorder",
-    )
-
-    current_other_bipolar_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentOtherBipolarDisorder",
-        serialization_alias="currentOtherBipolarDisorder",
-        description="cyclothymic disorder, bipolar disorder NOS",
-    )
-
-    past_other_bipolar_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastOtherBipolarDisorder",
-        serialization_alias="pastOtherBipolarDisorder",
-        description="cyclothymic disorder, bipolar disorder NOS",
-    )
-
-    current_major_depressive_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentMajorDepressiveDisorder",
-        serialization_alias="currentMajorDepressiveDisorder",
-    )
-
-    past_major_depressive_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastMajorDepressiveDisorder",
-        serialization_alias="pastMajorDepressiveDisorder",
-    )
-
-    current_depressive_disorder_nos: int | None = Field(
-        default=None,
-        validation_alias="currentDepressiveDisorderNOS",
-        serialization_alias="currentDepressiveDisorderNOS",
-        description="not otherwise specified",
-    )
-
-    past_depressive_disorder_nos: int | None = Field(
-        default=None,
-        validation_alias="pastDepressiveDisorderNOS",
-        serialization_alias="pastDepressiveDisorderNOS",
-        description="not otherwise specified",
-    )
-
-
 class XnatAScidResearchDataMoodEpisodes(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_moodEpisodes`` (assessments/assessments.xsd)."""
 
@@ -643,83 +151,92 @@ class XnatAScidResearchDataMoodEpisodes(XnatModel):
     )
 
 
-class XnatAScidResearchDataOptional(XnatModel):
-    """XSD inline type ``xnat_a:scidResearchData_optional`` (assessments/assessments.xsd)."""
+class XnatAScidResearchDataPsychoticSymptoms(XnatModel):
+    """XSD inline type ``xnat_a:scidResearchData_psychoticSymptoms`` (assessments/assessments.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_optional"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/optional"
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_psychoticSymptoms"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/psychoticSymptoms"
+    )
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("current_delusions", "currentDelusions", "element", scalar="int"),
+        XsdField("past_delusions", "pastDelusions", "element", scalar="int"),
+        XsdField("current_hallucinations", "currentHallucinations", "element", scalar="int"),
+        XsdField("past_hallucinations", "pastHallucinations", "element", scalar="int"),
         XsdField(
-            "current_acute_stress_disorder", "currentAcuteStressDisorder", "element", scalar="int"
-        ),
-        XsdField("past_acute_stress_disorder", "pastAcuteStressDisorder", "element", scalar="int"),
-        XsdField(
-            "current_minor_depressive_disorder",
-            "currentMinorDepressiveDisorder",
+            "current_disorganized_speech_behavior",
+            "currentDisorganizedSpeechBehavior",
             "element",
             scalar="int",
         ),
         XsdField(
-            "past_minor_depressive_disorder", "pastMinorDepressiveDisorder", "element", scalar="int"
-        ),
-        XsdField(
-            "current_mixed_anxiety_depressive_disorder",
-            "currentMixedAnxietyDepressiveDisorder",
+            "past_disorganized_speech_behavior",
+            "pastDisorganizedSpeechBehavior",
             "element",
             scalar="int",
         ),
-        XsdField(
-            "past_mixed_anxiety_depressive_disorder",
-            "pastMixedAnxietyDepressiveDisorder",
-            "element",
-            scalar="int",
-        ),
-        XsdField("past_sympomatic_details", "pastSympomaticDetails", "element"),
+        XsdField("current_catatonic_behavior", "currentCatatonicBehavior", "element", scalar="int"),
+        XsdField("past_catatonic_behavior", "pastCatatonicBehavior", "element", scalar="int"),
+        XsdField("current_negative_symptoms", "currentNegativeSymptoms", "element", scalar="int"),
+        XsdField("past_negative_symptoms", "pastNegativeSymptoms", "element", scalar="int"),
     )
 
-    current_acute_stress_disorder: int | None = Field(
-        default=None,
-        validation_alias="currentAcuteStressDisorder",
-        serialization_alias="currentAcuteStressDisorder",
+    current_delusions: int | None = Field(
+        default=None, validation_alias="currentDelusions", serialization_alias="currentDelusions"
     )
 
-    past_acute_stress_disorder: int | None = Field(
-        default=None,
-        validation_alias="pastAcuteStressDisorder",
-        serialization_alias="pastAcuteStressDisorder",
+    past_delusions: int | None = Field(
+        default=None, validation_alias="pastDelusions", serialization_alias="pastDelusions"
     )
 
-    current_minor_depressive_disorder: int | None = Field(
+    current_hallucinations: int | None = Field(
         default=None,
-        validation_alias="currentMinorDepressiveDisorder",
-        serialization_alias="currentMinorDepressiveDisorder",
+        validation_alias="currentHallucinations",
+        serialization_alias="currentHallucinations",
     )
 
-    past_minor_depressive_disorder: int | None = Field(
+    past_hallucinations: int | None = Field(
         default=None,
-        validation_alias="pastMinorDepressiveDisorder",
-        serialization_alias="pastMinorDepressiveDisorder",
+        validation_alias="pastHallucinations",
+        serialization_alias="pastHallucinations",
     )
 
-    current_mixed_anxiety_depressive_disorder: int | None = Field(
+    current_disorganized_speech_behavior: int | None = Field(
         default=None,
-        validation_alias="currentMixedAnxietyDepressiveDisorder",
-        serialization_alias="currentMixedAnxietyDepressiveDisorder",
+        validation_alias="currentDisorganizedSpeechBehavior",
+        serialization_alias="currentDisorganizedSpeechBehavior",
     )
 
-    past_mixed_anxiety_depressive_disorder: int | None = Field(
+    past_disorganized_speech_behavior: int | None = Field(
         default=None,
-        validation_alias="pastMixedAnxietyDepressiveDisorder",
-        serialization_alias="pastMixedAnxietyDepressiveDisorder",
+        validation_alias="pastDisorganizedSpeechBehavior",
+        serialization_alias="pastDisorganizedSpeechBehavior",
     )
 
-    past_sympomatic_details: str | None = Field(
+    current_catatonic_behavior: int | None = Field(
         default=None,
-        validation_alias="pastSympomaticDetails",
-        serialization_alias="pastSympomaticDetails",
-        description="Symptomatic details of past major depressive/manic episodes",
+        validation_alias="currentCatatonicBehavior",
+        serialization_alias="currentCatatonicBehavior",
+    )
+
+    past_catatonic_behavior: int | None = Field(
+        default=None,
+        validation_alias="pastCatatonicBehavior",
+        serialization_alias="pastCatatonicBehavior",
+    )
+
+    current_negative_symptoms: int | None = Field(
+        default=None,
+        validation_alias="currentNegativeSymptoms",
+        serialization_alias="currentNegativeSymptoms",
+    )
+
+    past_negative_symptoms: int | None = Field(
+        default=None,
+        validation_alias="pastNegativeSymptoms",
+        serialization_alias="pastNegativeSymptoms",
     )
 
 
@@ -964,139 +481,106 @@ class XnatAScidResearchDataPsychoticDisorders(XnatModel):
     )
 
 
-class XnatAScidResearchDataPsychoticSymptoms(XnatModel):
-    """XSD inline type ``xnat_a:scidResearchData_psychoticSymptoms`` (assessments/assessments.xsd)."""
+class XnatAScidResearchDataMoodDisorders(XnatModel):
+    """XSD inline type ``xnat_a:scidResearchData_moodDisorders`` (assessments/assessments.xsd)."""
 
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_psychoticSymptoms"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/psychoticSymptoms"
-    )
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_moodDisorders"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodDisorders"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
     xsd_inline: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("current_delusions", "currentDelusions", "element", scalar="int"),
-        XsdField("past_delusions", "pastDelusions", "element", scalar="int"),
-        XsdField("current_hallucinations", "currentHallucinations", "element", scalar="int"),
-        XsdField("past_hallucinations", "pastHallucinations", "element", scalar="int"),
+        XsdField("current_bipolar1_disorder", "currentBipolar1Disorder", "element", scalar="int"),
+        XsdField("past_bipolar1_disorder", "pastBipolar1Disorder", "element", scalar="int"),
+        XsdField("current_bipolar2_disorder", "currentBipolar2Disorder", "element", scalar="int"),
+        XsdField("past_bipolar2_disorder", "pastBipolar2Disorder", "element", scalar="int"),
         XsdField(
-            "current_disorganized_speech_behavior",
-            "currentDisorganizedSpeechBehavior",
+            "current_other_bipolar_disorder", "currentOtherBipolarDisorder", "element", scalar="int"
+        ),
+        XsdField(
+            "past_other_bipolar_disorder", "pastOtherBipolarDisorder", "element", scalar="int"
+        ),
+        XsdField(
+            "current_major_depressive_disorder",
+            "currentMajorDepressiveDisorder",
             "element",
             scalar="int",
         ),
         XsdField(
-            "past_disorganized_speech_behavior",
-            "pastDisorganizedSpeechBehavior",
-            "element",
-            scalar="int",
+            "past_major_depressive_disorder", "pastMajorDepressiveDisorder", "element", scalar="int"
         ),
-        XsdField("current_catatonic_behavior", "currentCatatonicBehavior", "element", scalar="int"),
-        XsdField("past_catatonic_behavior", "pastCatatonicBehavior", "element", scalar="int"),
-        XsdField("current_negative_symptoms", "currentNegativeSymptoms", "element", scalar="int"),
-        XsdField("past_negative_symptoms", "pastNegativeSymptoms", "element", scalar="int"),
-    )
-
-    current_delusions: int | None = Field(
-        default=None, validation_alias="currentDelusions", serialization_alias="currentDelusions"
-    )
-
-    past_delusions: int | None = Field(
-        default=None, validation_alias="pastDelusions", serialization_alias="pastDelusions"
-    )
-
-    current_hallucinations: int | None = Field(
-        default=None,
-        validation_alias="currentHallucinations",
-        serialization_alias="currentHallucinations",
-    )
-
-    past_hallucinations: int | None = Field(
-        default=None,
-        validation_alias="pastHallucinations",
-        serialization_alias="pastHallucinations",
-    )
-
-    current_disorganized_speech_behavior: int | None = Field(
-        default=None,
-        validation_alias="currentDisorganizedSpeechBehavior",
-        serialization_alias="currentDisorganizedSpeechBehavior",
-    )
-
-    past_disorganized_speech_behavior: int | None = Field(
-        default=None,
-        validation_alias="pastDisorganizedSpeechBehavior",
-        serialization_alias="pastDisorganizedSpeechBehavior",
-    )
-
-    current_catatonic_behavior: int | None = Field(
-        default=None,
-        validation_alias="currentCatatonicBehavior",
-        serialization_alias="currentCatatonicBehavior",
-    )
-
-    past_catatonic_behavior: int | None = Field(
-        default=None,
-        validation_alias="pastCatatonicBehavior",
-        serialization_alias="pastCatatonicBehavior",
-    )
-
-    current_negative_symptoms: int | None = Field(
-        default=None,
-        validation_alias="currentNegativeSymptoms",
-        serialization_alias="currentNegativeSymptoms",
-    )
-
-    past_negative_symptoms: int | None = Field(
-        default=None,
-        validation_alias="pastNegativeSymptoms",
-        serialization_alias="pastNegativeSymptoms",
-    )
-
-
-class XnatAScidResearchDataSomatoformDisorders(XnatModel):
-    """XSD inline type ``xnat_a:scidResearchData_somatoformDisorders`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_somatoformDisorders"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/somatoformDisorders"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("somatization_disorder", "somatizationDisorder", "element", scalar="int"),
         XsdField(
-            "undifferentiated_somatform_disorder",
-            "undifferentiatedSomatformDisorder",
+            "current_depressive_disorder_nos",
+            "currentDepressiveDisorderNOS",
             "element",
             scalar="int",
         ),
-        XsdField("pain_disorder", "painDisorder", "element", scalar="int"),
-        XsdField("hypochondriasis", "hypochondriasis", "element", scalar="int"),
-        XsdField("body_dysmorphic_disorder", "bodyDysmorphicDisorder", "element", scalar="int"),
+        XsdField(
+            "past_depressive_disorder_nos", "pastDepressiveDisorderNOS", "element", scalar="int"
+        ),
     )
 
-    somatization_disorder: int | None = Field(
+    current_bipolar1_disorder: int | None = Field(
         default=None,
-        validation_alias="somatizationDisorder",
-        serialization_alias="somatizationDisorder",
+        validation_alias="currentBipolar1Disorder",
+        serialization_alias="currentBipolar1Disorder",
     )
 
-    undifferentiated_somatform_disorder: int | None = Field(
+    past_bipolar1_disorder: int | None = Field(
         default=None,
-        validation_alias="undifferentiatedSomatformDisorder",
-        serialization_alias="undifferentiatedSomatformDisorder",
+        validation_alias="pastBipolar1Disorder",
+        serialization_alias="pastBipolar1Disorder",
     )
 
-    pain_disorder: int | None = Field(
-        default=None, validation_alias="painDisorder", serialization_alias="painDisorder"
-    )
-
-    hypochondriasis: int | None = Field(default=None)
-
-    body_dysmorphic_disorder: int | None = Field(
+    current_bipolar2_disorder: int | None = Field(
         default=None,
-        validation_alias="bodyDysmorphicDisorder",
-        serialization_alias="bodyDysmorphicDisorder",
+        validation_alias="currentBipolar2Disorder",
+        serialization_alias="currentBipolar2Disorder",
+    )
+
+    past_bipolar2_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastBipolar2Disorder",
+        serialization_alias="pastBipolar2Disorder",
+    )
+
+    current_other_bipolar_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentOtherBipolarDisorder",
+        serialization_alias="currentOtherBipolarDisorder",
+        description="cyclothymic disorder, bipolar disorder NOS",
+    )
+
+    past_other_bipolar_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastOtherBipolarDisorder",
+        serialization_alias="pastOtherBipolarDisorder",
+        description="cyclothymic disorder, bipolar disorder NOS",
+    )
+
+    current_major_depressive_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentMajorDepressiveDisorder",
+        serialization_alias="currentMajorDepressiveDisorder",
+    )
+
+    past_major_depressive_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastMajorDepressiveDisorder",
+        serialization_alias="pastMajorDepressiveDisorder",
+    )
+
+    current_depressive_disorder_nos: int | None = Field(
+        default=None,
+        validation_alias="currentDepressiveDisorderNOS",
+        serialization_alias="currentDepressiveDisorderNOS",
+        description="not otherwise specified",
+    )
+
+    past_depressive_disorder_nos: int | None = Field(
+        default=None,
+        validation_alias="pastDepressiveDisorderNOS",
+        serialization_alias="pastDepressiveDisorderNOS",
+        description="not otherwise specified",
     )
 
 
@@ -1435,6 +919,522 @@ class XnatAScidResearchDataSubstanceUseDisorders(XnatModel):
     )
 
 
+class XnatAScidResearchDataAnxietyDisorders(XnatModel):
+    """XSD inline type ``xnat_a:scidResearchData_anxietyDisorders`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_anxietyDisorders"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/anxietyDisorders"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "current_panic_with_agoraphobia", "currentPanicWithAgoraphobia", "element", scalar="int"
+        ),
+        XsdField(
+            "past_panic_with_agoraphobia", "pastPanicWithAgoraphobia", "element", scalar="int"
+        ),
+        XsdField(
+            "current_panic_without_agoraphobia",
+            "currentPanicWithoutAgoraphobia",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "past_panic_without_agoraphobia", "pastPanicWithoutAgoraphobia", "element", scalar="int"
+        ),
+        XsdField(
+            "current_agoraphobia_without_panic_hx",
+            "currentAgoraphobiaWithoutPanicHx",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "past_agoraphobia_without_panic_hx",
+            "pastAgoraphobiaWithoutPanicHx",
+            "element",
+            scalar="int",
+        ),
+        XsdField("current_social_phobia", "currentSocialPhobia", "element", scalar="int"),
+        XsdField("past_social_phobia", "pastSocialPhobia", "element", scalar="int"),
+        XsdField("current_specific_phobia", "currentSpecificPhobia", "element", scalar="int"),
+        XsdField("past_specific_phobia", "pastSpecificPhobia", "element", scalar="int"),
+        XsdField("current_ocd", "currentOCD", "element", scalar="int"),
+        XsdField("past_ocd", "pastOCD", "element", scalar="int"),
+        XsdField("current_ptsd", "currentPTSD", "element", scalar="int"),
+        XsdField("past_ptsd", "pastPTSD", "element", scalar="int"),
+        XsdField(
+            "current_generalized_anxiety_disorder",
+            "currentGeneralizedAnxietyDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "current_anxiety_due_to_medical_condition",
+            "currentAnxietyDueToMedicalCondition",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "past_anxiety_due_to_medical_condition",
+            "pastAnxietyDueToMedicalCondition",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "current_substance_induced_anxiety_disorder",
+            "currentSubstanceInducedAnxietyDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "past_substance_induced_anxiety_disorder",
+            "pastSubstanceInducedAnxietyDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "current_anxiety_disorder_nos", "currentAnxietyDisorderNOS", "element", scalar="int"
+        ),
+        XsdField("past_anxiety_disorder_nos", "pastAnxietyDisorderNOS", "element", scalar="int"),
+    )
+
+    current_panic_with_agoraphobia: int | None = Field(
+        default=None,
+        validation_alias="currentPanicWithAgoraphobia",
+        serialization_alias="currentPanicWithAgoraphobia",
+    )
+
+    past_panic_with_agoraphobia: int | None = Field(
+        default=None,
+        validation_alias="pastPanicWithAgoraphobia",
+        serialization_alias="pastPanicWithAgoraphobia",
+    )
+
+    current_panic_without_agoraphobia: int | None = Field(
+        default=None,
+        validation_alias="currentPanicWithoutAgoraphobia",
+        serialization_alias="currentPanicWithoutAgoraphobia",
+    )
+
+    past_panic_without_agoraphobia: int | None = Field(
+        default=None,
+        validation_alias="pastPanicWithoutAgoraphobia",
+        serialization_alias="pastPanicWithoutAgoraphobia",
+    )
+
+    current_agoraphobia_without_panic_hx: int | None = Field(
+        default=None,
+        validation_alias="currentAgoraphobiaWithoutPanicHx",
+        serialization_alias="currentAgoraphobiaWithoutPanicHx",
+    )
+
+    past_agoraphobia_without_panic_hx: int | None = Field(
+        default=None,
+        validation_alias="pastAgoraphobiaWithoutPanicHx",
+        serialization_alias="pastAgoraphobiaWithoutPanicHx",
+    )
+
+    current_social_phobia: int | None = Field(
+        default=None,
+        validation_alias="currentSocialPhobia",
+        serialization_alias="currentSocialPhobia",
+    )
+
+    past_social_phobia: int | None = Field(
+        default=None, validation_alias="pastSocialPhobia", serialization_alias="pastSocialPhobia"
+    )
+
+    current_specific_phobia: int | None = Field(
+        default=None,
+        validation_alias="currentSpecificPhobia",
+        serialization_alias="currentSpecificPhobia",
+    )
+
+    past_specific_phobia: int | None = Field(
+        default=None,
+        validation_alias="pastSpecificPhobia",
+        serialization_alias="pastSpecificPhobia",
+    )
+
+    current_ocd: int | None = Field(
+        default=None,
+        validation_alias="currentOCD",
+        serialization_alias="currentOCD",
+        description="Obsessive-Compulsive Disorder",
+    )
+
+    past_ocd: int | None = Field(
+        default=None,
+        validation_alias="pastOCD",
+        serialization_alias="pastOCD",
+        description="Obsessive-Compulsive Disorder",
+    )
+
+    current_ptsd: int | None = Field(
+        default=None,
+        validation_alias="currentPTSD",
+        serialization_alias="currentPTSD",
+        description="Posttraumatic Stress Disorder",
+    )
+
+    past_ptsd: int | None = Field(
+        default=None,
+        validation_alias="pastPTSD",
+        serialization_alias="pastPTSD",
+        description="Posttraumatic Stress Disorder",
+    )
+
+    current_generalized_anxiety_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentGeneralizedAnxietyDisorder",
+        serialization_alias="currentGeneralizedAnxietyDisorder",
+    )
+
+    current_anxiety_due_to_medical_condition: int | None = Field(
+        default=None,
+        validation_alias="currentAnxietyDueToMedicalCondition",
+        serialization_alias="currentAnxietyDueToMedicalCondition",
+    )
+
+    past_anxiety_due_to_medical_condition: int | None = Field(
+        default=None,
+        validation_alias="pastAnxietyDueToMedicalCondition",
+        serialization_alias="pastAnxietyDueToMedicalCondition",
+    )
+
+    current_substance_induced_anxiety_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentSubstanceInducedAnxietyDisorder",
+        serialization_alias="currentSubstanceInducedAnxietyDisorder",
+    )
+
+    past_substance_induced_anxiety_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastSubstanceInducedAnxietyDisorder",
+        serialization_alias="pastSubstanceInducedAnxietyDisorder",
+    )
+
+    current_anxiety_disorder_nos: int | None = Field(
+        default=None,
+        validation_alias="currentAnxietyDisorderNOS",
+        serialization_alias="currentAnxietyDisorderNOS",
+        description="not otherwise specified",
+    )
+
+    past_anxiety_disorder_nos: int | None = Field(
+        default=None,
+        validation_alias="pastAnxietyDisorderNOS",
+        serialization_alias="pastAnxietyDisorderNOS",
+        description="not otherwise specified",
+    )
+
+
+class XnatAScidResearchDataSomatoformDisorders(XnatModel):
+    """XSD inline type ``xnat_a:scidResearchData_somatoformDisorders`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_somatoformDisorders"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/somatoformDisorders"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("somatization_disorder", "somatizationDisorder", "element", scalar="int"),
+        XsdField(
+            "undifferentiated_somatform_disorder",
+            "undifferentiatedSomatformDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField("pain_disorder", "painDisorder", "element", scalar="int"),
+        XsdField("hypochondriasis", "hypochondriasis", "element", scalar="int"),
+        XsdField("body_dysmorphic_disorder", "bodyDysmorphicDisorder", "element", scalar="int"),
+    )
+
+    somatization_disorder: int | None = Field(
+        default=None,
+        validation_alias="somatizationDisorder",
+        serialization_alias="somatizationDisorder",
+    )
+
+    undifferentiated_somatform_disorder: int | None = Field(
+        default=None,
+        validation_alias="undifferentiatedSomatformDisorder",
+        serialization_alias="undifferentiatedSomatformDisorder",
+    )
+
+    pain_disorder: int | None = Field(
+        default=None, validation_alias="painDisorder", serialization_alias="painDisorder"
+    )
+
+    hypochondriasis: int | None = Field(default=None)
+
+    body_dysmorphic_disorder: int | None = Field(
+        default=None,
+        validation_alias="bodyDysmorphicDisorder",
+        serialization_alias="bodyDysmorphicDisorder",
+    )
+
+
+class XnatAScidResearchDataEatingDisorders(XnatModel):
+    """XSD inline type ``xnat_a:scidResearchData_eatingDisorders`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_eatingDisorders"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/eatingDisorders"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("current_anorexia_nervosa", "currentAnorexiaNervosa", "element", scalar="int"),
+        XsdField("past_anorexia_nervosa", "pastAnorexiaNervosa", "element", scalar="int"),
+        XsdField("current_bulimia_nervosa", "currentBulimiaNervosa", "element", scalar="int"),
+        XsdField("past_bulimia_nervosa", "pastBulimiaNervosa", "element", scalar="int"),
+        XsdField(
+            "current_binge_eating_disorder", "currentBingeEatingDisorder", "element", scalar="int"
+        ),
+        XsdField("past_binge_eating_disorder", "pastBingeEatingDisorder", "element", scalar="int"),
+    )
+
+    current_anorexia_nervosa: int | None = Field(
+        default=None,
+        validation_alias="currentAnorexiaNervosa",
+        serialization_alias="currentAnorexiaNervosa",
+    )
+
+    past_anorexia_nervosa: int | None = Field(
+        default=None,
+        validation_alias="pastAnorexiaNervosa",
+        serialization_alias="pastAnorexiaNervosa",
+    )
+
+    current_bulimia_nervosa: int | None = Field(
+        default=None,
+        validation_alias="currentBulimiaNervosa",
+        serialization_alias="currentBulimiaNervosa",
+    )
+
+    past_bulimia_nervosa: int | None = Field(
+        default=None,
+        validation_alias="pastBulimiaNervosa",
+        serialization_alias="pastBulimiaNervosa",
+    )
+
+    current_binge_eating_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentBingeEatingDisorder",
+        serialization_alias="currentBingeEatingDisorder",
+    )
+
+    past_binge_eating_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastBingeEatingDisorder",
+        serialization_alias="pastBingeEatingDisorder",
+    )
+
+
+class XnatAScidResearchDataOptional(XnatModel):
+    """XSD inline type ``xnat_a:scidResearchData_optional`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData_optional"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/optional"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField(
+            "current_acute_stress_disorder", "currentAcuteStressDisorder", "element", scalar="int"
+        ),
+        XsdField("past_acute_stress_disorder", "pastAcuteStressDisorder", "element", scalar="int"),
+        XsdField(
+            "current_minor_depressive_disorder",
+            "currentMinorDepressiveDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "past_minor_depressive_disorder", "pastMinorDepressiveDisorder", "element", scalar="int"
+        ),
+        XsdField(
+            "current_mixed_anxiety_depressive_disorder",
+            "currentMixedAnxietyDepressiveDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField(
+            "past_mixed_anxiety_depressive_disorder",
+            "pastMixedAnxietyDepressiveDisorder",
+            "element",
+            scalar="int",
+        ),
+        XsdField("past_sympomatic_details", "pastSympomaticDetails", "element"),
+    )
+
+    current_acute_stress_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentAcuteStressDisorder",
+        serialization_alias="currentAcuteStressDisorder",
+    )
+
+    past_acute_stress_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastAcuteStressDisorder",
+        serialization_alias="pastAcuteStressDisorder",
+    )
+
+    current_minor_depressive_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentMinorDepressiveDisorder",
+        serialization_alias="currentMinorDepressiveDisorder",
+    )
+
+    past_minor_depressive_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastMinorDepressiveDisorder",
+        serialization_alias="pastMinorDepressiveDisorder",
+    )
+
+    current_mixed_anxiety_depressive_disorder: int | None = Field(
+        default=None,
+        validation_alias="currentMixedAnxietyDepressiveDisorder",
+        serialization_alias="currentMixedAnxietyDepressiveDisorder",
+    )
+
+    past_mixed_anxiety_depressive_disorder: int | None = Field(
+        default=None,
+        validation_alias="pastMixedAnxietyDepressiveDisorder",
+        serialization_alias="pastMixedAnxietyDepressiveDisorder",
+    )
+
+    past_sympomatic_details: str | None = Field(
+        default=None,
+        validation_alias="pastSympomaticDetails",
+        serialization_alias="pastSympomaticDetails",
+        description="Symptomatic details of past major depressive/manic episodes",
+    )
+
+
+class XnatAScidResearchData(SubjectAssessorData):
+    """XSD type ``xnat_a:scidResearchData`` (assessments/assessments.xsd).
+
+    Structured Clinical Interview for DSM-III-R (research version)"""
+
+    xsi_type: ClassVar[str] = "xnat_a:scidResearchData"
+    xml_element: ClassVar[str | None] = "xnat_a:SCID"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat_a:SCID",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("administrator", "administrator", "element"),
+        XsdField(
+            "mood_episodes",
+            "moodEpisodes",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodEpisodes",
+        ),
+        XsdField(
+            "psychotic_symptoms",
+            "psychoticSymptoms",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/psychoticSymptoms",
+        ),
+        XsdField(
+            "psychotic_disorders",
+            "psychoticDisorders",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/psychoticDisorders",
+        ),
+        XsdField(
+            "mood_disorders",
+            "moodDisorders",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodDisorders",
+        ),
+        XsdField(
+            "substance_use_disorders",
+            "substanceUseDisorders",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/substanceUseDisorders",
+        ),
+        XsdField(
+            "anxiety_disorders",
+            "anxietyDisorders",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/anxietyDisorders",
+        ),
+        XsdField(
+            "somatoform_disorders",
+            "somatoformDisorders",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/somatoformDisorders",
+        ),
+        XsdField(
+            "eating_disorders",
+            "eatingDisorders",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/eatingDisorders",
+        ),
+        XsdField("adjustment_disorder", "adjustmentDisorder", "element", scalar="int"),
+        XsdField(
+            "optional",
+            "optional",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}scidResearchData/optional",
+        ),
+    )
+
+    administrator: str | None = Field(default=None, description="Person administering the test")
+
+    mood_episodes: XnatAScidResearchDataMoodEpisodes | None = Field(
+        default=None, validation_alias="moodEpisodes", serialization_alias="moodEpisodes"
+    )
+
+    psychotic_symptoms: XnatAScidResearchDataPsychoticSymptoms | None = Field(
+        default=None, validation_alias="psychoticSymptoms", serialization_alias="psychoticSymptoms"
+    )
+
+    psychotic_disorders: XnatAScidResearchDataPsychoticDisorders | None = Field(
+        default=None,
+        validation_alias="psychoticDisorders",
+        serialization_alias="psychoticDisorders",
+    )
+
+    mood_disorders: XnatAScidResearchDataMoodDisorders | None = Field(
+        default=None, validation_alias="moodDisorders", serialization_alias="moodDisorders"
+    )
+
+    substance_use_disorders: XnatAScidResearchDataSubstanceUseDisorders | None = Field(
+        default=None,
+        validation_alias="substanceUseDisorders",
+        serialization_alias="substanceUseDisorders",
+    )
+
+    anxiety_disorders: XnatAScidResearchDataAnxietyDisorders | None = Field(
+        default=None, validation_alias="anxietyDisorders", serialization_alias="anxietyDisorders"
+    )
+
+    somatoform_disorders: XnatAScidResearchDataSomatoformDisorders | None = Field(
+        default=None,
+        validation_alias="somatoformDisorders",
+        serialization_alias="somatoformDisorders",
+        description="current only",
+    )
+
+    eating_disorders: XnatAScidResearchDataEatingDisorders | None = Field(
+        default=None, validation_alias="eatingDisorders", serialization_alias="eatingDisorders"
+    )
+
+    adjustment_disorder: int | None = Field(
+        default=None,
+        validation_alias="adjustmentDisorder",
+        serialization_alias="adjustmentDisorder",
+        description="current only",
+    )
+
+    optional: XnatAScidResearchDataOptional | None = Field(default=None)
+
+
 class XnatASideEffectsPittsburghData(SubjectAssessorData):
     """XSD type ``xnat_a:sideEffectsPittsburghData`` (assessments/assessments.xsd).
 
@@ -1532,6 +1532,171 @@ class XnatASideEffectsPittsburghData(SubjectAssessorData):
     )
 
     palpitations: Annotated[int, Field(ge=0, le=3)] | None = Field(default=None)
+
+
+class XnatAUpdrs3DataClicker(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_clicker`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_clicker"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/clicker"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("right", "right", "element", scalar="int"),
+        XsdField("left", "left", "element", scalar="int"),
+        XsdField("interval", "interval", "element", scalar="int", required=True),
+    )
+
+    right: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Right hand click count (usually best of 2)"
+    )
+
+    left: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Left hand click count (usually best of 2)"
+    )
+
+    interval: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Number of seconds allowed for each clicker rating"
+    )
+
+
+class XnatAUpdrs3DataTremorRest(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_tremorRest`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_tremorRest"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/tremorRest"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("face", "face", "element"),
+        XsdField("rue", "rue", "element"),
+        XsdField("lue", "lue", "element"),
+        XsdField("rle", "rle", "element"),
+        XsdField("lle", "lle", "element"),
+    )
+
+    face: UntypedText | None = Field(default=None)
+
+    rue: UntypedText | None = Field(default=None)
+
+    lue: UntypedText | None = Field(default=None)
+
+    rle: UntypedText | None = Field(default=None)
+
+    lle: UntypedText | None = Field(default=None)
+
+
+class XnatAUpdrs3DataRigidity(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_rigidity`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_rigidity"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/rigidity"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("neck", "neck", "element"),
+        XsdField("rue", "rue", "element"),
+        XsdField("lue", "lue", "element"),
+        XsdField("rle", "rle", "element"),
+        XsdField("lle", "lle", "element"),
+    )
+
+    neck: UntypedText | None = Field(default=None)
+
+    rue: UntypedText | None = Field(default=None)
+
+    lue: UntypedText | None = Field(default=None)
+
+    rle: UntypedText | None = Field(default=None)
+
+    lle: UntypedText | None = Field(default=None)
+
+
+class XnatAUpdrs3DataHandMovementsGrip(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_handMovementsGrip`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_handMovementsGrip"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/handMovementsGrip"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("right", "right", "element", scalar="int"),
+        XsdField("left", "left", "element", scalar="int"),
+    )
+
+    right: int | None = Field(default=None)
+
+    left: int | None = Field(default=None)
+
+
+class XnatAUpdrs3DataActionPosturalTremor(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_actionPosturalTremor`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_actionPosturalTremor"
+    xsd_key: ClassVar[str] = (
+        "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/actionPosturalTremor"
+    )
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("right", "right", "element", scalar="int"),
+        XsdField("left", "left", "element", scalar="int"),
+    )
+
+    right: int | None = Field(default=None)
+
+    left: int | None = Field(default=None)
+
+
+class XnatAUpdrs3DataHandsRAM(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_handsRAM`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_handsRAM"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/handsRAM"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("right", "right", "element", scalar="int"),
+        XsdField("left", "left", "element", scalar="int"),
+    )
+
+    right: int | None = Field(default=None)
+
+    left: int | None = Field(default=None)
+
+
+class XnatAUpdrs3DataFingerTaps(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_fingerTaps`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_fingerTaps"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/fingerTaps"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("right", "right", "element", scalar="int"),
+        XsdField("left", "left", "element", scalar="int"),
+    )
+
+    right: int | None = Field(default=None)
+
+    left: int | None = Field(default=None)
+
+
+class XnatAUpdrs3DataFootTaps(XnatModel):
+    """XSD inline type ``xnat_a:updrs3Data_footTaps`` (assessments/assessments.xsd)."""
+
+    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_footTaps"
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/footTaps"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_inline: ClassVar[bool] = True
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("right", "right", "element", scalar="int"),
+        XsdField("left", "left", "element", scalar="int"),
+    )
+
+    right: int | None = Field(default=None)
+
+    left: int | None = Field(default=None)
 
 
 class XnatAUpdrs3Data(SubjectAssessorData):
@@ -1668,171 +1833,6 @@ class XnatAUpdrs3Data(SubjectAssessorData):
     )
 
     problem: bool | None = Field(default=None)
-
-
-class XnatAUpdrs3DataActionPosturalTremor(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_actionPosturalTremor`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_actionPosturalTremor"
-    xsd_key: ClassVar[str] = (
-        "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/actionPosturalTremor"
-    )
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("right", "right", "element", scalar="int"),
-        XsdField("left", "left", "element", scalar="int"),
-    )
-
-    right: int | None = Field(default=None)
-
-    left: int | None = Field(default=None)
-
-
-class XnatAUpdrs3DataClicker(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_clicker`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_clicker"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/clicker"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("right", "right", "element", scalar="int"),
-        XsdField("left", "left", "element", scalar="int"),
-        XsdField("interval", "interval", "element", scalar="int", required=True),
-    )
-
-    right: Annotated[int, Field(ge=0)] | None = Field(
-        default=None, description="Right hand click count (usually best of 2)"
-    )
-
-    left: Annotated[int, Field(ge=0)] | None = Field(
-        default=None, description="Left hand click count (usually best of 2)"
-    )
-
-    interval: Annotated[int, Field(ge=0)] | None = Field(
-        default=None, description="Number of seconds allowed for each clicker rating"
-    )
-
-
-class XnatAUpdrs3DataFingerTaps(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_fingerTaps`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_fingerTaps"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/fingerTaps"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("right", "right", "element", scalar="int"),
-        XsdField("left", "left", "element", scalar="int"),
-    )
-
-    right: int | None = Field(default=None)
-
-    left: int | None = Field(default=None)
-
-
-class XnatAUpdrs3DataFootTaps(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_footTaps`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_footTaps"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/footTaps"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("right", "right", "element", scalar="int"),
-        XsdField("left", "left", "element", scalar="int"),
-    )
-
-    right: int | None = Field(default=None)
-
-    left: int | None = Field(default=None)
-
-
-class XnatAUpdrs3DataHandMovementsGrip(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_handMovementsGrip`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_handMovementsGrip"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/handMovementsGrip"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("right", "right", "element", scalar="int"),
-        XsdField("left", "left", "element", scalar="int"),
-    )
-
-    right: int | None = Field(default=None)
-
-    left: int | None = Field(default=None)
-
-
-class XnatAUpdrs3DataHandsRAM(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_handsRAM`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_handsRAM"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/handsRAM"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("right", "right", "element", scalar="int"),
-        XsdField("left", "left", "element", scalar="int"),
-    )
-
-    right: int | None = Field(default=None)
-
-    left: int | None = Field(default=None)
-
-
-class XnatAUpdrs3DataRigidity(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_rigidity`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_rigidity"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/rigidity"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("neck", "neck", "element"),
-        XsdField("rue", "rue", "element"),
-        XsdField("lue", "lue", "element"),
-        XsdField("rle", "rle", "element"),
-        XsdField("lle", "lle", "element"),
-    )
-
-    neck: UntypedText | None = Field(default=None)
-
-    rue: UntypedText | None = Field(default=None)
-
-    lue: UntypedText | None = Field(default=None)
-
-    rle: UntypedText | None = Field(default=None)
-
-    lle: UntypedText | None = Field(default=None)
-
-
-class XnatAUpdrs3DataTremorRest(XnatModel):
-    """XSD inline type ``xnat_a:updrs3Data_tremorRest`` (assessments/assessments.xsd)."""
-
-    xsi_type: ClassVar[str] = "xnat_a:updrs3Data_tremorRest"
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/tremorRest"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_inline: ClassVar[bool] = True
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("face", "face", "element"),
-        XsdField("rue", "rue", "element"),
-        XsdField("lue", "lue", "element"),
-        XsdField("rle", "rle", "element"),
-        XsdField("lle", "lle", "element"),
-    )
-
-    face: UntypedText | None = Field(default=None)
-
-    rue: UntypedText | None = Field(default=None)
-
-    lue: UntypedText | None = Field(default=None)
-
-    rle: UntypedText | None = Field(default=None)
-
-    lle: UntypedText | None = Field(default=None)
 
 
 class XnatAYbocsData(SubjectAssessorData):
@@ -1980,63 +1980,6 @@ class XnatAYbocsData(SubjectAssessorData):
     )
 
 
-class XnatAYgtssData(SubjectAssessorData):
-    """XSD type ``xnat_a:ygtssData`` (assessments/assessments.xsd).
-
-    Yale Global Tic Severity Scale"""
-
-    xsi_type: ClassVar[str] = "xnat_a:ygtssData"
-    xml_element: ClassVar[str | None] = "xnat_a:YGTSS"
-    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat_a:YGTSS",)
-    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}ygtssData"
-    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
-    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
-        XsdField("filled_out_by", "filledOutBy", "element"),
-        XsdField("period", "period", "element"),
-        XsdField("worst_ever_age", "worstEverAge", "element", scalar="float"),
-        XsdField(
-            "motor",
-            "motor",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}ygtssData/motor",
-        ),
-        XsdField(
-            "phonic",
-            "phonic",
-            "element",
-            target="{http://nrg.wustl.edu/xnat_assessments}ygtssData/phonic",
-        ),
-        XsdField("impairment", "impairment", "element", scalar="int"),
-    )
-
-    filled_out_by: str | None = Field(
-        default=None,
-        validation_alias="filledOutBy",
-        serialization_alias="filledOutBy",
-        description="self, parent, KJB, BS, etc.",
-    )
-
-    period: Literal["current", "worst ever"] | None = Field(
-        default=None, description="current or worst ever"
-    )
-
-    worst_ever_age: float | None = Field(
-        default=None,
-        validation_alias="worstEverAge",
-        serialization_alias="worstEverAge",
-        description="only if worst ever",
-    )
-
-    motor: XnatAYgtssDataMotor | None = Field(default=None)
-
-    phonic: XnatAYgtssDataPhonic | None = Field(default=None)
-
-    impairment: Annotated[int, Field(ge=0, le=50)] | None = Field(
-        default=None,
-        description="0 = none; 10 = minimal; 20 = mild; 30 = moderate; 40 = marked; 50 = severe",
-    )
-
-
 class XnatAYgtssDataMotor(XnatModel):
     """XSD inline type ``xnat_a:ygtssData_motor`` (assessments/assessments.xsd)."""
 
@@ -2123,3 +2066,60 @@ class XnatAYgtssDataPhonic(XnatModel):
     )
 
     inventory: str | None = Field(default=None, description="list of tics during week being rated")
+
+
+class XnatAYgtssData(SubjectAssessorData):
+    """XSD type ``xnat_a:ygtssData`` (assessments/assessments.xsd).
+
+    Yale Global Tic Severity Scale"""
+
+    xsi_type: ClassVar[str] = "xnat_a:ygtssData"
+    xml_element: ClassVar[str | None] = "xnat_a:YGTSS"
+    xsd_elements: ClassVar[tuple[str, ...]] = ("xnat_a:YGTSS",)
+    xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}ygtssData"
+    xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat_assessments"
+    xsd_fields: ClassVar[tuple[XsdField, ...]] = (
+        XsdField("filled_out_by", "filledOutBy", "element"),
+        XsdField("period", "period", "element"),
+        XsdField("worst_ever_age", "worstEverAge", "element", scalar="float"),
+        XsdField(
+            "motor",
+            "motor",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}ygtssData/motor",
+        ),
+        XsdField(
+            "phonic",
+            "phonic",
+            "element",
+            target="{http://nrg.wustl.edu/xnat_assessments}ygtssData/phonic",
+        ),
+        XsdField("impairment", "impairment", "element", scalar="int"),
+    )
+
+    filled_out_by: str | None = Field(
+        default=None,
+        validation_alias="filledOutBy",
+        serialization_alias="filledOutBy",
+        description="self, parent, KJB, BS, etc.",
+    )
+
+    period: Literal["current", "worst ever"] | None = Field(
+        default=None, description="current or worst ever"
+    )
+
+    worst_ever_age: float | None = Field(
+        default=None,
+        validation_alias="worstEverAge",
+        serialization_alias="worstEverAge",
+        description="only if worst ever",
+    )
+
+    motor: XnatAYgtssDataMotor | None = Field(default=None)
+
+    phonic: XnatAYgtssDataPhonic | None = Field(default=None)
+
+    impairment: Annotated[int, Field(ge=0, le=50)] | None = Field(
+        default=None,
+        description="0 = none; 10 = minimal; 20 = mild; 30 = moderate; 40 = marked; 50 = severe",
+    )
