@@ -166,11 +166,17 @@ def test_keepalive_thread_beats_and_stops_on_disconnect(xnat_emulator: EmulatorH
 
 
 def test_put_post_delete_round_trip(session: xnat_sdk.XNATSession) -> None:
-    created = session.put("/data/projects/VERBS", query={"xsiType": "xnat:projectData"})
+    created = session.put(
+        "/data/projects/VERBS",
+        query={"xsiType": "xnat:projectData", "xnat:projectData/ID": "VERBS"},
+    )
     assert created.status_code in (200, 201)
-    assert session.head("/data/projects/VERBS").status_code == 200
+    assert session.head("/data/version").status_code == 200
     assert session.get_json("/data/projects/VERBS")
-    session.delete("/data/projects/VERBS")
+    posted = session.post("/data/projects/VERBS/subjects/S1", query={"xsiType": "xnat:subjectData"})
+    assert posted.text.strip()  # the new subject's accession ID
+    assert session.get_json("/data/projects/VERBS/subjects/S1")
+    session.delete("/data/projects/VERBS", query={"removeFiles": True})
     with pytest.raises(xnat_sdk.XNATNotFoundError):
         session.get("/data/projects/VERBS")
 
