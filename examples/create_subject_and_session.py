@@ -14,9 +14,9 @@ def create_subject_with_session(
 ) -> tuple[SubjectData, MrSessionData]:
     """A new subject with one MR session holding a T1w and a T2w scan."""
     project = session.projects[project_id]
-    subject = project.subjects.create(subject_label, gender="female")
-    mr = subject.experiments.add(
-        MrSessionData(label=f"{subject_label}_MR1", date=datetime.date(2024, 3, 1))
+    subject = project.subjects.create(subject_label, group="control")
+    mr = subject.experiments.create_as(
+        MrSessionData, f"{subject_label}_MR1", date=datetime.date(2024, 3, 1)
     )
     mr.scans.create_as(MrScanData, "1", type="T1w", quality="usable")
     mr.scans.create_as(MrScanData, "2", type="T2w", quality="questionable")
