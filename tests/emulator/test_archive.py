@@ -298,3 +298,23 @@ def test_delete_with_remove_files(client: httpx.Client, xnat_emulator: EmulatorH
     assert not blobs[0].exists()
     assert client.delete("/data/projects/P1/subjects/S1").status_code == 200
     assert rows(client.get("/data/projects/P1/subjects?format=json")) == []
+
+
+def test_generated_models_read_the_served_documents(client: httpx.Client) -> None:
+    """The emulator's JSON items and XML documents load into the generated models."""
+    from xnat_sdk.models import MrScanData, MrSessionData, parse_json_item, parse_xml
+
+    session_id = make_session(client)
+    item = client.get(f"/data/experiments/{session_id}?format=json").json()["items"][0]
+    from_json = parse_json_item(item)
+    from_xml = parse_xml(client.get(f"/data/experiments/{session_id}?format=xml").content)
+    for model in (from_json, from_xml):
+        assert isinstance(model, MrSessionData)
+        assert model.id == session_id
+        assert model.label == "MR1"
+        assert model.subject_id == "XNAT_S00001"
+        assert str(model.date) == "2024-01-02"
+        assert model.to_xpath_fields()["xnat:mrSessionData/scanner/manufacturer"] == "GE"
+        [scan] = model.scans_
+        assert isinstance(scan, MrScanData)
+        assert scan.type == "T1"

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from xnat_sdk._generated.registry import XSI_TYPES
+from xnat_sdk._modelbase import XpathError
 from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import EmulatorContext
 from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, forbidden, not_found
@@ -128,20 +130,23 @@ class ArchiveStore:
 
     # ---------------------------------------------------------------- types and fields --
     def check_type(self, kind: str, xsi_type: str) -> None:
-        """400 unless ``xsi_type`` is a known type suitable for ``kind``."""
-        if not self.types.types:  # no schemas configured: accept any prefixed name
-            if ":" not in xsi_type:
-                raise bad_request(f"Invalid xsi:type {xsi_type}")
-            return
-        if xsi_type not in self.types.types:
+        """400 unless ``xsi_type`` is a known type suitable for ``kind`` (the generated
+        registry decides, so the emulator validates even without a schemas folder)."""
+        model = XSI_TYPES.get(xsi_type)
+        if model is None:
             raise bad_request(f"Invalid xsi:type {xsi_type}: no such data type")
         base = KIND_BASE[kind]
-        if not self.types.is_a(xsi_type, base):
+        if not issubclass(model, XSI_TYPES[base]):
             raise bad_request(f"Invalid xsi:type {xsi_type}: not a kind of {base}")
 
     def check_fields(self, xsi_type: str, fields: Mapping[str, str]) -> dict[str, str]:
         """``fields`` validated and spelled as the schema does; identity fields (ID, label,
-        project), which live in their own columns, are dropped."""
+        project), which live in their own columns, are dropped.
+
+        Each path is first matched against the served schemas (case-insensitively, as XNAT
+        does), then the value is checked by the generated model's ``with_xpath_fields``;
+        custom variables (``fields/field[name=...]/field``) are free text.
+        """
         checked: dict[str, str] = {}
         for path, value in fields.items():
             try:
@@ -152,6 +157,21 @@ class ArchiveStore:
                 raise bad_request(str(exc)) from exc
             if canonical not in IDENTITY_FIELDS:
                 checked[canonical] = value
+        model = XSI_TYPES.get(xsi_type)
+        leaves = self.types.leaves(xsi_type)
+        simple = {
+            f"{xsi_type}/{path}": value
+            for path, value in checked.items()
+            # the models set neither custom variables nor the text of an element that also
+            # has attributes (``scanner``) by xpath; the schema check above covers those
+            if not path.startswith("fields/field")
+            and not any(leaf.startswith(path + "/") for leaf in leaves)
+        }
+        if model is not None and simple:
+            try:
+                model.model_construct().with_xpath_fields(simple)
+            except XpathError as exc:
+                raise bad_request(f"Invalid field value: {exc}") from exc
         return checked
 
     # ---------------------------------------------------------------------- projects --
