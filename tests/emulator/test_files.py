@@ -198,7 +198,7 @@ def test_catalog_document_and_refresh(client: httpx.Client, xnat_emulator: Emula
     assert entry.get("URI") == "1.dcm"
     assert entry.get("digest") == hashlib.md5(b"abc").hexdigest()
     assert entry.get("content") == "RAW"
-    size = entry.find(f"{CAT}metaFields/{CAT}metaField[@name='size']")
+    size = entry.find(f"{CAT}metaFields/{CAT}metaField[@name='size_in_bytes']")
     assert size is not None and size.text == "3"
     # a blob changed behind the server's back: refresh recomputes size and digest
     [blob] = [p for p in (xnat_emulator.data_dir / "blobs").rglob("*") if p.is_file()]

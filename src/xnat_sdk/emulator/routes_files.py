@@ -201,7 +201,8 @@ def zip_response(store: ArchiveStore, resources: list[Node], target: Target) -> 
 
 
 def catalog_response(store: ArchiveStore, resource: Node) -> Response:
-    """The resource's ``cat:Catalog``: one entry per file with its md5 digest and size."""
+    """The resource's ``cat:Catalog``: one entry per file with its md5 ``digest`` and its size
+    in the ``size_in_bytes`` metaField (as XNAT's ``CatalogUtils`` writes them)."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<cat:Catalog xmlns:cat="http://nrg.wustl.edu/catalog" '
@@ -223,7 +224,7 @@ def catalog_response(store: ArchiveStore, resource: Node) -> Response:
         rendered = " ".join(f"{key}={quoteattr(value)}" for key, value in attrs.items())
         lines.append(
             f'<cat:entry {rendered} xsi:type="cat:entry"><cat:metaFields>'
-            f'<cat:metaField name="size">{entry.size}</cat:metaField>'
+            f'<cat:metaField name="size_in_bytes">{entry.size}</cat:metaField>'
             "</cat:metaFields></cat:entry>"
         )
     lines += ["</cat:entries>", "</cat:Catalog>", ""]
