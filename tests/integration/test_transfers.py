@@ -1,0 +1,189 @@
+"""Transfers over loopback: uploads, downloads (atomic, verified), zips, directory trees, and
+the operations built on them (resources, share, assessors, DICOM)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import xnat_sdk
+from xnat_sdk import operations, transfer
+from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
+from xnat_sdk.models import (
+    AbstractResource,
+    ImageSessionData,
+    MrScanData,
+    MrSessionData,
+    QcAssessmentData,
+    SubjectData,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+from sample_data import ScanPlan, dicom_slice  # noqa: E402
+
+
+@pytest.fixture
+def mr(session: xnat_sdk.XNATSession) -> Iterator[MrSessionData]:
+    project = session.projects.create("XFER", name="Transfers")
+    subject = project.subjects.create("S01")
+    yield subject.experiments.create_as(MrSessionData, "S01_MR")
+
+
+@pytest.fixture
+def resource(mr: MrSessionData) -> AbstractResource:
+    return operations.create_resource(mr, "DATA", format="TXT")
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    files = {
+        "a.txt": b"alpha",
+        "sub/b.txt": b"bravo" * 1000,
+        "sub/deeper/c.bin": bytes(range(256)) * 64,
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def test_upload_and_download_one_file(resource: AbstractResource, tmp_path: Path) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x" * 100_000)
+    operations.upload(resource, source, "folder/in.bin")
+    operations.upload(resource, b"from bytes", "bytes.txt")
+    assert sorted(resource.files.keys()) == ["bytes.txt", "folder/in.bin"]
+    stored = resource.files["folder/in.bin"]
+    assert stored.size == 100_000
+    assert stored.digest in (None, hashlib.md5(source.read_bytes()).hexdigest())
+    target = operations.download(resource, "folder/in.bin", tmp_path / "out.bin")
+    assert target.read_bytes() == source.read_bytes()
+    assert resource.files["bytes.txt"].read() == b"from bytes"
+
+
+def test_upload_refuses_to_overwrite_unless_asked(resource: AbstractResource) -> None:
+    operations.upload(resource, b"one", "same.txt")
+    with pytest.raises(xnat_sdk.XNATResponseError) as caught:
+        operations.upload(resource, b"two", "same.txt")
+    assert caught.value.status_code in (400, 409)
+    operations.upload(resource, b"two", "same.txt", overwrite=True)
+    assert resource.files["same.txt"].read() == b"two"
+
+
+@pytest.mark.parametrize("method", transfer.UPLOAD_METHODS)
+def test_upload_dir_with_every_method(
+    mr: MrSessionData, tmp_path: Path, method: transfer.UploadMethod
+) -> None:
+    files = _tree(tmp_path / "tree")
+    target = operations.create_resource(mr, f"TREE_{method.upper()}")
+    operations.upload_dir(target, tmp_path / "tree", method=method)
+    assert sorted(target.files.keys()) == sorted(files)
+    out = operations.download_resource_dir(target, tmp_path / "out")
+    downloaded = {path.name: path.read_bytes() for path in out}
+    assert downloaded == {Path(name).name: data for name, data in files.items()}
+
+
+def test_download_with_wrong_digest_leaves_nothing(
+    session: xnat_sdk.XNATSession, resource: AbstractResource, tmp_path: Path
+) -> None:
+    operations.upload(resource, b"payload", "p.txt")
+    uri = resource.files["p.txt"].uri
+    target_dir = tmp_path / "downloads"
+    target_dir.mkdir()
+    with pytest.raises(xnat_sdk.XNATDigestError, match="md5"):
+        transfer.download_file(session, uri, target_dir / "p.txt", expected_md5="0" * 32)
+    assert list(target_dir.iterdir()) == []
+
+
+def test_download_stream_reports_progress_xnatpy_style(
+    session: xnat_sdk.XNATSession, resource: AbstractResource
+) -> None:
+    operations.upload(resource, b"z" * 300_000, "big.bin")
+    calls: list[tuple[int, int | None, bool]] = []
+    sink = io.BytesIO()
+    count = session.download_stream(
+        resource.files["big.bin"].uri,
+        sink,
+        chunk_size=65536,
+        update_func=lambda done, total, finished: calls.append((done, total, finished)),
+    )
+    assert count == 300_000 == len(sink.getvalue())
+    assert calls[-1] == (300_000, 300_000, True)
+    assert [done for done, _, finished in calls if not finished] == sorted(
+        done for done, _, finished in calls if not finished
+    )
+
+
+def test_download_zip_of_a_resource(
+    session: xnat_sdk.XNATSession, resource: AbstractResource, tmp_path: Path
+) -> None:
+    operations.upload(resource, b"zipped", "z.txt")
+    target = session.download_zip(f"{resource.uri}/files", tmp_path / "r.zip", verbose=False)
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+    assert any(name.endswith("z.txt") for name in names)
+
+
+def test_session_upload_helper_accepts_stream(
+    session: xnat_sdk.XNATSession, resource: AbstractResource
+) -> None:
+    session.upload(f"{resource.uri}/files/stream.txt", io.BytesIO(b"streamed"))
+    assert resource.files["stream.txt"].read() == b"streamed"
+
+
+def test_remote_paths_that_escape_are_refused(resource: AbstractResource) -> None:
+    for bad in ("../x", "/abs", "a/../../b", "nul\0name"):
+        with pytest.raises(xnat_sdk.XNATValueError):
+            operations.upload(resource, b"x", bad)
+
+
+def test_subject_and_project_download_dir_layout(
+    session: xnat_sdk.XNATSession, mr: MrSessionData, tmp_path: Path
+) -> None:
+    scan = mr.scans.create_as(MrScanData, "1", type="T1w")
+    dicom = operations.create_resource(scan, "DICOM", format="DICOM")
+    data = dicom_slice("P", "S01_MR", ScanPlan("1", "T1w", 1), 0, "1.2.3", "1.2.3.4")
+    operations.upload(dicom, data, "0001.dcm")
+    project = session.projects["XFER"]
+    project_dir = operations.download_project_dir(project, tmp_path)
+    assert project_dir == tmp_path / "Transfers"
+    files = [p.relative_to(project_dir).parts for p in project_dir.rglob("*.dcm")]
+    assert len(files) == 1
+    assert files[0][:3] == ("S01", "S01_MR", "scans")
+    subject = project.subjects["S01"]
+    assert isinstance(subject, SubjectData)
+    subject_dir = operations.download_subject_dir(subject, tmp_path / "subject")
+    assert len(list(subject_dir.rglob("*.dcm"))) == 1
+
+
+def test_dicom_dump_and_read_dicom(mr: MrSessionData) -> None:
+    scan = mr.scans.create_as(MrScanData, "3", type="T2w")
+    dicom = operations.create_resource(scan, "DICOM", format="DICOM")
+    data = dicom_slice("Doe^J", "S01_MR", ScanPlan("3", "T2w", 1), 0, "1.2.3", "1.2.3.5")
+    operations.upload(dicom, data, "0001.dcm")
+    dataset = operations.read_dicom(scan)
+    assert dataset.SeriesDescription == "T2w"
+    assert "PixelData" not in dataset
+    with_pixels = operations.read_dicom(scan, read_pixel_data=True)
+    assert len(with_pixels.PixelData) == 16
+    rows = operations.dicom_dump(scan)
+    assert any(row.get("value") == "T2w" for row in rows)
+
+
+def test_share_into_another_project(session: xnat_sdk.XNATSession, mr: MrSessionData) -> None:
+    session.projects.create("OTHER", name="Other")
+    operations.share(mr, "OTHER", label="SHARED_MR")
+    session.clearcache()
+    shared = session.projects["OTHER"].experiments["SHARED_MR"]
+    assert shared.id == mr.id
+
+
+def test_create_assessor(mr: ImageSessionData) -> None:
+    assessor = operations.create_assessor(mr, "QC1", QcAssessmentData)
+    assert isinstance(assessor, QcAssessmentData)
+    assert mr.assessors["QC1"].id == assessor.id
