@@ -14,7 +14,6 @@ import pytest
 
 import xnat_sdk
 from xnat_sdk import operations, transfer
-from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.models import (
     AbstractResource,
     ImageSessionData,
@@ -25,7 +24,7 @@ from xnat_sdk.models import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from sample_data import ScanPlan, dicom_slice  # noqa: E402
+from sample_data import ScanPlan, dicom_slice
 
 
 @pytest.fixture
