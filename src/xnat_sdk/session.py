@@ -23,6 +23,7 @@ import httpx
 from xnat_sdk import transfer
 from xnat_sdk._http import DEFAULT_TIMEOUT, Files, HttpTransport, Query, RetryPolicy, Timeout
 from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
+from xnat_sdk.classes import ModelClasses
 from xnat_sdk.errors import (
     XNATAuthError,
     XNATError,
@@ -542,6 +543,15 @@ class XNATSession:
         from xnat_sdk.models import ExperimentData
 
         return self._listing_at("/data/experiments", LISTING_SPECS["experiments"], ExperimentData)
+
+    @property
+    def classes(self) -> ModelClasses:
+        """xnatpy-style creation: ``session.classes.SubjectData(parent=project, label="S1")``."""
+        return ModelClasses(self)
+
+    def listing_at_root(self, name: str, item_type: type[T]) -> Listing[T]:
+        """The site-wide listing ``/data/{name}`` (projects, subjects, experiments)."""
+        return self._listing_at(f"/data/{name}", LISTING_SPECS[name], item_type)
 
     def clearcache(self) -> None:
         """Forget every cached listing."""

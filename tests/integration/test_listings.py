@@ -153,3 +153,13 @@ def test_items_values_and_iteration_agree(archive: xnat_sdk.XNATSession) -> None
     assert [s.id for s in subjects.values()] == subjects.keys()
     assert [s.id for s in subjects] == subjects.keys()
     assert all(isinstance(s, SubjectData) for s in subjects.listing)
+
+
+def test_tabulate_pandas(archive: xnat_sdk.XNATSession) -> None:
+    pandas = pytest.importorskip("pandas", reason="tabulate_pandas needs pandas")
+    subjects = archive.projects["P1"].subjects
+    frame = subjects.tabulate_pandas(["ID", "label"])
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == ["ID", "label"]
+    assert {"S01", "S02", "S03"} <= set(frame["label"])
+    assert sorted(frame["label"]) == sorted(row["label"] for row in subjects.tabulate(["label"]))

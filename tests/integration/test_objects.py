@@ -148,3 +148,20 @@ def test_duplicate_project_is_a_conflict_or_update(
     again = session.projects.create("LIVE", name="Live objects")
     assert again.id == project.id
     assert len(session.projects) == 1
+
+
+def test_xnatpy_style_classes_create_typed_objects(
+    session: xnat_sdk.XNATSession, project: ProjectData
+) -> None:
+    subject = session.classes.SubjectData(parent=project, label="VIA_CLASSES")
+    assert isinstance(subject, SubjectData)
+    mr = session.classes.MrSessionData(parent=subject, label="VIA_CLASSES_MR")
+    assert isinstance(mr, MrSessionData)
+    scan = session.classes.MrScanData(parent=mr, id="5", type="DWI")
+    assert isinstance(scan, MrScanData) and scan.type == "DWI"
+    project2 = session.classes.ProjectData(id="VIA_CLASSES_P", name="Made via classes")
+    assert isinstance(project2, ProjectData) and project2.name == "Made via classes"
+    with pytest.raises(AttributeError):
+        _ = session.classes.NoSuchData
+    with pytest.raises(xnat_sdk.XNATValueError, match="parent"):
+        session.classes.SubjectData(label="ORPHAN")
