@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -20,8 +21,8 @@ from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 class Misbehaving(BaseHTTPRequestHandler):
     """Answers the login sequence, then per path: 503 twice, 500 always, or a redirect."""
 
-    hits: Counter[str] = Counter()
-    redirect_to: str = ""
+    hits: ClassVar[Counter[str]] = Counter()
+    redirect_to: ClassVar[str] = ""
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         pass
