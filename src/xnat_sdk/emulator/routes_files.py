@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
@@ -258,7 +259,9 @@ async def upload(request: Request, store: ArchiveStore, resource: Node, path: st
                 except BaseException:
                     writer.abort()
                     raise
-                written += _store_upload(store, resource, name, writer, extract, overwrite, meta)
+                written += await run_in_threadpool(
+                    _store_upload, store, resource, name, writer, extract, overwrite, meta
+                )
     else:
         if not path:
             raise bad_request("No file name: PUT .../files/{name}?inbody=true or use multipart")
@@ -269,7 +272,9 @@ async def upload(request: Request, store: ArchiveStore, resource: Node, path: st
         except BaseException:
             writer.abort()
             raise
-        written += _store_upload(store, resource, path, writer, extract, overwrite, meta)
+        written += await run_in_threadpool(
+            _store_upload, store, resource, path, writer, extract, overwrite, meta
+        )
     return PlainTextResponse("\n".join(written), status_code=200)
 
 
