@@ -383,7 +383,11 @@ class XnatModel(XnatObject):
     def from_xml(cls, xml: str | bytes) -> Self:
         """Parse an XML document (``<xnat:MRSession ...>``) of this type or a subtype."""
         root, namespaces = parse_document(xml)
-        klass = _class_of_element(root, namespaces, cls)
+        klass = _class_of_element(root, namespaces, XnatModel)
+        if klass is XnatModel:
+            klass = cls
+        elif not issubclass(klass, cls):
+            raise TypeError(f"the document holds a {klass.__name__}, not a {cls.__name__}")
         result = klass._from_element(root, namespaces)
         if not isinstance(result, cls):
             raise TypeError(f"the document holds a {type(result).__name__}, not a {cls.__name__}")

@@ -28,6 +28,8 @@ class ArcFieldSpecification(XnatModel):
     """XSD type ``arc:fieldSpecification`` (project/project.xsd)."""
 
     xsi_type: ClassVar[str] = "arc:fieldSpecification"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}fieldSpecification"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -44,6 +46,8 @@ class ArcPathInfo(XnatModel):
     """XSD type ``arc:pathInfo`` (project/project.xsd)."""
 
     xsi_type: ClassVar[str] = "arc:pathInfo"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pathInfo"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -101,6 +105,8 @@ class ArcPipelineParameterData(XnatModel):
     """XSD type ``arc:pipelineParameterData`` (project/project.xsd)."""
 
     xsi_type: ClassVar[str] = "arc:pipelineParameterData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineParameterData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -145,6 +151,8 @@ class ArcPipelineData(XnatModel):
     """XSD type ``arc:pipelineData`` (project/project.xsd)."""
 
     xsi_type: ClassVar[str] = "arc:pipelineData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -188,6 +196,8 @@ class ArcProperty(XnatModel):
     """XSD type ``arc:property`` (project/project.xsd)."""
 
     xsi_type: ClassVar[str] = "arc:property"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}property"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -311,6 +321,8 @@ class ArcProject(XnatModel):
     Describe specifications for a project identified by Attribute id"""
 
     xsi_type: ClassVar[str] = "arc:project"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/arc"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

@@ -63,6 +63,8 @@ class BuildPipelineParameterData(XnatModel):
     """XSD type ``build:pipelineParameterData`` (pipeline/build.xsd)."""
 
     xsi_type: ClassVar[str] = "build:pipelineParameterData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineParameterData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -82,6 +84,8 @@ class BuildPipelineData(XnatModel):
     """XSD type ``build:pipelineData`` (pipeline/build.xsd)."""
 
     xsi_type: ClassVar[str] = "build:pipelineData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -139,6 +143,8 @@ class BuildImageSessionData(XnatModel):
     """XSD type ``build:imageSessionData`` (pipeline/build.xsd)."""
 
     xsi_type: ClassVar[str] = "build:imageSessionData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}imageSessionData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/build"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

@@ -281,6 +281,8 @@ class CatDcmEntry(CatEntry):
     """XSD type ``cat:dcmEntry`` (catalog/catalog.xsd)."""
 
     xsi_type: ClassVar[str] = "cat:dcmEntry"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmEntry"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

@@ -213,6 +213,8 @@ class DisplayHTMLCell(XnatModel):
     """XSD type ``display:HTML-Cell`` (xdat/display.xsd)."""
 
     xsi_type: ClassVar[str] = "display:HTML-Cell"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}HTML-Cell"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -257,6 +259,8 @@ class DisplayFieldType(XnatModel):
     """XSD type ``display:FieldType`` (xdat/display.xsd)."""
 
     xsi_type: ClassVar[str] = "display:FieldType"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -370,6 +374,8 @@ class DisplaySubQueryField(DisplayFieldType):
     """XSD type ``display:SubQueryField`` (xdat/display.xsd)."""
 
     xsi_type: ClassVar[str] = "display:SubQueryField"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}SubQueryField"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/display"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

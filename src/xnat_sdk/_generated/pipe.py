@@ -69,6 +69,8 @@ class PipePipelineDetails(XnatModel):
     """XSD type ``pipe:pipelineDetails`` (pipeline/repository.xsd)."""
 
     xsi_type: ClassVar[str] = "pipe:pipelineDetails"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/pipe}pipelineDetails"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/pipe"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

@@ -95,6 +95,8 @@ class ProvProcessStep(XnatModel):
     """XSD type ``prov:processStep`` (birn/birnprov.xsd)."""
 
     xsi_type: ClassVar[str] = "prov:processStep"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep"
     xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

@@ -20,6 +20,8 @@ class ScrScreeningScanData(XnatModel):
     """XSD type ``scr:screeningScanData`` (screening/screeningAssessment.xsd)."""
 
     xsi_type: ClassVar[str] = "scr:screeningScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/scr}screeningScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/scr"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

@@ -27,6 +27,8 @@ class ValAdditionalVal(XnatModel):
     """XSD type ``val:additionalVal`` (validation/protocolValidation.xsd)."""
 
     xsi_type: ClassVar[str] = "val:additionalVal"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}additionalVal"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()

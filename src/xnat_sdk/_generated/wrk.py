@@ -23,6 +23,8 @@ class WrkAbstractExecutionEnvironment(XnatModel):
     """XSD type ``wrk:abstractExecutionEnvironment`` (pipeline/workflow.xsd)."""
 
     xsi_type: ClassVar[str] = "wrk:abstractExecutionEnvironment"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/workflow}abstractExecutionEnvironment"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
@@ -163,6 +165,8 @@ class WrkXnatExecutionEnvironment(WrkAbstractExecutionEnvironment):
     """XSD type ``wrk:xnatExecutionEnvironment`` (pipeline/workflow.xsd)."""
 
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

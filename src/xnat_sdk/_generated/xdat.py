@@ -46,6 +46,8 @@ class XdatAccessLog(XnatModel):
     """XSD type ``xdat:access_log`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:access_log"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}access_log"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -70,6 +72,8 @@ class XdatActionType(XnatModel):
     """XSD type ``xdat:action_type`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:action_type"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}action_type"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -123,6 +127,8 @@ class XdatFieldMapping(XnatModel):
     """XSD type ``xdat:field_mapping`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:field_mapping"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}field_mapping"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -167,6 +173,8 @@ class XdatFieldMappingSet(XnatModel):
     """XSD type ``xdat:field_mapping_set`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:field_mapping_set"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}field_mapping_set"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -233,6 +241,8 @@ class XdatRoleType(XnatModel):
     """XSD type ``xdat:role_type`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:role_type"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}role_type"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -328,6 +338,8 @@ class XdatChangeInfo(XnatModel):
     """XSD type ``xdat:change_info`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:change_info"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}change_info"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -357,6 +369,8 @@ class XdatCriteria(XnatModel):
     """XSD type ``xdat:criteria`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:criteria"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}criteria"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -384,6 +398,8 @@ class XdatCriteriaSet(XnatModel):
     """XSD type ``xdat:criteria_set`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:criteria_set"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}criteria_set"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -415,6 +431,8 @@ class XdatElementActionType(XnatModel):
     """XSD type ``xdat:element_action_type`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:element_action_type"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}element_action_type"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -458,6 +476,8 @@ class XdatPrimarySecurityField(XnatModel):
     """XSD type ``xdat:primary_security_field`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:primary_security_field"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}primary_security_field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("value", "value", "text"),)
@@ -512,6 +532,8 @@ class XdatElementSecurity(XnatModel):
     """XSD type ``xdat:element_security`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:element_security"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}element_security"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -611,6 +633,8 @@ class XdatHistory(XnatModel):
     """XSD type ``xdat:history`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:history"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}history"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -662,6 +686,8 @@ class XdatMetaData(XnatModel):
     """XSD type ``xdat:meta_data`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:meta_data"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}meta_data"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -741,6 +767,8 @@ class XdatSearchField(XnatModel):
     """XSD type ``xdat:search_field`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:search_field"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}search_field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -973,6 +1001,8 @@ class XdatUserLogin(XnatModel):
     """XSD type ``xdat:user_login`` (security/security.xsd)."""
 
     xsi_type: ClassVar[str] = "xdat:user_login"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user_login"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (

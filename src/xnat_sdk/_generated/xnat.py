@@ -226,6 +226,8 @@ class AbstractDemographicData(XnatModel):
     """XSD type ``xnat:abstractDemographicData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:abstractDemographicData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractDemographicData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
@@ -316,6 +318,8 @@ class ValidationData(XnatModel):
     """XSD type ``xnat:validationData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:validationData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}validationData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -360,6 +364,8 @@ class AbstractResource(XnatModel):
     Abstract in XNAT: stored only as one of its subtypes."""
 
     xsi_type: ClassVar[str] = "xnat:abstractResource"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -418,6 +424,8 @@ class ExperimentData(XnatModel):
     A specific individual event in which primary data is obtained"""
 
     xsi_type: ClassVar[str] = "xnat:experimentData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -545,6 +553,8 @@ class ProjectParticipant(XnatModel):
     """XSD type ``xnat:projectParticipant`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:projectParticipant"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectParticipant"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -569,6 +579,8 @@ class AbstractSubjectMetadata(XnatModel):
     """XSD type ``xnat:abstractSubjectMetadata`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:abstractSubjectMetadata"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractSubjectMetadata"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
@@ -612,6 +624,8 @@ class SubjectAssessorData(ExperimentData):
     """XSD type ``xnat:subjectAssessorData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:subjectAssessorData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectAssessorData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -760,6 +774,8 @@ class AbstractProjectAsset(GenericData):
     Abstract in XNAT: stored only as one of its subtypes."""
 
     xsi_type: ClassVar[str] = "xnat:abstractProjectAsset"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractProjectAsset"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -790,6 +806,8 @@ class AbstractProtocol(XnatModel):
     """XSD type ``xnat:abstractProtocol`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:abstractProtocol"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractProtocol"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -814,6 +832,8 @@ class AbstractStatistics(XnatModel):
     """XSD type ``xnat:abstractStatistics`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:abstractStatistics"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractStatistics"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
@@ -823,6 +843,8 @@ class AddField(XnatModel):
     """XSD type ``xnat:addField`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:addField"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}addField"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -907,6 +929,8 @@ class ComputationData(XnatModel):
     """XSD type ``xnat:computationData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:computationData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}computationData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -931,6 +955,8 @@ class ContrastBolus(XnatModel):
     Description of contrast/bolus used for image acquisition"""
 
     xsi_type: ClassVar[str] = "xnat:contrastBolus"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}contrastBolus"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -1033,6 +1059,8 @@ class ImageScanData(XnatModel):
     Information about an individual image scan sequence"""
 
     xsi_type: ClassVar[str] = "xnat:imageScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -1399,6 +1427,8 @@ class DerivedData(ExperimentData):
     A processing event in which data is analyzed"""
 
     xsi_type: ClassVar[str] = "xnat:derivedData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}derivedData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -1416,6 +1446,8 @@ class ImageAssessorData(DerivedData):
     A processing event in which primary or derived image data is analyzed"""
 
     xsi_type: ClassVar[str] = "xnat:imageAssessorData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageAssessorData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -1463,6 +1495,8 @@ class ImageSessionData(SubjectAssessorData):
     """XSD type ``xnat:imageSessionData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:imageSessionData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageSessionData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -1660,6 +1694,8 @@ class QcScanData(XnatModel):
     """XSD type ``xnat:qcScanData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:qcScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -1712,6 +1748,8 @@ class CtQcScanData(QcScanData):
     """XSD type ``xnat:ctQcScanData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:ctQcScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctQcScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("ct", "ct", "element"),)
@@ -2255,6 +2293,8 @@ class DatatypeProtocol(AbstractProtocol):
     """XSD type ``xnat:datatypeProtocol`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:datatypeProtocol"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}datatypeProtocol"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -2309,6 +2349,8 @@ class DemographicData(AbstractDemographicData):
     """XSD type ``xnat:demographicData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:demographicData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -2467,6 +2509,8 @@ class DicomSeries(AbstractResource):
     """XSD type ``xnat:dicomSeries`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -3116,6 +3160,8 @@ class Resource(AbstractResource):
     """XSD type ``xnat:resource`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:resource"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}resource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -3200,6 +3246,8 @@ class ImageResource(Resource):
     """XSD type ``xnat:imageResource`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:imageResource"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -3231,6 +3279,8 @@ class ResourceSeries(AbstractResource):
     """XSD type ``xnat:resourceSeries`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:resourceSeries"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}resourceSeries"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -3317,6 +3367,8 @@ class ImageResourceSeries(ResourceSeries):
     """XSD type ``xnat:imageResourceSeries`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -3461,6 +3513,8 @@ class MrAssessorData(ImageAssessorData):
     A processing event in which primary or derived MR data is analyzed"""
 
     xsi_type: ClassVar[str] = "xnat:mrAssessorData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrAssessorData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
@@ -3470,6 +3524,8 @@ class MrQcScanData(QcScanData):
     """XSD type ``xnat:mrQcScanData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:mrQcScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrQcScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -4219,6 +4275,8 @@ class OtherQcScanData(QcScanData):
     """XSD type ``xnat:otherQcScanData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:otherQcScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}otherQcScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("other", "other", "element"),)
@@ -4286,6 +4344,8 @@ class PetAssessorData(ImageAssessorData):
     A processing event in which primary or derived PET data is analyzed"""
 
     xsi_type: ClassVar[str] = "xnat:petAssessorData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petAssessorData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
@@ -4295,6 +4355,8 @@ class PetQcScanData(QcScanData):
     """XSD type ``xnat:petQcScanData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:petQcScanData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petQcScanData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -5460,6 +5522,8 @@ class PublicationResource(AbstractResource):
     """XSD type ``xnat:publicationResource`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:publicationResource"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}publicationResource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -6079,6 +6143,8 @@ class StatisticsData(AbstractStatistics):
     """XSD type ``xnat:statisticsData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:statisticsData"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -6211,6 +6277,8 @@ class StudyProtocol(AbstractProtocol):
     """XSD type ``xnat:studyProtocol`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
@@ -6277,6 +6345,8 @@ class SubjectMetadata(AbstractSubjectMetadata):
     """XSD type ``xnat:subjectMetadata`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:subjectMetadata"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectMetadata"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (XsdField("cohort", "cohort", "element"),)
@@ -6409,6 +6479,8 @@ class VolumetricRegion(XnatModel):
     Generic volumetric region type"""
 
     xsi_type: ClassVar[str] = "xnat:volumetricRegion"
+    xml_element: ClassVar[str | None] = None
+    xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}volumetricRegion"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
