@@ -80,11 +80,14 @@ async def archive(request: Request) -> Response:
     target = resolve(store, account, segments)
     if is_file_request(request, target):
         return await routes_files.handle(request, store, account, target)
-    if request.method == "GET":
+    # Starlette adds HEAD to every GET route; uvicorn drops the body of a HEAD answer.
+    if request.method in ("GET", "HEAD"):
         return get(request, store, account, target)
     if request.method in ("PUT", "POST"):
         return await put(request, store, account, target)
-    return delete(request, store, account, target)
+    if request.method == "DELETE":
+        return delete(request, store, account, target)
+    return PlainTextResponse(f"Method {request.method} not allowed", status_code=405)
 
 
 def singular(collection: str | None) -> str:
@@ -95,7 +98,7 @@ def is_file_request(request: Request, target: Target) -> bool:
     """Files, zips and catalogs go to ``routes_files``."""
     if target.rest[:1] in (["files"], ["catalog"]):
         return True
-    if request.method != "GET" or target.rest or not target.nodes:
+    if request.method not in ("GET", "HEAD") or target.rest or not target.nodes:
         return False
     fmt = requested_format(request, "xml")
     node = target.node
