@@ -339,19 +339,22 @@ class XnatModel(XnatObject):
         return candidate
 
     def _with_path(self, xpath: str, steps: list[str], value: str) -> XnatModel:
-        """A copy with the field at ``steps`` set to ``value`` (validated)."""
+        """A copy with the field at ``steps`` set to ``value`` (validated).
+
+        Steps follow XNAT's query-string xpaths: ``scanner/manufacturer`` (an inline
+        sub-element), ``scanner`` (the text of an element that also has attributes),
+        ``demographics[@xsi:type=xnat:demographicData]/gender`` (a typed sub-object) and
+        ``fields/field[name=site]/field`` (a keyed list entry; ``""`` removes it).
+        """
         cls = type(self)
         step, *rest = steps
         name, _, predicate = step.partition("[")
         spec = cls.xsd_field(name)
-        if spec is None or spec.many:
-            reason = (
-                "lists are not set by xpath"
-                if spec is not None
-                else f"{cls.__name__} has no {name!r}"
-            )
-            raise XpathError(xpath, value, reason)
+        if spec is None:
+            raise XpathError(xpath, value, f"{cls.__name__} has no {name!r}")
         candidate = self.model_copy()
+        if spec.many:
+            return candidate._with_keyed_entry(xpath, spec, rest, value)
         if spec.target is None:
             if rest:
                 raise XpathError(xpath, value, f"{name!r} is a simple value")
@@ -370,13 +373,58 @@ class XnatModel(XnatObject):
         if not isinstance(current, target):
             current = target.model_construct()
         if not rest:
-            raise XpathError(xpath, value, f"{name!r} is not a simple value")
-        if target.xsd_inline is False and not rest[0]:
-            raise XpathError(xpath, value, "incomplete xpath")
+            text = current._text_field()
+            if text is None:
+                raise XpathError(xpath, value, f"{name!r} is not a simple value")
+            rest = [text.name]
         updated = current._with_path(xpath, rest, value)
         candidate._field_store()[spec.name] = updated
         candidate.__pydantic_fields_set__.add(spec.name)
         return candidate
+
+    def _with_keyed_entry(
+        self, xpath: str, spec: XsdField, steps: list[str], value: str
+    ) -> XnatModel:
+        """Set or remove the list entry chosen by ``item[key=wanted]`` (custom variables)."""
+        entry_step = steps[0] if steps else ""
+        item_name, _, predicate = entry_step.partition("[")
+        key_name, _, wanted = predicate.rstrip("]").partition("=")
+        if spec.target is None or item_name != (spec.item or spec.xsd) or not key_name:
+            raise XpathError(xpath, value, "lists are only set by key, as item[key=value]")
+        target = model_class(spec.target)
+        key_field = target.xsd_field(key_name.lstrip("@"))
+        if key_field is None:
+            raise XpathError(xpath, value, f"{target.__name__} has no key {key_name!r}")
+        tail = steps[1:]
+        text = target._text_field()
+        if tail in ([], [item_name]) and text is not None:
+            tail = [text.name]
+        entries: list[XnatModel] = list(_models(self._field_store().get(spec.name) or []))
+        index = next(
+            (
+                position
+                for position, entry in enumerate(entries)
+                if entry._field_store().get(key_field.name) == wanted
+            ),
+            None,
+        )
+        if value == "" and tail and text is not None and tail == [text.name]:
+            if index is not None:
+                del entries[index]
+        else:
+            entry = entries[index] if index is not None else target.model_construct()
+            entry = entry._with_path(xpath, [key_field.name], wanted)._with_path(xpath, tail, value)
+            if index is None:
+                entries.append(entry)
+            else:
+                entries[index] = entry
+        self._field_store()[spec.name] = entries
+        self.__pydantic_fields_set__.add(spec.name)
+        return self
+
+    @classmethod
+    def _text_field(cls) -> XsdField | None:
+        return next((b.spec for b in cls._all_fields() if b.spec.kind == "text"), None)
 
     # -- XML document ---------------------------------------------------------------------
     @classmethod

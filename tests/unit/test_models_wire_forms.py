@@ -370,7 +370,8 @@ def test_with_xpath_fields_sets_validated_values_on_a_copy() -> None:
         ("xnat:mrSessionData/nosuch", "1", "has no 'nosuch'"),
         ("xnat:subjectData/label", "x", "not a field of xnat:mrSessionData"),
         ("xnat:mrSessionData/date", "yesterday", "date"),
-        ("xnat:mrSessionData/scans/scan", "x", "lists are not set by xpath"),
+        ("xnat:mrSessionData/scans/scan", "x", "lists are only set by key"),
+        ("xnat:mrSessionData/fields/field[nokey=a]/field", "x", "has no key 'nokey'"),
         ("xnat:mrSessionData/scanner/manufacturer/x", "x", "is a simple value"),
     ],
 )
@@ -382,6 +383,27 @@ def test_with_xpath_fields_names_the_bad_xpath_and_value(
         session.with_xpath_fields({xpath: value})
     assert caught.value.xpath == xpath and caught.value.value == value
     assert xpath in str(caught.value) and repr(value) in str(caught.value)
+
+
+def test_text_of_an_element_with_attributes_and_custom_variables_by_xpath() -> None:
+    session = models.MrSessionData.from_json_item(SESSION_ITEM)
+    changed = session.with_xpath_fields({"xnat:mrSessionData/scanner": "NEWSTATION"})
+    assert changed.scanner is not None and changed.scanner.value == "NEWSTATION"
+    assert changed.scanner.manufacturer == "SIEMENS"
+    subject = models.SubjectData.from_json_item(SUBJECT_ITEM)
+    added = subject.with_xpath_fields(
+        {
+            "xnat:subjectData/fields/field[name=site]/field": "paris",
+            "xnat:subjectData/fields/field[name=arm]/field": "B",
+        }
+    )
+    assert [(field.name, field.value) for field in added.fields] == [
+        ("site", "paris"),
+        ("arm", "B"),
+    ]
+    assert [(field.name, field.value) for field in subject.fields] == [("site", "berlin")]
+    removed = added.with_xpath_fields({"xnat:subjectData/fields/field[name=site]/field": ""})
+    assert [field.name for field in removed.fields] == ["arm"]
 
 
 def test_enumerations_and_facets_are_enforced() -> None:
