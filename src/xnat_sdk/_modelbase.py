@@ -399,7 +399,9 @@ class XnatModel(XnatObject):
         text = target._text_field()
         if tail in ([], [item_name]) and text is not None:
             tail = [text.name]
-        entries: list[XnatModel] = list(_models(self._field_store().get(spec.name) or []))
+        stored = self._field_store().get(spec.name)
+        held = cast("list[object]", stored) if isinstance(stored, list) else []
+        entries: list[XnatModel] = list(_models(held))
         index = next(
             (
                 position
