@@ -5,14 +5,12 @@ name to ``ROUTE_MODULES`` (one line; order matters only where two patterns overl
 modules win). Handlers reach the shared state with ``context.context_of(request)`` and the
 caller with ``context.require_account(request)``; raise ``errors.XnatHTTPError`` for an error
 answer. The archive's object store API, which prearchive archiving uses, is
-``archive.ArchiveStore`` (``context_of(request)``-independent; build one with
-``ArchiveStore(context)``).
+``archive.ArchiveStore(context_of(request))``.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,32 +21,24 @@ from starlette.routing import BaseRoute
 
 from xnat_sdk.emulator.context import EmulatorContext
 from xnat_sdk.emulator.errors import XnatHTTPError, error_response
+from xnat_sdk.emulator.faults import FaultMiddleware
 from xnat_sdk.emulator.middleware import XnatMiddleware
 
 ROUTE_MODULES: tuple[str, ...] = (
     "xnat_sdk.emulator.routes_site",
     "xnat_sdk.emulator.routes_files",
     "xnat_sdk.emulator.routes_archive",
-    "xnat_sdk.emulator.routes_prearchive",  # prearchive and import (listed before it lands)
-    "xnat_sdk.emulator.routes_search",  # search (listed before it lands)
+    "xnat_sdk.emulator.routes_prearchive",  # prearchive, import service, dicomdump
+    "xnat_sdk.emulator.routes_search",  # search
+    "xnat_sdk.emulator.faults",  # the emulator-only fault injection control
 )
-
-logger = logging.getLogger(__name__)
 
 
 def collect_routes(module_names: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
-    """The ``routes`` lists of the named modules, in order (modules not yet written are
-    skipped, so a module can be listed before it lands)."""
+    """The ``routes`` lists of the named modules, in order."""
     collected: list[BaseRoute] = []
     for name in module_names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            logger.debug("route module %s is not available", name)
-            continue
-        module_routes: list[BaseRoute] = module.routes
+        module_routes: list[BaseRoute] = importlib.import_module(name).routes
         collected.extend(module_routes)
     return collected
 
@@ -65,7 +55,10 @@ def create_app(context: EmulatorContext) -> Starlette:
     """The ASGI application serving ``context`` (one data directory)."""
     app = Starlette(
         routes=collect_routes(),
-        middleware=[Middleware(XnatMiddleware, context=context)],
+        middleware=[
+            Middleware(FaultMiddleware, plan=context.faults),  # outermost: before auth
+            Middleware(XnatMiddleware, context=context),
+        ],
         exception_handlers={XnatHTTPError: _xnat_error, HTTPException: _xnat_error},
     )
     app.state.emulator = context

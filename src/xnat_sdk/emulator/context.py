@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import Request
 
 from xnat_sdk.emulator.auth import Account, AuthService
 from xnat_sdk.emulator.errors import XnatHTTPError
+from xnat_sdk.emulator.faultplan import FaultPlan
 from xnat_sdk.emulator.schemas import SchemaCatalog
 from xnat_sdk.emulator.storage import BlobStore, Database
 from xnat_sdk.emulator.typeindex import TypeIndex
@@ -27,6 +28,7 @@ class EmulatorContext:
     auth: AuthService
     schemas: SchemaCatalog
     types: TypeIndex
+    faults: FaultPlan = field(default_factory=FaultPlan)
     site_id: str = "XNAT"
     version: str = XNAT_VERSION
 

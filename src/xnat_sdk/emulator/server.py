@@ -19,6 +19,7 @@ import uvicorn
 from xnat_sdk.emulator.app import create_app
 from xnat_sdk.emulator.auth import AuthService
 from xnat_sdk.emulator.context import EmulatorContext
+from xnat_sdk.emulator.faultplan import FaultPlan
 from xnat_sdk.emulator.schemas import SchemaCatalog
 from xnat_sdk.emulator.storage import BlobStore, Database
 from xnat_sdk.emulator.typeindex import TypeIndex
@@ -116,6 +117,13 @@ class Emulator:
         if self._url is None:
             raise RuntimeError("the emulator is not running: call start() or use `with`")
         return self._url
+
+    @property
+    def faults(self) -> FaultPlan:
+        """Faults to inject into the next responses (``emu.faults.fail(2, status=503)``)."""
+        if self._context is None:
+            raise RuntimeError("the emulator is not running: call start() or use `with`")
+        return self._context.faults
 
     def start(self) -> Emulator:
         if self._server is not None:

@@ -1,0 +1,54 @@
+"""Fault injection: failures, dropped connections and delays, from Python and over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
+
+
+def test_fail_then_recover(xnat_emulator: EmulatorHandle) -> None:
+    emu = xnat_emulator.emulator
+    client = httpx.Client(base_url=emu.url, auth=emu.admin)
+    emu.faults.fail(2, status=503, path="/data/projects")
+    assert client.get("/data/version").status_code == 200  # other paths are untouched
+    assert client.get("/data/projects?format=json").status_code == 503
+    assert client.get("/data/projects?format=json").status_code == 503
+    assert client.get("/data/projects?format=json").status_code == 200
+
+
+def test_dropped_connection_is_a_protocol_error(xnat_emulator: EmulatorHandle) -> None:
+    emu = xnat_emulator.emulator
+    emu.faults.drop(1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(emu.url + "/data/version")
+    assert httpx.get(emu.url + "/data/version").status_code == 200
+
+
+def test_delay_and_http_control(xnat_emulator: EmulatorHandle) -> None:
+    emu = xnat_emulator.emulator
+    admin = httpx.Client(base_url=emu.url, auth=emu.admin)
+    queued = admin.put("/xapi/emulator/faults", json={"kind": "delay", "seconds": 0.5, "count": 1})
+    assert queued.status_code == 200
+    started = time.monotonic()
+    assert admin.get("/data/version").status_code == 200
+    assert time.monotonic() - started >= 0.5
+    assert admin.put("/xapi/emulator/faults", json={"kind": "fail", "count": 5}).status_code == 200
+    assert admin.delete("/xapi/emulator/faults").status_code == 200
+    assert admin.get("/data/version").status_code == 200
+    bad = admin.put("/xapi/emulator/faults", json={"kind": "explode"})
+    assert bad.status_code == 400
+    assert (
+        admin.put("/xapi/emulator/faults", json={"kind": "fail", "status": 200}).status_code == 400
+    )
+
+
+def test_only_admins_inject_faults(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from xnat_sdk.emulator import Emulator
+
+    with Emulator(tmp_path_factory.mktemp("f"), users={"bob": "pw"}) as emu:
+        bob = httpx.Client(base_url=emu.url, auth=("bob", "pw"))
+        assert bob.put("/xapi/emulator/faults", json={"kind": "fail"}).status_code == 403
