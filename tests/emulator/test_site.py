@@ -125,3 +125,17 @@ def test_schemas_are_served_by_name_and_file(client: httpx.Client) -> None:
     assert by_file.text == xnat.text
     assert client.get("/xapi/schemas/nothing").status_code == 404
     assert client.get("/schemas/xnat/missing.xsd").status_code == 404
+
+
+def test_credentials_stay_out_of_reprs(xnat_emulator_module: EmulatorHandle) -> None:
+    from xnat_sdk.emulator.auth import Account, AliasToken, HttpSession
+
+    secret = "s3cr3t-value"
+    shown = [
+        repr(Account("bob", secret)),
+        repr(AliasToken("alias", secret, "bob")),
+        repr(HttpSession(secret, "bob", 0, 0)),
+        repr(xnat_emulator_module),
+    ]
+    assert all(secret not in text for text in shown)
+    assert xnat_emulator_module.password not in repr(xnat_emulator_module)
