@@ -318,3 +318,21 @@ def test_generated_models_read_the_served_documents(client: httpx.Client) -> Non
         [scan] = model.scans_
         assert isinstance(scan, MrScanData)
         assert scan.type == "T1"
+
+
+def test_project_fields_from_the_query_string(client: httpx.Client) -> None:
+    created = client.put(
+        "/data/projects/P9",
+        params={
+            "name": "Nine",
+            "description": "a described project",
+            "xnat:projectData/PI/lastname": "Curie",
+            "keywords": "mri pet",
+        },
+    )
+    assert created.status_code == 200
+    [row] = rows(client.get("/data/projects", params={"format": "json"}))
+    assert row["description"] == "a described project"
+    assert row["pi_lastname"] == "Curie"
+    item = client.get("/data/projects/P9?format=json").json()["items"][0]
+    assert item["data_fields"]["keywords"] == "mri pet"
