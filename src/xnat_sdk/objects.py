@@ -153,6 +153,15 @@ class XnatObject(BaseModel):
             else:
                 super().__setattr__(name, value)
 
+    def __getstate__(self) -> dict[object, object]:
+        # A pickled model is plain data: the session (a live login) is never part of it.
+        state: dict[object, object] = dict(super().__getstate__())
+        private: dict[str, object] = dict(self._private_state())
+        if private:
+            private["_session"] = None
+            state["__pydantic_private__"] = private
+        return state
+
     @property
     def uri(self) -> str:
         """The REST path of this object on its server (``/data/experiments/XNAT_E00001``)."""

@@ -196,6 +196,7 @@ class XNATSession:
         content: bytes | IO[bytes] | None = None,
         json: object = None,
         files: Files | None = None,
+        follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send a request; a login that expired is renewed once and the request repeated."""
         if self._closed:
@@ -213,6 +214,7 @@ class XNATSession:
                 content=content,
                 json=json,
                 files=files,
+                follow_redirects=follow_redirects,
             )
 
         try:
@@ -281,7 +283,12 @@ class XNATSession:
         if accepted is None and not allow_redirects:
             accepted = {200, 301, 302, 303, 307, 308}
         return self.request(
-            "HEAD", path, accepted_status=accepted, timeout=timeout, headers=headers
+            "HEAD",
+            path,
+            accepted_status=accepted,
+            timeout=timeout,
+            headers=headers,
+            follow_redirects=allow_redirects,
         )
 
     def put(

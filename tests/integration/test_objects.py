@@ -165,3 +165,19 @@ def test_xnatpy_style_classes_create_typed_objects(
         _ = session.classes.NoSuchData
     with pytest.raises(xnat_sdk.XNATValueError, match="parent"):
         session.classes.SubjectData(label="ORPHAN")
+
+
+def test_pickled_model_is_plain_data_without_the_session(
+    session: xnat_sdk.XNATSession, project: ProjectData
+) -> None:
+    import pickle
+
+    subject = project.subjects.create("PICKLED")
+    subject.fetch()
+    blob = pickle.dumps(subject)
+    assert b"JSESSIONID" not in blob and b"admin" not in blob
+    restored = pickle.loads(blob)
+    assert isinstance(restored, SubjectData)
+    assert restored.label == "PICKLED" and restored.id == subject.id
+    with pytest.raises(xnat_sdk.objects.DetachedObjectError):
+        _ = restored.experiments
