@@ -150,12 +150,13 @@ def _qname(types: TypeIndex, prefixed: str) -> str:
 def _xml_element(store: ArchiveStore, node: Node, as_child: str | None) -> ET.Element:
     types = store.types
     prefix = node.xsi_type.split(":")[0]
+    own_element = types.type_element.get(node.xsi_type)
     if as_child is None:
-        tag = types.type_element.get(node.xsi_type, node.xsi_type)
-        element = ET.Element(_qname(types, tag))
+        element = ET.Element(_qname(types, own_element or node.xsi_type))
     else:
         element = ET.Element(_qname(types, f"xnat:{as_child.rsplit('/', 1)[-1]}"))
-    element.set(XSI_TYPE, node.xsi_type)
+    if as_child is not None or own_element is None:  # a root element names its own type
+        element.set(XSI_TYPE, node.xsi_type)
     values = {**identity_fields(store, node), **node.fields}
     leaves = types.leaves(node.xsi_type)
     by_path: dict[str, ET.Element] = {"": element}
