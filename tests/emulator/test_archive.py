@@ -6,6 +6,7 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -336,3 +337,32 @@ def test_project_fields_from_the_query_string(client: httpx.Client) -> None:
     assert row["pi_lastname"] == "Curie"
     item = client.get("/data/projects/P9?format=json").json()["items"][0]
     assert item["data_fields"]["keywords"] == "mri pet"
+
+
+def test_without_schemas_the_generated_models_validate_and_write(tmp_path: Path) -> None:
+    """An emulator given an empty schemas folder still validates and answers documents."""
+    from xnat_sdk.emulator import Emulator
+
+    (tmp_path / "no-schemas").mkdir()
+    with Emulator(tmp_path / "data", schemas_dir=tmp_path / "no-schemas") as emu:
+        client = httpx.Client(base_url=emu.url, auth=emu.admin)
+        assert client.get("/xapi/schemas").json() == []
+        client.put("/data/projects/P1")
+        client.put("/data/projects/P1/subjects/S1")
+        bad_type = client.put(
+            "/data/projects/P1/subjects/S1/experiments/E1", params={"xsiType": "xnat:nope"}
+        )
+        assert bad_type.status_code == 400
+        bad_value = client.put(
+            "/data/projects/P1/subjects/S1/experiments/E1",
+            params={"xsiType": "xnat:mrSessionData", "xnat:mrSessionData/date": "soon"},
+        )
+        assert bad_value.status_code == 400
+        created = client.put(
+            "/data/projects/P1/subjects/S1/experiments/E1",
+            params={"xsiType": "xnat:mrSessionData", "xnat:mrSessionData/date": "2021-01-01"},
+        )
+        assert created.status_code == 200
+        root = ET.fromstring(client.get(f"/data/experiments/{created.text}?format=xml").content)
+        assert root.tag == f"{XNAT_NS}MRSession"
+        assert root.findtext(f"{XNAT_NS}date") == "2021-01-01"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from xnat_sdk.emulator.archive import ArchiveStore, Node
 from xnat_sdk.emulator.errors import bad_request
 from xnat_sdk.emulator.typeindex import TypeIndex
+from xnat_sdk.models import parse_json_item
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSI_TYPE = f"{{{XSI}}}type"
@@ -132,7 +133,13 @@ def json_item(store: ArchiveStore, node: Node) -> dict[str, object]:
 
 # ------------------------------------------------------------------------------- XML out --
 def xml_document(store: ArchiveStore, node: Node) -> str:
-    """The XML document of ``node`` (as ``GET ...?format=xml`` answers)."""
+    """The XML document of ``node`` (as ``GET ...?format=xml`` answers).
+
+    Written from the served schemas; an emulator started without schemas lets the generated
+    model write it instead.
+    """
+    if not store.types.types:
+        return parse_json_item(json_item(store, node)).to_xml()
     root = _xml_element(store, node, None)
     prefixes = {"xsi": XSI, **store.types.namespaces}
     for prefix, uri in prefixes.items():

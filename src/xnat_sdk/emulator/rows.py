@@ -147,7 +147,7 @@ def full_row(store: ArchiveStore, node: Node) -> dict[str, str]:
     return row
 
 
-def column_value(row: Mapping[str, str], column: str, xsi_type: str) -> str:
+def column_value(row: Mapping[str, str], column: str) -> str:
     """A column by name or by xpath (``xnat:mrSessionData/date`` -> ``date``)."""
     if column in row:
         return row[column]
@@ -176,13 +176,13 @@ def table(
     rows: list[dict[str, str]] = []
     for node in nodes:
         full = full_row(store, node)
-        if not _matches(full, params, node.xsi_type):
+        if not _matches(full, params):
             continue
-        rows.append({column: column_value(full, column, node.xsi_type) for column in columns})
+        rows.append({column: column_value(full, column) for column in columns})
     return rows, columns
 
 
-def _matches(row: Mapping[str, str], params: Mapping[str, str], xsi_type: str) -> bool:
+def _matches(row: Mapping[str, str], params: Mapping[str, str]) -> bool:
     for key, pattern in params.items():
         if key in RESERVED_PARAMS:
             continue
@@ -190,7 +190,7 @@ def _matches(row: Mapping[str, str], params: Mapping[str, str], xsi_type: str) -
             if pattern and row["xsiType"] != pattern:
                 return False
             continue
-        value = column_value(row, key, xsi_type)
+        value = column_value(row, key)
         if key not in row and "/" not in key:
             continue  # not a column of this listing: ignored as XNAT does
         if not fnmatch.fnmatchcase(value, pattern):
