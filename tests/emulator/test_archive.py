@@ -366,3 +366,31 @@ def test_without_schemas_the_generated_models_validate_and_write(tmp_path: Path)
         root = ET.fromstring(client.get(f"/data/experiments/{created.text}?format=xml").content)
         assert root.tag == f"{XNAT_NS}MRSession"
         assert root.findtext(f"{XNAT_NS}date") == "2021-01-01"
+
+
+def test_post_document_to_collection_and_rest_alias(client: httpx.Client) -> None:
+    project = (
+        b'<xnat:Project xmlns:xnat="http://nrg.wustl.edu/xnat" ID="PX" secondary_ID="PX_S">'
+        b"<xnat:name>Posted</xnat:name><xnat:description>from XML</xnat:description>"
+        b"</xnat:Project>"
+    )
+    posted = client.post("/data/projects", content=project, headers={"content-type": "text/xml"})
+    assert posted.status_code == 200
+    assert posted.text == "PX"
+    [row] = rows(client.get("/REST/projects", params={"format": "json"}))
+    assert (row["ID"], row["secondary_ID"], row["name"], row["description"]) == (
+        "PX",
+        "PX_S",
+        "Posted",
+        "from XML",
+    )
+    by_secondary = client.get("/data/projects/PX_S?format=json").json()["items"][0]
+    assert by_secondary["data_fields"]["ID"] == "PX"
+    not_xml = client.post("/data/projects", content=b"{}", headers={"content-type": "text/xml"})
+    assert not_xml.status_code == 400
+    html = client.get("/data/projects", params={"format": "html"})
+    assert html.headers["content-type"].startswith("text/html")
+    assert "<td>PX</td>" in html.text
+    unknown = client.get("/data/nothing/here")
+    assert unknown.status_code == 404
+    assert "<h3>" in unknown.text
