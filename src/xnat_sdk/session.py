@@ -26,7 +26,9 @@ from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
 from xnat_sdk.classes import ModelClasses
 from xnat_sdk.errors import (
     XNATAuthError,
+    XNATConflictError,
     XNATError,
+    XNATNotFoundError,
     XNATResponseError,
     XNATSessionClosedError,
     XNATValueError,
@@ -688,9 +690,19 @@ class XNATSession:
         uri = f"{listing_uri}/{key}"
         query = {"xsiType": type(obj).xsi_type}
         query.update((xpath, value) for xpath, value in obj.to_xpath_fields().items() if value)
-        self.put(uri, query=query)
+        stored = self.put(uri, query=query)
         self.forget(listing_uri)
-        loaded = self.load_item(uri)
+        try:
+            loaded = self.load_item(uri)
+        except XNATNotFoundError:
+            # XNAT keys labels per project: the PUT went to an object of another parent.
+            raise XNATConflictError(
+                "PUT",
+                str(stored.request.url),
+                stored.status_code,
+                f"the server accepted {key!r} but it is not at {uri}: the label is probably "
+                "used by another object of the project",
+            ) from None
         return _checked(loaded, type(obj), uri)
 
 

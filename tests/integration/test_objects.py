@@ -181,3 +181,20 @@ def test_pickled_model_is_plain_data_without_the_session(
     assert restored.label == "PICKLED" and restored.id == subject.id
     with pytest.raises(xnat_sdk.objects.DetachedObjectError):
         _ = restored.experiments
+
+
+def test_label_used_by_another_parent_is_a_conflict(project: ProjectData) -> None:
+    first = project.subjects.create("HOLDER")
+    other = project.subjects.create("OTHER")
+    first.experiments.create_as(MrSessionData, "TAKEN_MR")
+    with pytest.raises(xnat_sdk.XNATConflictError, match="TAKEN_MR"):
+        other.experiments.create_as(MrSessionData, "TAKEN_MR")
+
+
+def test_existing_file_upload_is_a_conflict(project: ProjectData) -> None:
+    from xnat_sdk import operations
+
+    resource = operations.create_resource(project, "FILES")
+    operations.upload(resource, b"1", "x.txt")
+    with pytest.raises(xnat_sdk.XNATConflictError, match="overwrite"):
+        operations.upload(resource, b"2", "x.txt")
