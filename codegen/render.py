@@ -129,7 +129,9 @@ def render_package(
             environment.get_template("registry.py.j2").render(
                 header=top,
                 package=package,
-                modules=sorted(modules),
+                namespaces=sorted(
+                    {(spec.namespace, spec.prefix) for spec in types if spec.prefix in modules}
+                ),
                 named=sorted(named, key=lambda spec: spec.xsi_type),
                 inline=sorted(
                     (spec for spec in types if not spec.named and spec.prefix in modules),
@@ -142,7 +144,9 @@ def render_package(
     rendered.append(
         RenderedModule(
             "__init__.py",
-            environment.get_template("init.py.j2").render(header=top, modules=sorted(modules)),
+            environment.get_template("init.py.j2").render(
+                header=top, modules=sorted(modules), eager=render_only is not None
+            ),
         )
     )
     return rendered

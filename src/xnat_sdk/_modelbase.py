@@ -15,6 +15,7 @@ No I/O library is imported here: the emulator uses these models as plain data.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import io
 import warnings
 import xml.etree.ElementTree as ET
@@ -108,8 +109,57 @@ def model_class(key: str) -> type[XnatModel]:
 
 
 def class_for_xsi_type(xsi_type: str) -> type[XnatModel] | None:
-    """The loaded class of ``xsi_type`` (``"xnat:mrSessionData"``), if any."""
-    return _BY_XSI_TYPE.get(xsi_type)
+    """The class of ``xsi_type`` (``"xnat:mrSessionData"``), importing its module if needed."""
+    return _BY_XSI_TYPE.get(xsi_type) or _registry_lookup("XSI_TYPES", xsi_type)
+
+
+#: The registry consulted for a class whose generated module is not imported yet.
+GENERATED_REGISTRY = "xnat_sdk._generated.registry"
+
+
+def _registry_lookup(table: str, key: str) -> type[XnatModel] | None:
+    """``key`` in the generated registry's ``table`` (imports only the module it needs)."""
+    try:
+        registry = importlib.import_module(GENERATED_REGISTRY)
+    except ImportError:  # pragma: no cover - the registry is committed with the package
+        return None
+    mapping = getattr(registry, table, None)
+    if not isinstance(mapping, Mapping):
+        return None
+    return cast("Mapping[str, type[XnatModel]]", mapping).get(key)
+
+
+class LazyModelMap(Mapping[str, "type[XnatModel]"]):
+    """A read-only map of generated classes whose modules are imported on first lookup.
+
+    Keeps ``import xnat_sdk._generated.registry`` cheap: a lookup of ``xnat:mrSessionData``
+    imports ``xnat.py`` only; iterating over the values imports every module.
+    """
+
+    def __init__(self, package: str, entries: Mapping[str, tuple[str, str]]) -> None:
+        self._package = package
+        self._entries = dict(entries)
+
+    def __getitem__(self, key: str) -> type[XnatModel]:
+        module_name, class_name = self._entries[key]
+        value: object = getattr(
+            importlib.import_module(f"{self._package}.{module_name}"), class_name
+        )
+        if not (isinstance(value, type) and issubclass(value, XnatModel)):
+            raise TypeError(f"{self._package}.{module_name}.{class_name} is not an XNAT model")
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __repr__(self) -> str:
+        return f"<LazyModelMap of {len(self._entries)} classes in {self._package}>"
 
 
 class XnatModel(XnatObject):
@@ -604,23 +654,41 @@ def _class_of_element(
     if qualified is not None:
         prefix, _, local = qualified.rpartition(":")
         namespace = namespaces.get(prefix, "")
-        klass = _BY_QNAME.get((namespace, local))
+        klass = _BY_QNAME.get((namespace, local)) or _registry_qname("XSI_TYPES", namespace, local)
         if klass is None:
             return _unknown(declared, qualified)
         return _narrower(klass, declared, qualified)
     if element.tag.startswith("{"):
         namespace, local = element.tag[1:].split("}", 1)
-        klass = _BY_ELEMENT.get((namespace, local))
+        klass = _BY_ELEMENT.get((namespace, local)) or _registry_qname("ELEMENTS", namespace, local)
         if klass is not None and issubclass(klass, declared):
             return klass
     return declared
+
+
+def _registry_qname(table: str, namespace: str, local: str) -> type[XnatModel] | None:
+    """A registry lookup by namespace URI (the registry knows XNAT's prefix for each)."""
+    prefix = _PREFIXES.get(namespace)
+    if prefix is None:
+        namespaces = _registry_namespaces()
+        prefix = namespaces.get(namespace)
+    return _registry_lookup(table, f"{prefix}:{local}") if prefix else None
+
+
+def _registry_namespaces() -> Mapping[str, str]:
+    try:
+        registry = importlib.import_module(GENERATED_REGISTRY)
+    except ImportError:  # pragma: no cover - the registry is committed with the package
+        return {}
+    namespaces = getattr(registry, "NAMESPACES", None)
+    return cast("Mapping[str, str]", namespaces) if isinstance(namespaces, Mapping) else {}
 
 
 def _resolve(declared: type[XnatModel], xsi_type: str | None) -> type[XnatModel]:
     """The class for ``xsi_type`` in a slot typed ``declared``."""
     if not xsi_type or xsi_type == declared.xsi_type:
         return declared
-    klass = _BY_XSI_TYPE.get(xsi_type)
+    klass = _BY_XSI_TYPE.get(xsi_type) or _registry_lookup("XSI_TYPES", xsi_type)
     if klass is None:
         if (
             declared.xsd_inline

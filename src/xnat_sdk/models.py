@@ -706,11 +706,9 @@ def __dir__() -> list[str]:
 
 def parse_json_item(item: Mapping[str, Any]) -> XnatModel:
     """One ``{"items": [...]}`` element as the class its ``meta`` ``xsi:type`` names."""
-    importlib.import_module("xnat_sdk._generated.registry")
     return XnatModel.from_json_item(item)
 
 
 def parse_xml(document: str | bytes) -> XnatModel:
     """An XML document as the class of its root element (or its ``xsi:type``)."""
-    importlib.import_module("xnat_sdk._generated.registry")
     return XnatModel.from_xml(document)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -247,7 +249,7 @@ def test_session_scans_parse_into_their_concrete_classes(xsd_set: Any) -> None:
 
 def test_an_unknown_xsi_type_loads_as_the_slot_type_with_extras() -> None:
     item = copy.deepcopy(SESSION_ITEM)
-    plugin_scan = {
+    plugin_scan: dict[str, Any] = {
         "meta": {"xsi:type": "acme:laserScanData", "isHistory": False},
         "data_fields": {"ID": "5", "type": "laser", "wavelength": "532"},
         "children": [],
@@ -434,3 +436,33 @@ def test_defaults_required_and_deliberate_types() -> None:
     # XSD documentation becomes the field description.
     description = models.ImageSessionData.model_fields["uid"].description
     assert description == "DICOM Study Instance UID (0020,000D)"
+
+
+def test_models_load_lazily_and_find_classes_of_modules_not_imported_yet(
+    recorded_session: str,
+) -> None:
+    script = """
+import sys, warnings
+warnings.simplefilter("error")
+import xnat_sdk.models as models
+import xnat_sdk._generated.registry as registry
+assert "xnat_sdk._generated.xnat" not in sys.modules, "importing the facade loaded a module"
+session = models.parse_xml(sys.stdin.read())
+assert type(session).__name__ == "MrSessionData"
+assert "xnat_sdk._generated.xnat_a" not in sys.modules, "an unrelated module was loaded"
+item = {"meta": {"xsi:type": "xnat_a:ybocsData"}, "data_fields": {"ID": "E9"}, "children": []}
+assessment = models.parse_json_item(item)
+assert type(assessment).__name__ == "XnatAYbocsData", type(assessment)
+assert registry.XSI_TYPES["xnat_a:ybocsData"] is type(assessment)
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=recorded_session,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
