@@ -39,7 +39,7 @@ from xnat_sdk.emulator.dicom_import import (
     route_instances,
     unpack_upload,
 )
-from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, not_found
+from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, forbidden, not_found
 from xnat_sdk.emulator.listings import listing_response
 from xnat_sdk.emulator.prearchive import (
     LISTING_COLUMNS,
@@ -68,12 +68,39 @@ def _http(error: PrearchiveError | DicomImportError) -> XnatHTTPError:
     return bad_request(str(error))
 
 
+def may_use_prearchive(context: EmulatorContext, account: Account, project: str) -> bool:
+    """Site admins see every prearchive folder (``Unassigned`` only to them); others only
+    those of projects they own or are members of, as XNAT's prearchive permissions."""
+    if account.is_admin:
+        return True
+    return project != UNASSIGNED and ArchiveStore(context).can_write(project, account)
+
+
+def _accessible(request: Request, entry: PrearchiveEntry) -> PrearchiveEntry:
+    account = require_account(request)
+    if not may_use_prearchive(context_of(request), account, entry.project):
+        raise forbidden(
+            f"User {account.login} does not have access to the prearchive of project "
+            f"{entry.project}"
+        )
+    return entry
+
+
+def _lookup(request: Request, src: str) -> PrearchiveEntry:
+    """The session a ``src`` parameter names, if the caller may act on it."""
+    try:
+        return _accessible(request, _store(request).get_by_url(src))
+    except PrearchiveError as error:
+        raise _http(error) from error
+
+
 def _entry(request: Request) -> PrearchiveEntry:
     params = request.path_params
     try:
-        return _store(request).get(params["project"], params["timestamp"], params["session"])
+        entry = _store(request).get(params["project"], params["timestamp"], params["session"])
     except PrearchiveError as error:
         raise _http(error) from error
+    return _accessible(request, entry)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -277,9 +304,16 @@ def archived_dicom_file(
 
 
 async def list_sessions(request: Request) -> Response:
-    require_account(request)
+    account = require_account(request)
+    context = context_of(request)
     project = request.path_params.get("project")
-    rows = [entry.row() for entry in _store(request).entries(project)]
+    visible: dict[str, bool] = {}
+    rows: list[dict[str, str]] = []
+    for entry in _store(request).entries(project):
+        if entry.project not in visible:
+            visible[entry.project] = may_use_prearchive(context, account, entry.project)
+        if visible[entry.project]:
+            rows.append(entry.row())
     return listing_response(request, rows, LISTING_COLUMNS, "Prearchive sessions")
 
 
@@ -599,10 +633,7 @@ async def archive_service(request: Request) -> Response:
     )
     uris: list[str] = []
     for src in _sources(request, params):
-        try:
-            entry = store.get_by_url(src)
-        except PrearchiveError as error:
-            raise _http(error) from error
+        entry = _lookup(request, src)
         uris.append(
             await run_in_threadpool(_archive, context, store, entry, archive_request, account)
         )
@@ -617,8 +648,8 @@ async def prearchive_action(request: Request) -> Response:
     store = _store(request)
     results: list[dict[str, str]] = []
     for src in _sources(request, params):
+        entry = _lookup(request, src)
         try:
-            entry = store.get_by_url(src)
             if action == "delete":
                 store.delete(entry)
                 results.append({"src": src, "status": "DELETED"})
@@ -650,7 +681,7 @@ def _dump_source(request: Request, src: str) -> Path:
     if parts[:2] == ["prearchive", "projects"] and len(parts) >= 5:
         store = _store(request)
         try:
-            entry = store.get(parts[2], parts[3], parts[4])
+            entry = _accessible(request, store.get(parts[2], parts[3], parts[4]))
             scan_ids = [parts[6]] if len(parts) >= 7 and parts[5] == "scans" else []
             for scan_id in scan_ids or [scan.id for scan in entry.scans]:
                 files = store.scan_files(entry, scan_id)
