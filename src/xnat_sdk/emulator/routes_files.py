@@ -68,7 +68,7 @@ async def handle(
     """Every request on ``.../files[/path]``, ``format=zip`` and resource catalogs."""
     rest = target.rest
     path = "/".join(rest[1:]) if rest and rest[0] == "files" else ""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         resources = resources_below(store, target.nodes)
         if rest == ["catalog"] or (not rest and requested_format(request, "xml") == "xml"):
             if target.node is None or target.node.kind != "resource":
