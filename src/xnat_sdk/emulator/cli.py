@@ -27,7 +27,11 @@ def _after_shutdown(signum: int, frame: FrameType | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xnat-sdk emulator", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="xnat-sdk emulator",
+        description="Serve an XNAT emulator until interrupted (SIGINT/SIGTERM). The first line "
+        "of output is the URL it listens on.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
     parser.add_argument("--data-dir", type=Path, required=True, help="where data is kept")
@@ -35,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--schemas",
         type=Path,
         default=None,
-        help="folder of XNAT schemas (<folder>/<file>.xsd) to serve; default $XNAT_SDK_SCHEMAS",
+        help="folder of XNAT schemas (<folder>/<file>.xsd) to serve; default $XNAT_SDK_SCHEMAS "
+        "or ../shared/schemas/xsd beside the project",
     )
     parser.add_argument(
         "--user",
