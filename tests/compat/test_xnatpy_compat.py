@@ -151,3 +151,23 @@ def test_delete_subject(session: Any, xnat_emulator: EmulatorHandle) -> None:
         auth=(xnat_emulator.user, xnat_emulator.password),
     )
     assert gone.status_code == 404
+
+
+def test_prearchive_download_move_rebuild_delete(session: Any, tmp_path: Path) -> None:
+    make_project(session, "FROM")
+    make_project(session, "TO")
+    files = sample_series(tmp_path / "dicom", patient_name="Move^Me", patient_id="MOVE1")
+    prearchive_session = session.services.import_(
+        str(zip_files(files, tmp_path / "u.zip")), project="FROM", content_type="application/zip"
+    )
+    downloaded = tmp_path / "session.zip"
+    prearchive_session.download(str(downloaded))
+    with zipfile.ZipFile(downloaded) as archive:
+        assert len([n for n in archive.namelist() if n.endswith(".dcm")]) == 2
+    assert prearchive_session.rebuild().status_code == 200
+    assert prearchive_session.move("TO").status_code == 200
+    (moved,) = session.prearchive.sessions("TO")
+    assert moved.label == "MOVE1"
+    assert session.prearchive.sessions("FROM") == []
+    assert moved.delete().status_code == 200
+    assert session.prearchive.sessions() == []
