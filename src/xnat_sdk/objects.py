@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
+from xnat_sdk.errors import XNATError, XNATInvalidLabelError, XNATValueError
+
 if TYPE_CHECKING:
     from xnat_sdk.listing import Listing
 
@@ -68,35 +70,27 @@ class SessionLike(Protocol):
         ...
 
 
-class DetachedObjectError(RuntimeError):
+class DetachedObjectError(XNATError, RuntimeError):
     """A navigation or write was attempted on a model that is not bound to a session."""
 
 
-class FieldValueError(ValueError):
+class FieldValueError(XNATValueError):
     """A value written to a live object does not fit the field's type (nothing was sent)."""
 
 
 def check_label(label: str) -> str:
-    """``label`` unchanged if XNAT accepts it as an ID or label, else a ``ValueError``.
-
-    The error (``xnat_sdk.errors.XNATInvalidLabelError`` when raised through the session) names
-    the first offending character.
-    """
+    """``label`` unchanged if XNAT accepts it as an ID or label; else an
+    ``XNATInvalidLabelError`` naming the first offending character."""
     if not label:
-        raise ValueError("a label must not be empty")
+        raise XNATValueError("a label must not be empty")
     for character in label:
         if character not in LABEL_CHARACTERS:
-            from xnat_sdk.errors import XNATInvalidLabelError
-
             raise XNATInvalidLabelError(label, character)
     return label
 
 
 class XnatObject(BaseModel):
     """Base of every generated model: pydantic data plus an optional binding to a session."""
-
-    #: The listing column that identifies an object besides its ID (label, name, type).
-    secondary_lookup_field: ClassVar[str | None] = None
 
     _session: SessionLike | None = PrivateAttr(default=None)
     _uri: str | None = PrivateAttr(default=None)
@@ -367,8 +361,6 @@ class CustomVariables(MutableMapping[str, str]):
 
 class FileData:
     """A file inside a resource (not an XSD type: files live in catalogs)."""
-
-    secondary_lookup_field: ClassVar[str | None] = "Name"
 
     def __init__(
         self,
