@@ -46,6 +46,7 @@ def progress_bar(description: str) -> UpdateFunc | None:
     """A rich progress bar on stderr, or ``None`` when stderr is not a terminal."""
     if not sys.stderr.isatty():
         return None
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -58,6 +59,7 @@ def progress_bar(description: str) -> UpdateFunc | None:
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        console=Console(file=sys.stderr),
         transient=True,
     )
     task = progress.add_task(description, total=None)

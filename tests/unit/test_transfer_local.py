@@ -80,3 +80,24 @@ def test_iter_tree_skips_symlinks_that_escape(tmp_path: Path) -> None:
     (tree / "escape.txt").symlink_to(outside)
     found = [relative for _, relative in iter_tree(tree)]
     assert found == ["inside_link.txt", "sub/a.txt"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from xnat_sdk.transfer import progress_bar
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress_bar("quiet") is None  # non-interactive: nothing drawn, nothing logged
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    update = progress_bar("Downloading scan.zip")
+    assert update is not None
+    update(512, 1024, False)
+    update(1024, 1024, True)
+    assert "Downloading scan.zip" in terminal.getvalue()
