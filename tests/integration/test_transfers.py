@@ -186,3 +186,23 @@ def test_create_assessor(mr: ImageSessionData) -> None:
     assessor = operations.create_assessor(mr, "QC1", QcAssessmentData)
     assert isinstance(assessor, QcAssessmentData)
     assert mr.assessors["QC1"].id == assessor.id
+
+
+def test_upload_zip_with_extract_unpacks_on_the_server(resource: AbstractResource) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("x/one.txt", "1")
+        archive.writestr("two.txt", "2")
+    operations.upload(resource, buffer.getvalue(), "bundle.zip", extract=True)
+    assert sorted(resource.files.keys()) == ["two.txt", "x/one.txt"]
+    assert resource.files["x/one.txt"].read() == b"1"
+
+
+def test_dicom_dump_limited_to_fields(mr: MrSessionData) -> None:
+    scan = mr.scans.create_as(MrScanData, "4", type="T1w")
+    dicom = operations.create_resource(scan, "DICOM", format="DICOM")
+    data = dicom_slice("Doe^J", "S01_MR", ScanPlan("4", "T1w", 1), 0, "1.2.3", "1.2.3.6")
+    operations.upload(dicom, data, "0001.dcm")
+    rows = operations.dicom_dump(scan, fields=["SeriesDescription", "00080060"])
+    values = sorted(row.get("value", "") for row in rows)
+    assert values == ["MR", "T1w"]
