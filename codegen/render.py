@@ -105,7 +105,11 @@ def render_package(
     for prefix in sorted(modules):
         ordered = _base_first(modules[prefix], by_key)
         imports = _imports(prefix, ordered, by_key, packages)
-        classes = [_render_class(spec, by_key) for spec in ordered]
+        defined: set[str] = set()
+        classes: list[RenderedClass] = []
+        for spec in ordered:
+            classes.append(_render_class(spec, by_key, defined))
+            defined.add(spec.key)
         source = environment.get_template("module.py.j2").render(
             header=top,
             prefix=prefix,
@@ -286,7 +290,8 @@ def _imports(
     return [(module, sorted(names)) for module, names in sorted(needed.items())]
 
 
-def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec]) -> RenderedClass:
+def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]) -> RenderedClass:
+    """One class; ``defined`` holds the keys of the classes written before it in its module."""
     base = by_key[spec.base].class_name if spec.base else "XnatModel"
     return RenderedClass(
         name=spec.class_name,
@@ -298,7 +303,10 @@ def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec]) -> RenderedClass:
         key=spec.key,
         namespace=spec.namespace,
         inline=not spec.named,
-        fields=tuple(_render_field(field, by_key) for field in spec.fields),
+        fields=tuple(
+            _render_field(field, by_key, forward=_is_forward(field, spec, by_key, defined))
+            for field in spec.fields
+        ),
         navigation=tuple((nav.name, nav.item_class) for nav in spec.navigation),
     )
 
@@ -345,7 +353,20 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _render_field(field: FieldSpec, by_key: dict[str, TypeSpec]) -> RenderedField:
+def _is_forward(
+    field: FieldSpec, owner: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]
+) -> bool:
+    """Whether the field's class is not defined yet where the field is (a reference cycle)."""
+    if field.target is None:
+        return False
+    target = by_key[field.target]
+    return target.prefix == owner.prefix and field.target not in defined
+
+
+def _render_field(field: FieldSpec, by_key: dict[str, TypeSpec], forward: bool) -> RenderedField:
+    """One field. Annotations are evaluated when the class is created (no postponed
+    annotations: that would make pydantic compile every inherited annotation of every class);
+    only a reference to a class defined later is written as a string."""
     if field.scalar is not None:
         item = _scalar_annotation(field.scalar)
         scalar_kind = field.scalar.kind
@@ -382,6 +403,8 @@ def _render_field(field: FieldSpec, by_key: dict[str, TypeSpec]) -> RenderedFiel
         xsd_arguments.append(f"item={_quote(field.item_name)}")
     if not field.optional:
         xsd_arguments.append("required=True")
+    if forward:
+        annotation = f'"{annotation}"'
     return RenderedField(
         name=field.python_name,
         annotation=annotation,
