@@ -421,6 +421,9 @@ def _particles(group: Any, optional: bool, many: bool) -> Iterator[_Particle]:
     for item in group:
         if hasattr(item, "model"):
             yield from _particles(item, group_optional, group_many)
+        elif isinstance(item, xmlschema.validators.XsdAnyElement):
+            # xs:any: whatever appears there is kept as pydantic extras, not as a typed field.
+            continue
         else:
             yield _Particle(
                 element=item,

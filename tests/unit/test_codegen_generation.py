@@ -361,3 +361,44 @@ def test_from_server_reports_an_unreachable_server(
     code = cli.main(["--from-server", "http://127.0.0.1:9", "--out", str(tmp_path / "x")])
     assert code == 2
     assert "http://127.0.0.1:9/xapi/schemas" in capsys.readouterr().err
+
+
+def test_wildcards_choices_and_restrictions_generate_usable_models(
+    schemas_dir: Path, tmp_path: Path
+) -> None:
+    """xs:any content and attributes are kept as extras; a choice's members are optional."""
+    schema = tmp_path / "wild.xsd"
+    schema.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:w="urn:wild" '
+        'xmlns:xnat="http://nrg.wustl.edu/xnat" targetNamespace="urn:wild" '
+        'elementFormDefault="qualified">'
+        '<xs:import namespace="http://nrg.wustl.edu/xnat"/>'
+        '<xs:element name="Note" type="w:note"/>'
+        '<xs:complexType name="note"><xs:complexContent><xs:extension base="xnat:experimentData">'
+        '<xs:sequence><xs:choice><xs:element name="a" type="xs:int"/>'
+        '<xs:element name="b" type="xs:string"/></xs:choice>'
+        '<xs:any namespace="##any" processContents="lax" minOccurs="0"/></xs:sequence>'
+        '<xs:anyAttribute processContents="lax"/>'
+        "</xs:extension></xs:complexContent></xs:complexType></xs:schema>"
+    )
+    out = tmp_path / "wild_models"
+    cli.write_all(cli.generate_extension(schemas_dir, [schema], out), out)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("wild_models.w")
+        note_cls = module.WNote
+        assert not note_cls.model_fields["a"].is_required()
+        assert note_cls.model_fields["b"].annotation == str | None
+        assert note_cls(a=7).a == 7
+        with pytest.raises(ValueError, match="less than or equal to 2147483647"):
+            note_cls(a=2**31)  # xs:int's own range is a facet too
+        note = note_cls.from_xml(
+            '<w:Note xmlns:w="urn:wild" ID="E1" colour="red"><w:b>text</w:b>'
+            "<w:free>kept</w:free></w:Note>"
+        )
+        assert note.b == "text" and note.a is None
+        assert note.model_extra == {"colour": "red", "free": "kept"}
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name.split(".")[0] == "wild_models"]:
+            del sys.modules[name]
