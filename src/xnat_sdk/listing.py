@@ -99,6 +99,7 @@ class Listing(Generic[T]):
         self.spec = spec
         self.filters: dict[str, str] = dict(filters or {})
         self._rows: list[dict[str, str]] | None = None
+        self._index: dict[str, list[dict[str, str]]] | None = None
         self._items: dict[str, T] = {}
 
     def __repr__(self) -> str:
@@ -115,12 +116,14 @@ class Listing(Generic[T]):
         fetched = self._source.listing_rows(self.uri, query)
         rows = [row for row in fetched if _matches(row, self.filters)]
         self._rows = rows
+        self._index = None
         self._items = {}
         return rows
 
     def clearcache(self) -> None:
         """Forget the rows and items; the next access asks the server again."""
         self._rows = None
+        self._index = None
         self._items = {}
 
     def _key_of(self, row: Row) -> str:
@@ -134,18 +137,29 @@ class Listing(Generic[T]):
             self._items[key] = item
         return item
 
-    def _find(self, key: str) -> Row:
+    def _lookup(self) -> tuple[list[dict[str, str]], dict[str, list[dict[str, str]]]]:
+        """The rows and an index of them by ID and by secondary key (built once per fetch)."""
         rows = self.rows()
-        for row in rows:
-            if self._key_of(row) == key:
-                return row
-        column = self.spec.secondary_column
-        if column is not None:
-            matches = [row for row in rows if row.get(column) == key]
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                raise XNATAmbiguousKeyError(key, [self._key_of(row) for row in matches])
+        if self._index is None:
+            index: dict[str, list[dict[str, str]]] = {}
+            column = self.spec.secondary_column
+            for row in rows:
+                if column is not None and row.get(column):
+                    index.setdefault("2:" + row[column], []).append(row)
+                index.setdefault("1:" + self._key_of(row), []).append(row)
+            self._index = index
+        return rows, self._index
+
+    def _find(self, key: str) -> Row:
+        rows, index = self._lookup()
+        by_id = index.get("1:" + key)
+        if by_id:
+            return by_id[0]
+        matches = index.get("2:" + key, [])
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise XNATAmbiguousKeyError(key, [self._key_of(row) for row in matches])
         known = ", ".join(self._key_of(row) for row in rows[:20])
         more = ", ..." if len(rows) > 20 else ""
         raise XNATKeyError(
@@ -181,11 +195,8 @@ class Listing(Generic[T]):
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        column = self.spec.secondary_column
-        return any(
-            self._key_of(row) == key or (column is not None and row.get(column) == key)
-            for row in self.rows()
-        )
+        _, index = self._lookup()
+        return f"1:{key}" in index or f"2:{key}" in index
 
     def __iter__(self) -> Iterator[T]:
         for row in self.rows():
