@@ -19,7 +19,7 @@ import importlib
 import io
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias, cast
 from xml.sax.saxutils import escape, quoteattr
@@ -234,7 +234,8 @@ class XnatModel(XnatObject):
     @classmethod
     def from_json_item(cls, item: Mapping[str, Any]) -> Self:
         """One element of ``{"items": [...]}`` as returned by ``?format=json``."""
-        klass = _resolve(cls, _meta_type(item))
+        data = cast("Mapping[str, object]", item.get("data_fields") or {})
+        klass = _resolve(cls, _meta_type(item), keys=data.keys())
         result = klass._from_item(item, text_key=None)
         if not isinstance(result, cls):  # pragma: no cover - _resolve returns subclasses
             raise TypeError(f"{type(result).__name__} is not a {cls.__name__}")
@@ -656,14 +657,21 @@ def _class_of_element(
         namespace = namespaces.get(prefix, "")
         klass = _BY_QNAME.get((namespace, local)) or _registry_qname("XSI_TYPES", namespace, local)
         if klass is None:
-            return _unknown(declared, qualified)
+            return _unknown(declared, qualified, _element_keys(element))
         return _narrower(klass, declared, qualified)
     if element.tag.startswith("{"):
         namespace, local = element.tag[1:].split("}", 1)
         klass = _BY_ELEMENT.get((namespace, local)) or _registry_qname("ELEMENTS", namespace, local)
         if klass is not None and issubclass(klass, declared):
             return klass
+        if klass is None and declared is XnatModel:
+            return _unknown(declared, f"{{{namespace}}}{local}", _element_keys(element))
     return declared
+
+
+def _element_keys(element: ET.Element[str]) -> set[str]:
+    """Attribute and child element names: what an unknown type's kind is guessed from."""
+    return {_local(name) for name in element.attrib} | {_local(kid.tag) for kid in element}
 
 
 def _registry_qname(table: str, namespace: str, local: str) -> type[XnatModel] | None:
@@ -684,8 +692,10 @@ def _registry_namespaces() -> Mapping[str, str]:
     return cast("Mapping[str, str]", namespaces) if isinstance(namespaces, Mapping) else {}
 
 
-def _resolve(declared: type[XnatModel], xsi_type: str | None) -> type[XnatModel]:
-    """The class for ``xsi_type`` in a slot typed ``declared``."""
+def _resolve(
+    declared: type[XnatModel], xsi_type: str | None, keys: Collection[str] = ()
+) -> type[XnatModel]:
+    """The class for ``xsi_type`` in a slot typed ``declared`` (``keys``: the data's names)."""
     if not xsi_type or xsi_type == declared.xsi_type:
         return declared
     klass = _BY_XSI_TYPE.get(xsi_type) or _registry_lookup("XSI_TYPES", xsi_type)
@@ -695,7 +705,7 @@ def _resolve(declared: type[XnatModel], xsi_type: str | None) -> type[XnatModel]
             and xsi_type.partition(":")[0] == declared.xsi_type.partition(":")[0]
         ):
             return declared
-        return _unknown(declared, xsi_type)
+        return _unknown(declared, xsi_type, keys)
     return _narrower(klass, declared, xsi_type)
 
 
@@ -709,7 +719,23 @@ def _narrower(klass: type[XnatModel], declared: type[XnatModel], xsi_type: str) 
     )
 
 
-def _unknown(declared: type[XnatModel], xsi_type: str) -> type[XnatModel]:
+#: Names that tell the XNAT kind of an object whose type is unknown (a site's plugin type met
+#: outside any typed slot): (name in its data, xsi:type of the nearest known base).
+_KIND_MARKERS = (
+    ("imageSession_ID", "xnat:imageAssessorData"),
+    ("subject_ID", "xnat:subjectAssessorData"),
+    ("image_session_ID", "xnat:imageScanData"),
+)
+
+
+def _unknown(
+    declared: type[XnatModel], xsi_type: str, keys: Collection[str] = ()
+) -> type[XnatModel]:
+    """``declared`` (or, outside a typed slot, the base its data points to), with a warning."""
+    if declared is XnatModel:
+        marker = next((base for name, base in _KIND_MARKERS if name in keys), None)
+        guessed = class_for_xsi_type(marker) if marker else None
+        declared = guessed or declared
     warnings.warn(
         f"unknown xsi:type {xsi_type!r}: loaded as {declared.__name__} with its other fields "
         "kept as extras",

@@ -466,3 +466,25 @@ print("ok")
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_an_unknown_top_level_type_loads_as_the_base_its_data_points_to() -> None:
+    item = {
+        "meta": {"xsi:type": "acme:brainAgeData", "isHistory": False},
+        "data_fields": {"ID": "E7", "imageSession_ID": "E1", "label": "ba", "predictedAge": 41.5},
+        "children": [],
+    }
+    with pytest.warns(UnknownTypeWarning, match="loaded as ImageAssessorData"):
+        assessor = models.parse_json_item(item)
+    assert type(assessor) is models.ImageAssessorData
+    assert assessor.image_session_id == "E1"
+    assert assessor.model_extra == {"predictedAge": 41.5}
+    assert assessor.to_json_item()["data_fields"]["predictedAge"] == 41.5
+    document = (
+        '<acme:BrainAge xmlns:acme="urn:acme" xmlns:xnat="http://nrg.wustl.edu/xnat" ID="E7">'
+        "<xnat:subject_ID>S1</xnat:subject_ID><acme:score>3</acme:score></acme:BrainAge>"
+    )
+    with pytest.warns(UnknownTypeWarning, match="loaded as SubjectAssessorData"):
+        parsed = models.parse_xml(document)
+    assert type(parsed) is models.SubjectAssessorData
+    assert parsed.subject_id == "S1" and parsed.model_extra == {"score": "3"}
