@@ -188,3 +188,17 @@ def upload_status(client: httpx.Client, tmp_path: Path, **params: str) -> int:
 def test_anonymous_is_refused(xnat_emulator: EmulatorHandle) -> None:
     anonymous = httpx.get(f"{xnat_emulator.url}/data/prearchive/projects")
     assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize("label", ["../escape", "a/b", "bad label", "x;y"])
+def test_import_rejects_labels_xnat_forbids(
+    client: httpx.Client, xnat_emulator: EmulatorHandle, tmp_path: Path, label: str
+) -> None:
+    files = make_series(tmp_path / "l", Study(), count=1)
+    body = pack_zip(files, tmp_path / "l.zip").read_bytes()
+    answer = client.post("/data/services/import", params={"session": label}, content=body)
+    assert answer.status_code == 400
+    assert "Invalid session label" in answer.text
+    assert not list(xnat_emulator.data_dir.glob("**/escape"))
+    listing = client.get("/data/prearchive/projects", params={"format": "json"})
+    assert listing.json()["ResultSet"]["Result"] == []

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from xnat_sdk.emulator.archive import ArchiveStore, Node
+from xnat_sdk.emulator.archive import ArchiveStore, Node, check_label
 from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import EmulatorContext, context_of, require_account
 from xnat_sdk.emulator.dicom_import import (
@@ -471,6 +471,9 @@ def parse_destination(request: Request) -> Destination:
         subject=query.get("subject") or named.get("subjects"),
         session=query.get("session") or query.get("label") or named.get("experiments"),
     )
+    for what, value in (("subject", overrides.subject), ("session", overrides.session)):
+        if value is not None:
+            check_label(f"{what} label", value)
     return Destination(to_archive, overrides)
 
 
