@@ -269,7 +269,9 @@ def partial_model(
     Listing rows use ``skip_invalid`` (a column that is not a field, or does not validate, is
     left for the fetch); new objects do not: a bad value raises ``FieldValueError``.
     """
-    obj = cls.model_construct()
+    # Placeholders for every field: model_construct then computes no defaults (it inspects
+    # each default factory, which dominated listing time); all but the loaded are dropped below.
+    obj = cls.model_construct(**dict.fromkeys(cls.model_fields))
     loaded: set[str] = set()
     for key, value in values.items():
         try:
@@ -313,12 +315,19 @@ def xsd_name(cls: type[BaseModel], field_name: str) -> str:
 
 def field_named(cls: type[BaseModel], name: str) -> str:
     """The Python field name for ``name`` given as field name or XSD name."""
-    if name in cls.model_fields:
-        return name
-    for field_name in cls.model_fields:
-        if xsd_name(cls, field_name) == name:
-            return field_name
-    raise FieldValueError(f"{cls.__name__} has no field {name!r}")
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = {xsd_name(cls, field): field for field in cls.model_fields}
+        names.update((field, field) for field in cls.model_fields)
+        _FIELD_NAMES[cls] = names
+    try:
+        return names[name]
+    except KeyError:
+        raise FieldValueError(f"{cls.__name__} has no field {name!r}") from None
+
+
+#: Per model class: field name and XSD name -> field name (classes never change at run time).
+_FIELD_NAMES: dict[type[BaseModel], dict[str, str]] = {}
 
 
 class CustomVariables(MutableMapping[str, str]):
