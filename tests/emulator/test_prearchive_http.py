@@ -202,3 +202,30 @@ def test_import_rejects_labels_xnat_forbids(
     assert not list(xnat_emulator.data_dir.glob("**/escape"))
     listing = client.get("/data/prearchive/projects", params={"format": "json"})
     assert listing.json()["ResultSet"]["Result"] == []
+
+
+def test_concurrent_imports_each_get_their_own_session(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [
+        pack_zip(
+            make_series(tmp_path / f"c{n}", Study(patient_id="SAME"), count=2),
+            tmp_path / f"c{n}.zip",
+        ).read_bytes()
+        for n in range(8)
+    ]
+
+    def send(body: bytes) -> str:
+        answer = client.post("/data/services/import", content=body)
+        assert answer.status_code == 200, answer.text
+        return answer.text.strip()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        uris = list(pool.map(send, bodies))
+    assert len(set(uris)) == 8, "same label, same moment: still eight timestamp folders"
+    listing = client.get("/data/prearchive/projects", params={"format": "json"})
+    rows = listing.json()["ResultSet"]["Result"]
+    assert sorted(f"/data{r['url']}" for r in rows) == sorted(uris)
+    assert all(r["status"] == "READY" for r in rows)
