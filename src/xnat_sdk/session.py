@@ -567,6 +567,7 @@ class XNATSession:
         self._listings.clear()
 
     def listing_for(self, owner: XnatObject, name: str, item_type: type[T]) -> Listing[T]:
+        """The listing ``name`` below ``owner`` (what generated navigation calls)."""
         spec = LISTING_SPECS.get(name)
         if spec is None:
             raise XNATValueError(f"{type(owner).__name__} has no listing called {name!r}")
@@ -581,10 +582,12 @@ class XNATSession:
         return listing
 
     def forget(self, uri: str) -> None:
+        """Drop cached rows of listings at, above or below ``uri`` (after a write)."""
         for key in [key for key in self._listings if key.startswith(uri) or uri.startswith(key)]:
             self._listings[key].clearcache()
 
     def listing_rows(self, uri: str, query: Mapping[str, str]) -> list[dict[str, str]]:
+        """The rows of the ``ResultSet`` listing at ``uri``, every value a string."""
         document = self.get_json(uri, query={k: v for k, v in query.items() if k != "format"})
         result = document.get("ResultSet", {}) if isinstance(document, dict) else None
         rows = result.get("Result") if isinstance(result, dict) else None
@@ -599,6 +602,7 @@ class XNATSession:
         ]
 
     def item_from_row(self, row: Row, item_type: type[T], listing: Listing[T]) -> T:
+        """The live object for a listing row: its xsi:type's class, bound below the listing."""
         spec = listing.spec
         key = spec.key(row)
         # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
@@ -621,6 +625,7 @@ class XNATSession:
     # -- live-object support (the SessionLike protocol) -----------------------------------
 
     def load_item(self, uri: str) -> XnatObject:
+        """GET the object at ``uri`` in full, parse it by xsi:type and bind it."""
         document = self.get_json(uri)
         items = document.get("items") if isinstance(document, dict) else None
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
@@ -634,6 +639,7 @@ class XNATSession:
         return obj
 
     def load_custom_fields(self, uri: str) -> dict[str, str]:
+        """The custom variables (``fields/field`` children) of the object at ``uri``."""
         document = self.get_json(uri)
         items = document.get("items") if isinstance(document, dict) else None
         first = items[0] if isinstance(items, list) and items else None
@@ -650,20 +656,25 @@ class XNATSession:
         return values
 
     def write_fields(self, uri: str, query: Mapping[str, str]) -> None:
+        """PUT xpath=value pairs on the object at ``uri``."""
         self.put(uri, query=query)
         self.forget(uri)
 
     def delete_object(self, uri: str, *, remove_files: bool) -> None:
+        """DELETE the object at ``uri`` and forget the listings that held it."""
         self.delete(uri, query={"removeFiles": remove_files})
         self.forget(uri.rsplit("/", 1)[0])
 
     def download_to(self, uri: str, target: Path) -> Path:
+        """Download ``uri`` to ``target`` atomically."""
         return transfer.download_file(self, uri, target)
 
     def read_bytes(self, uri: str) -> bytes:
+        """The whole body of ``uri``."""
         return self.get(uri).content
 
     def external_url(self, uri: str, query: Mapping[str, str] | None = None) -> str:
+        """The absolute URL of ``uri`` on this server, with ``query``."""
         url = self._transport.url(uri)
         return f"{url}?{urlencode(query)}" if query else url
 
@@ -675,6 +686,7 @@ class XNATSession:
         item_type: type[U],
         fields: Mapping[str, object],
     ) -> U:
+        """Validate ``fields`` for ``item_type`` (nothing is sent if one is wrong), then PUT."""
         if not issubclass(item_type, XnatObject):
             raise XNATValueError(f"{item_type.__name__} objects cannot be created this way")
         check_label(key)
@@ -684,6 +696,7 @@ class XNATSession:
         return _checked(created, item_type, f"{listing_uri}/{key}")
 
     def add_item(self, listing_uri: str, key: str, obj: U) -> U:
+        """PUT the model ``obj`` at ``listing_uri/key``; return it as stored, live."""
         if not isinstance(obj, XnatObject):
             raise XNATValueError(f"{type(obj).__name__} is not an XNAT model")
         check_label(key)
