@@ -112,11 +112,10 @@ def _flag(request: Request, name: str) -> bool:
 
 @dataclass(frozen=True)
 class ArchiveRequest:
-    """How to archive: XNAT's ``overwrite``/``quarantine`` and the label overrides."""
+    """How to archive: XNAT's ``overwrite`` and the label overrides (``quarantine`` and
+    ``triggerPipelines`` are accepted and have no effect: no pipelines, no quarantine state)."""
 
     overwrite: str
-    quarantine: bool
-    login: str
     project: str | None = None
     subject: str | None = None
     session: str | None = None
@@ -514,8 +513,6 @@ async def import_service(request: Request) -> Response:
         ignore = _flag(request, "Ignore-Unparsable") or _flag(request, "ignore-unparsable")
         request_info = ArchiveRequest(
             overwrite=overwrite,
-            quarantine=_flag(request, "quarantine"),
-            login=account.login,
         )
         uris = await run_in_threadpool(
             _import_files,
@@ -628,8 +625,6 @@ async def archive_service(request: Request) -> Response:
     store = _store(request)
     archive_request = ArchiveRequest(
         overwrite=overwrite,
-        quarantine=params.get("quarantine", "").lower() == "true",
-        login=account.login,
         project=params.get("project") or None,
         subject=params.get("subject") or None,
         session=params.get("session") or params.get("label") or None,
