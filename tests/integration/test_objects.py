@@ -198,3 +198,14 @@ def test_existing_file_upload_is_a_conflict(project: ProjectData) -> None:
     operations.upload(resource, b"1", "x.txt")
     with pytest.raises(xnat_sdk.XNATConflictError, match="overwrite"):
         operations.upload(resource, b"2", "x.txt")
+
+
+def test_add_a_constructed_model(project: ProjectData) -> None:
+    subject = project.subjects.create("ADDER")
+    model = MrSessionData(ID="", label="ADDED_MR", date=datetime.date(2022, 2, 2), note="hi")
+    stored = subject.experiments.add(model)
+    assert isinstance(stored, MrSessionData)
+    assert stored.id and stored.id != ""
+    assert stored.date == datetime.date(2022, 2, 2) and stored.note == "hi"
+    with pytest.raises(xnat_sdk.XNATValueError, match="cannot be added"):
+        project.subjects.add(MrSessionData(ID="", label="WRONG_PLACE"))
