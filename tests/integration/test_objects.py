@@ -120,7 +120,7 @@ def test_fulldata_and_external_uri(session: xnat_sdk.XNATSession, project: Proje
 
 
 def test_detached_model_cannot_navigate() -> None:
-    subject = SubjectData(ID="X", label="L")
+    subject = SubjectData(id="X", label="L")
     with pytest.raises(xnat_sdk.objects.DetachedObjectError):
         _ = subject.experiments
 
@@ -202,10 +202,10 @@ def test_existing_file_upload_is_a_conflict(project: ProjectData) -> None:
 
 def test_add_a_constructed_model(project: ProjectData) -> None:
     subject = project.subjects.create("ADDER")
-    model = MrSessionData(ID="", label="ADDED_MR", date=datetime.date(2022, 2, 2), note="hi")
+    model = MrSessionData(id="", label="ADDED_MR", date=datetime.date(2022, 2, 2), note="hi")
     stored = subject.experiments.add(model)
     assert isinstance(stored, MrSessionData)
     assert stored.id and stored.id != ""
     assert stored.date == datetime.date(2022, 2, 2) and stored.note == "hi"
     with pytest.raises(xnat_sdk.XNATValueError, match="cannot be added"):
-        project.subjects.add(MrSessionData(ID="", label="WRONG_PLACE"))
+        project.subjects.add(MrSessionData(id="", label="WRONG_PLACE"))

@@ -66,7 +66,7 @@ def listing_methods(listing: Listing[SubjectData]) -> None:
 
 def creation(subject: SubjectData, session: ImageSessionData) -> None:
     assert_type(subject.experiments.create_as(MrSessionData, "MR1"), MrSessionData)
-    assert_type(subject.experiments.add(MrSessionData(ID="", label="MR2")), MrSessionData)
+    assert_type(subject.experiments.add(MrSessionData(id="", label="MR2")), MrSessionData)
     assert_type(session.scans.create_as(MrScanData, "1"), MrScanData)
 
 
