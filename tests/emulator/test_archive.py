@@ -394,3 +394,18 @@ def test_post_document_to_collection_and_rest_alias(client: httpx.Client) -> Non
     unknown = client.get("/data/nothing/here")
     assert unknown.status_code == 404
     assert "<h3>" in unknown.text
+
+
+def test_project_id_rules_as_project_resource(client: httpx.Client) -> None:
+    """ProjectResource: body/query ID must match the path (417), valid characters (417),
+    secondary ID and name unique among projects (409)."""
+    mismatch = client.put("/data/projects/None", params={"xnat:projectData/ID": "REAL"})
+    assert mismatch.status_code == 417
+    assert "must match the value in submitted request body" in mismatch.text
+    assert client.put("/data/projects/bad.id").status_code == 417
+    same = client.put("/data/projects/REAL", params={"xnat:projectData/id": "real", "name": "R"})
+    assert same.status_code == 200
+    taken = client.put("/data/projects/OTHER", params={"name": "R"})
+    assert taken.status_code == 409
+    assert "conflicts with existing projects: REAL" in taken.text
+    assert [r["ID"] for r in rows(client.get("/data/projects?format=json"))] == ["REAL"]

@@ -252,30 +252,40 @@ class ArchiveStore:
             )
 
     def put_project(
-        self, project_id: str, fields: Mapping[str, str], account: Account
+        self,
+        project_id: str,
+        fields: Mapping[str, str],
+        account: Account,
+        claimed_id: str | None = None,
     ) -> tuple[Node, bool]:
-        """Create the project (its creator becomes owner) or update its fields."""
-        check_label("project ID", project_id)
+        """Create the project (its creator becomes owner) or update its fields.
+
+        As XNAT's ``ProjectResource``: an ID in the body or query (``claimed_id``) must match
+        the one in the path, IDs are letters, digits, ``_`` and ``-`` (both 417), and the
+        secondary ID and name must not be another project's (409).
+        """
+        if claimed_id and claimed_id.lower() != project_id.lower():
+            raise XnatHTTPError(
+                417,
+                "The project ID for the REST call must match the value in submitted request body.",
+            )
+        if not LABEL_PATTERN.fullmatch(project_id):
+            raise XnatHTTPError(417, "Invalid character in project ID.")
         fields = self.check_fields("xnat:projectData", fields)
         with self.db.write() as conn:
             existing = self.project(project_id)
             if existing is not None:
                 self.require_write(existing, account)
                 merged = {**existing.fields, **fields}
+                self._check_project_conflicts(conn, existing.id, merged)
                 conn.execute(
                     "UPDATE nodes SET fields = ? WHERE pk = ?", (json.dumps(merged), existing.pk)
                 )
                 existing.fields = merged
                 return existing, False
             secondary = fields.get("secondary_ID") or project_id
-            clash = conn.execute(
-                "SELECT id FROM nodes WHERE kind = 'project' AND "
-                "json_extract(fields, '$.secondary_ID') = ?",
-                (secondary,),
-            ).fetchone()
-            if clash is not None:
-                raise conflict(f"Project secondary ID {secondary} is already used")
             values = {"secondary_ID": secondary, "name": project_id, **fields}
+            self._check_project_conflicts(conn, project_id, values)
             pk = self._insert(
                 conn,
                 "project",
@@ -296,6 +306,32 @@ class ArchiveStore:
                 (project_id, account.login),
             )
         return self._by_pk(pk), True
+
+    def _check_project_conflicts(
+        self, conn: sqlite3.Connection, project_id: str, values: Mapping[str, str]
+    ) -> None:
+        """409 when another project has this ID as alias, or this secondary ID or name."""
+        wanted = {
+            project_id.lower(),
+            values.get("secondary_ID", "").lower(),
+            values.get("name", "").lower(),
+        } - {""}
+        clashes: list[str] = []
+        for row in conn.execute("SELECT id, fields FROM nodes WHERE kind = 'project'"):
+            if str(row["id"]).lower() == project_id.lower():
+                continue
+            other = json.loads(row["fields"])
+            taken = {
+                str(row["id"]).lower(),
+                str(other.get("secondary_ID", "")).lower(),
+                str(other.get("name", "")).lower(),
+            }
+            if wanted & taken:
+                clashes.append(str(row["id"]))
+        if clashes:
+            raise conflict(
+                "Requested new project conflicts with existing projects: " + ", ".join(clashes)
+            )
 
     def set_accessibility(self, project: Node, value: str, account: Account) -> None:
         if value not in ACCESSIBILITY:

@@ -58,6 +58,20 @@ CONTROL_PARAMS = frozenset(
         "XNAT_CSRF",
     }
 )
+# fields that identify an object or are computed; never stored from a request
+IDENTITY_FIELDS = frozenset(
+    {
+        "ID",
+        "label",
+        "project",
+        "subject_ID",
+        "image_session_ID",
+        "imageSession_ID",
+        "xnat_abstractresource_id",
+        "file_count",
+        "file_size",
+    }
+)
 ROLE_GROUPS = {
     "owner": "owner",
     "owners": "owner",
@@ -244,20 +258,12 @@ def write_object(
         or (existing.xsi_type if existing is not None else None)
         or DEFAULT_TYPE[kind]
     )
-    fields: dict[str, str] = dict(document.fields) if document is not None else {}
-    for identity in (
-        "ID",
-        "label",
-        "project",
-        "subject_ID",
-        "image_session_ID",
-        "imageSession_ID",
-        "xnat_abstractresource_id",
-        "file_count",
-        "file_size",
-    ):
-        fields.pop(identity, None)
-    fields.update(query_fields(params, xsi_type, store))
+    given = dict(document.fields) if document is not None else {}
+    queried = query_fields(params, xsi_type, store)
+    # an ID in the body or query names the object; it may only confirm the path's key
+    claimed_id = next((v for k, v in queried.items() if k.lower() == "id"), given.get("ID"))
+    fields = {k: v for k, v in given.items() if k not in IDENTITY_FIELDS}
+    fields.update(queried)
     if kind == "resource":
         for name in ("format", "content", "description", "tags"):
             if name in params:
@@ -265,7 +271,10 @@ def write_object(
     key = existing.label or existing.id if existing is not None else target.missing_key or ""
     if kind in ("subject", "experiment", "assessor") and existing is None:
         key = params.get("label") or key
-    node = _put(store, account, target, kind, key, xsi_type, fields, existing)
+    if kind == "project":
+        node = store.put_project(key, fields, account, claimed_id)[0]
+    else:
+        node = _put(store, account, target, kind, key, xsi_type, fields, existing)
     if document is not None:
         _write_children(store, account, node, document)
     if kind == "project" and "accessibility" in params:
@@ -289,8 +298,6 @@ def _put(
     existing: Node | None,
 ) -> Node:
     parent = target.parent if existing is None else store.parent(existing)
-    if kind == "project":
-        return store.put_project(key, fields, account)[0]
     if kind == "subject":
         project = _project_for(store, account, target, existing)
         return store.put_subject(project, key, fields, account, xsi_type)[0]
