@@ -26,6 +26,8 @@ class ScalarSpec:
     le: int | float | None = None
     gt: int | float | None = None
     lt: int | float | None = None
+    #: A Python regular expression the lexical value must match (XSD built-ins only).
+    pattern: str | None = None
 
 
 @dataclass(frozen=True)

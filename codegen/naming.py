@@ -36,6 +36,7 @@ KNOWN_PREFIXES: dict[str, str] = {
 #: checks this list against the real base classes.
 RESERVED_FIELD_NAMES: frozenset[str] = frozenset(
     {
+        "all_xsd_fields",
         "bool",
         "clearcache",
         "construct",

@@ -343,6 +343,8 @@ def _scalar_annotation(scalar: ScalarSpec) -> str:
         )
         if value is not None
     ]
+    if scalar.pattern is not None:
+        constraints.append(f"pattern={scalar.pattern!r}")
     if constraints:
         return f"Annotated[{base}, Field({', '.join(constraints)})]"
     return base

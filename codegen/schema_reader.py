@@ -53,6 +53,15 @@ _PSEUDO_KINDS: dict[str, ScalarKind] = {
 
 _UNTYPED = ScalarSpec(kind="str", xsd_type="xs:anyType")
 
+#: Lexical forms of built-in types kept as ``str`` (``xs:duration`` has no exact Python type).
+_BUILTIN_PATTERNS: dict[str, str] = {
+    # Rust-regex compatible (no look-ahead), so the bare "P" slips through.
+    "xs:duration": (
+        r"^-?P((\d+Y)(\d+M)?(\d+D)?|(\d+M)(\d+D)?|(\d+D))?"
+        r"(T((\d+H)(\d+M)?(\d+(\.\d+)?S)?|(\d+M)(\d+(\.\d+)?S)?|(\d+(\.\d+)?S)))?$"
+    ),
+}
+
 
 class SchemaError(Exception):
     """A schema that cannot be read; the message names the file and, where known, the type."""
@@ -349,7 +358,7 @@ class _Reader:
             scalar=scalar,
             target=target,
             many=many,
-            optional=particle.optional or many,
+            optional=particle.optional,
             default=element.default,
             doc=_documentation(element),
             item_name=item_name,
@@ -385,6 +394,7 @@ class _Reader:
             le=_facet(facets, "maxInclusive") if kind in ("int", "float") else None,
             gt=_facet(facets, "minExclusive") if kind in ("int", "float") else None,
             lt=_facet(facets, "maxExclusive") if kind in ("int", "float") else None,
+            pattern=_BUILTIN_PATTERNS.get(xsd_name) if not enumeration else None,
         )
 
     def _check_references(self) -> None:

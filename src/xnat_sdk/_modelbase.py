@@ -213,6 +213,11 @@ class XnatModel(XnatObject):
         return cached
 
     @classmethod
+    def all_xsd_fields(cls) -> tuple[XsdField, ...]:
+        """Every field of the class, its bases' first, in schema order."""
+        return tuple(bound.spec for bound in cls._all_fields())
+
+    @classmethod
     def xsd_field(cls, name: str) -> XsdField | None:
         """The field called ``name`` in Python or, failing that, in the XSD."""
         fields = [bound.spec for bound in cls._all_fields()]
@@ -556,9 +561,8 @@ class XnatModel(XnatObject):
             for namespace, prefix in sorted(_PREFIXES.items(), key=lambda item: item[1])
             if prefix in prefixes
         )
-        first = body[0]
-        cut = first.index(" ") if " " in first else len(first) - (2 if first.endswith("/>") else 1)
-        body[0] = first[:cut] + declarations + f" xmlns:xsi={quoteattr(XSI_NS)}" + first[cut:]
+        # body[0] is "<prefix:Element" (attributes follow as separate parts).
+        body[0] += declarations + f" xmlns:xsi={quoteattr(XSI_NS)}"
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + "".join(body) + "\n"
 
     def _write_element(

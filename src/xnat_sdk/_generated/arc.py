@@ -244,6 +244,7 @@ class ArcProjectPipelinesDescendantsDescendant(XnatModel):
             "element",
             target="{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant/pipeline",
             many=True,
+            required=True,
         ),
     )
 

@@ -72,6 +72,7 @@ class BuildPipelineParameterData(XnatModel):
             "element",
             target="{http://nrg.wustl.edu/build}pipelineParameterData/parameter",
             many=True,
+            required=True,
         ),
     )
 
@@ -153,6 +154,7 @@ class BuildImageSessionData(XnatModel):
             "element",
             target="{http://nrg.wustl.edu/build}imageSessionData/pipeline",
             many=True,
+            required=True,
         ),
     )
 
@@ -176,6 +178,7 @@ class BuildBuildData(XnatModel):
             "element",
             target="{http://nrg.wustl.edu/build}imageSessionData",
             many=True,
+            required=True,
         ),
     )
 

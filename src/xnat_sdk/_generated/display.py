@@ -112,6 +112,7 @@ class DisplayFieldTypeHTMLLinkSecureLink(XnatModel):
             "element",
             target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink/securityMappingValue",
             many=True,
+            required=True,
         ),
     )
 
@@ -195,6 +196,7 @@ class DisplayFieldTypeHTMLLink(XnatModel):
             "element",
             target="{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property",
             many=True,
+            required=True,
         ),
     )
 

@@ -163,6 +163,7 @@ class ProvProcess(XnatModel):
             "element",
             target="{http://www.nbirn.net/prov}processStep",
             many=True,
+            required=True,
         ),
     )
 

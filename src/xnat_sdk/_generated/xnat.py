@@ -506,7 +506,15 @@ class ExperimentData(XnatModel):
 
     time: _dt.time | None = Field(default=None, description="Time experiment was conducted")
 
-    duration: str | None = Field(default=None, description="Duration of experiment")
+    duration: (
+        Annotated[
+            str,
+            Field(
+                pattern="^-?P((\\d+Y)(\\d+M)?(\\d+D)?|(\\d+M)(\\d+D)?|(\\d+D))?(T((\\d+H)(\\d+M)?(\\d+(\\.\\d+)?S)?|(\\d+M)(\\d+(\\.\\d+)?S)?|(\\d+(\\.\\d+)?S)))?$"
+            ),
+        ]
+        | None
+    ) = Field(default=None, description="Duration of experiment")
 
     delay: ExperimentDataDelay | None = Field(default=None)
 
@@ -2537,6 +2545,7 @@ class DicomSeries(AbstractResource):
             target="{http://nrg.wustl.edu/xnat}dicomSeries/imageSet/image",
             many=True,
             item="image",
+            required=True,
         ),
     )
 
@@ -5784,6 +5793,7 @@ class QcAssessmentData(MrAssessorData):
             target="{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan",
             many=True,
             item="scan",
+            required=True,
         ),
     )
 
