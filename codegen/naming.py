@@ -86,6 +86,14 @@ RESERVED_FIELD_NAMES: frozenset[str] = frozenset(
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+|\d+")
 
 
+_SECRET = re.compile(r"password|passwd|secret|salt|token", re.IGNORECASE)
+
+
+def is_secret(xsd_name: str) -> bool:
+    """Whether a value called ``xsd_name`` is a credential, kept out of reprs."""
+    return _SECRET.search(xsd_name) is not None
+
+
 def pascal_case(name: str) -> str:
     """``mrSessionData`` -> ``MrSessionData``, ``data-type`` -> ``DataType``."""
     parts = [part for part in re.split(r"[^0-9A-Za-z]+", name) if part]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from codegen import GENERATOR_VERSION
+from codegen import GENERATOR_VERSION, naming
 from codegen.ir import FieldSpec, ScalarSpec, SchemaFile, TypeSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -304,7 +304,12 @@ def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]
         namespace=spec.namespace,
         inline=not spec.named,
         fields=tuple(
-            _render_field(field, by_key, forward=_is_forward(field, spec, by_key, defined))
+            _render_field(
+                field,
+                by_key,
+                forward=_is_forward(field, spec, by_key, defined),
+                secret=_is_secret(field, spec),
+            )
             for field in spec.fields
         ),
         navigation=tuple((nav.name, nav.item_class) for nav in spec.navigation),
@@ -365,7 +370,18 @@ def _is_forward(
     return target.prefix == owner.prefix and field.target not in defined
 
 
-def _render_field(field: FieldSpec, by_key: dict[str, TypeSpec], forward: bool) -> RenderedField:
+def _is_secret(field: FieldSpec, owner: TypeSpec) -> bool:
+    """A credential (``salt``, ``primary_password`` and the text inside it): hidden in reprs."""
+    if field.scalar is not None and field.scalar.kind == "bool":
+        return False
+    if field.kind == "text" and not owner.named:
+        return naming.is_secret(owner.key.rsplit("/", 1)[-1])
+    return naming.is_secret(field.xsd_name)
+
+
+def _render_field(
+    field: FieldSpec, by_key: dict[str, TypeSpec], forward: bool, secret: bool = False
+) -> RenderedField:
     """One field. Annotations are evaluated when the class is created (no postponed
     annotations: that would make pydantic compile every inherited annotation of every class);
     only a reference to a class defined later is written as a string."""
@@ -394,6 +410,8 @@ def _render_field(field: FieldSpec, by_key: dict[str, TypeSpec], forward: bool) 
         arguments.append(f"serialization_alias={_quote(field.xsd_name)}")
     if field.doc:
         arguments.append(f"description={_quote(field.doc)}")
+    if secret:
+        arguments.append("repr=False")
     xsd_arguments = [_quote(field.python_name), _quote(field.xsd_name), _quote(field.kind)]
     if scalar_kind != "str":
         xsd_arguments.append(f"scalar={_quote(scalar_kind)}")

@@ -488,3 +488,13 @@ def test_an_unknown_top_level_type_loads_as_the_base_its_data_points_to() -> Non
         parsed = models.parse_xml(document)
     assert type(parsed) is models.SubjectAssessorData
     assert parsed.subject_id == "S1" and parsed.model_extra == {"score": "3"}
+
+
+def test_credentials_stay_out_of_reprs_but_not_out_of_the_data() -> None:
+    user = models.XdatUser.model_validate(
+        {"login": "bob", "salt": "s4lt-value", "primary_password": {"value": "h4sh-value"}}
+    )
+    for text in (repr(user), str(user), repr(user.primary_password)):
+        assert "s4lt-value" not in text and "h4sh-value" not in text
+    assert "bob" in repr(user)
+    assert "h4sh-value" in user.to_xml() and "s4lt-value" in user.to_xml()

@@ -99,7 +99,9 @@ class XdatUserPrimaryPassword(XnatModel):
         XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    value: str | None = Field(
+        default=None, description="The text content of the element.", repr=False
+    )
 
     encrypt: bool | None = Field(default=None)
 
@@ -116,7 +118,9 @@ class XdatUserElementAccessSecondaryPassword(XnatModel):
         XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    value: str | None = Field(
+        default=None, description="The text content of the element.", repr=False
+    )
 
     encrypt: bool | None = Field(default=None)
 
@@ -228,7 +232,9 @@ class XdatUserElementAccess(XnatModel):
 
     element_name: str | None = Field(default=None)
 
-    secondary_password: XdatUserElementAccessSecondaryPassword | None = Field(default=None)
+    secondary_password: XdatUserElementAccessSecondaryPassword | None = Field(
+        default=None, repr=False
+    )
 
     secure_ip: list[str] = Field(default_factory=empty_list)
 
@@ -311,7 +317,7 @@ class XdatUser(XnatModel):
 
     verified: bool = Field(default=True)
 
-    salt: str | None = Field(default=None)
+    salt: str | None = Field(default=None, repr=False)
 
     login: UntypedText | None = Field(default=None)
 
@@ -321,7 +327,7 @@ class XdatUser(XnatModel):
 
     email: UntypedText | None = Field(default=None)
 
-    primary_password: XdatUserPrimaryPassword | None = Field(default=None)
+    primary_password: XdatUserPrimaryPassword | None = Field(default=None, repr=False)
 
     element_access: list[XdatUserElementAccess] = Field(default_factory=empty_list)
 
@@ -923,7 +929,9 @@ class XdatUserGroupElementAccessSecondaryPassword(XnatModel):
         XsdField("encrypt", "encrypt", "attribute", scalar="bool"),
     )
 
-    value: str | None = Field(default=None, description="The text content of the element.")
+    value: str | None = Field(
+        default=None, description="The text content of the element.", repr=False
+    )
 
     encrypt: bool | None = Field(default=None)
 
@@ -956,7 +964,9 @@ class XdatUserGroupElementAccess(XnatModel):
 
     element_name: str | None = Field(default=None)
 
-    secondary_password: XdatUserGroupElementAccessSecondaryPassword | None = Field(default=None)
+    secondary_password: XdatUserGroupElementAccessSecondaryPassword | None = Field(
+        default=None, repr=False
+    )
 
     secure_ip: list[str] = Field(default_factory=empty_list)
 
