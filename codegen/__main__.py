@@ -4,7 +4,7 @@ Usage::
 
     python -m codegen [--check] [--schemas DIR] [--update-lock]
     python -m codegen --extra-schemas DIR --out PACKAGE_DIR
-    python -m codegen --from-server URL --out PACKAGE_DIR
+    python -m codegen --from-server URL [--user USER] --out PACKAGE_DIR
 
 With ``--out``, only the namespaces that the committed models do not already cover are written
 (a site's plugin datatypes); they import their XNAT base classes from ``xnat_sdk._generated``.
@@ -13,6 +13,7 @@ With ``--out``, only the namespaces that the committed models do not already cov
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import tempfile
@@ -138,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--extra-schemas", type=Path, help="folder of plugin schemas (with --out)")
     parser.add_argument("--from-server", metavar="URL", help="pull plugin schemas from a server")
     parser.add_argument("--out", type=Path, help="package folder for --extra-schemas/--from-server")
+    parser.add_argument(
+        "--user", help="user for --from-server (password from $XNAT_SDK_PASSWORD, else a prompt)"
+    )
     args = parser.parse_args(argv)
     folder: Path = args.schemas or default_schemas()
     started = time.perf_counter()
@@ -146,8 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.out is None:
                 parser.error("--extra-schemas and --from-server need --out PACKAGE_DIR")
             if args.from_server is not None:
+                authorization = None
+                if args.user is not None:
+                    password = os.environ.get("XNAT_SDK_PASSWORD") or getpass.getpass(
+                        f"password for {args.user}: "
+                    )
+                    authorization = server.basic_authorization(args.user, password)
                 with tempfile.TemporaryDirectory() as downloaded:
-                    server.download_schemas(args.from_server, Path(downloaded))
+                    server.download_schemas(args.from_server, Path(downloaded), authorization)
                     sources = generate_extension(folder, [], args.out, Path(downloaded))
             else:
                 extra_folder = Path(str(args.extra_schemas))

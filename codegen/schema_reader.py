@@ -9,6 +9,7 @@ prefix: ``security.xsd`` binds ``xdat`` to ``http://nrg.wustl.edu/security``.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,7 @@ def load_schema_set(files: Sequence[Path], shim: Path | None) -> Any:
     current = first
     try:
         schema = xmlschema.XMLSchema(str(first), build=False)
-        if shim is not None:
+        if shim is not None and not any(_declares_pseudo_types(path) for path in files):
             schema.add_schema(str(shim), namespace=XDAT_NS)
         for path in rest:
             current = path
@@ -94,6 +95,17 @@ def load_schema_set(files: Sequence[Path], shim: Path | None) -> Any:
     except Exception as exc:  # a file that is not XML at all (ElementTree, OSError)
         raise SchemaError(f"{current}: cannot parse schema: {exc}") from exc
     return schema
+
+
+def _declares_pseudo_types(path: Path) -> bool:
+    """Whether a file already declares ``xdat:LONGVARCHAR`` (a server's own shim)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return False
+    if root.get("targetNamespace") != XDAT_NS:
+        return False
+    return any(node.get("name") == "LONGVARCHAR" for node in root.iter(f"{{{XS_NS}}}simpleType"))
 
 
 def _blame(exc: Exception, files: Sequence[Path]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -14,23 +15,35 @@ class ServerError(Exception):
     """The server's schema list or a schema could not be fetched; names the URL."""
 
 
-def _get(url: str) -> bytes:
+def _get(url: str, authorization: str | None) -> bytes:
+    request = urllib.request.Request(url)
+    if authorization is not None:
+        request.add_header("Authorization", authorization)
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             body: bytes = response.read()
             return body
     except (urllib.error.URLError, OSError) as exc:
         raise ServerError(f"GET {url} failed: {exc}") from exc
 
 
-def download_schemas(base_url: str, target: Path) -> list[Path]:
+def basic_authorization(user: str, password: str) -> str:
+    """The ``Authorization`` header value for HTTP basic auth (never logged)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def download_schemas(base_url: str, target: Path, authorization: str | None = None) -> list[Path]:
     """Save every schema the server lists under ``target`` (``xnat/xnat.xsd``, ...)."""
-    if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https"):
         raise ServerError(f"{base_url}: only http and https URLs are supported")
+    if parts.username or parts.password:
+        raise ServerError("put no credentials in the URL: use --user and $XNAT_SDK_PASSWORD")
     root = base_url.rstrip("/")
     listing_url = f"{root}/xapi/schemas"
     try:
-        names = json.loads(_get(listing_url))
+        names = json.loads(_get(listing_url, authorization))
     except ValueError as exc:
         raise ServerError(f"GET {listing_url}: not a JSON list of schema names") from exc
     if not isinstance(names, list):
@@ -45,7 +58,7 @@ def download_schemas(base_url: str, target: Path) -> list[Path]:
         if len(relative.parts) == 1:
             relative = PurePosixPath(relative.stem) / relative.name
         quoted = "/".join(urllib.parse.quote(part) for part in PurePosixPath(str(name)).parts)
-        body = _get(f"{root}/xapi/schemas/{quoted}")
+        body = _get(f"{root}/xapi/schemas/{quoted}", authorization)
         path = target.joinpath(*relative.parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)

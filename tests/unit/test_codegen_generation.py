@@ -402,3 +402,17 @@ def test_wildcards_choices_and_restrictions_generate_usable_models(
         sys.path.remove(str(tmp_path))
         for name in [name for name in sys.modules if name.split(".")[0] == "wild_models"]:
             del sys.modules[name]
+
+
+def test_from_server_against_the_emulator_finds_nothing_new(
+    xnat_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator serves the pinned set (plus its pseudo-type schema): no plugin modules."""
+    out = tmp_path / "site_models"
+    arguments = ["--from-server", xnat_emulator.url, "--out", str(out)]
+    assert cli.main(arguments) == 2  # the schemas need a login
+    monkeypatch.setenv("XNAT_SDK_PASSWORD", xnat_emulator.password)
+    assert cli.main([*arguments, "--user", xnat_emulator.user]) == 0
+    registry = (out / "registry.py").read_text()
+    assert "XSI_TYPES" in registry and '("xnat",' not in registry
+    assert sorted(path.name for path in out.glob("*.py")) == ["__init__.py", "registry.py"]
