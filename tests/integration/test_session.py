@@ -192,3 +192,20 @@ def test_server_url_must_be_http(tmp_path: Path) -> None:
         xnat_sdk.connect("ftp://example.org", "u", "p")
     with pytest.raises(xnat_sdk.XNATValueError, match="not in the URL"):
         xnat_sdk.connect("http://u:p@example.org")
+
+
+def test_disabling_tls_verification_warns_once(
+    xnat_emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="xnat_sdk")
+    with xnat_sdk.connect(
+        xnat_emulator.url,
+        xnat_emulator.user,
+        xnat_emulator.password,
+        verify=False,
+        keepalive=None,
+    ) as session:
+        session.get("/data/version")
+        session.get("/data/version")
+    warnings = [r for r in caplog.records if "verification is off" in r.getMessage()]
+    assert len(warnings) == 1
