@@ -171,7 +171,7 @@ def test_put_post_delete_round_trip(session: xnat_sdk.XNATSession) -> None:
         query={"xsiType": "xnat:projectData", "xnat:projectData/ID": "VERBS"},
     )
     assert created.status_code in (200, 201)
-    assert session.head("/data/version").status_code == 200
+    assert session.head("/data/projects/VERBS").status_code == 200
     assert session.get_json("/data/projects/VERBS")
     posted = session.post("/data/projects/VERBS/subjects/S1", query={"xsiType": "xnat:subjectData"})
     assert posted.text.strip()  # the new subject's accession ID
