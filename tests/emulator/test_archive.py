@@ -218,8 +218,17 @@ def test_invalid_type_or_field_is_400(
 
 def test_forbidden_label_characters_and_unknown_objects(client: httpx.Client) -> None:
     make_session(client)
-    assert client.put("/data/projects/P1/subjects/bad%20label").status_code == 400
-    assert client.put("/data/projects/P1/subjects/a.b").status_code == 400
+    # SubjectResource/ExperimentResource answer 417 for labels with forbidden characters
+    bad = client.put("/data/projects/P1/subjects/bad%20label")
+    assert bad.status_code == 417
+    assert "Invalid character in subject label." in bad.text
+    assert client.put("/data/projects/P1/subjects/a.b").status_code == 417
+    bad_experiment = client.put(
+        "/data/projects/P1/subjects/S1/experiments/x%3Fy", params={"xsiType": "xnat:mrSessionData"}
+    )
+    assert bad_experiment.status_code == 417
+    assert "Invalid character in experiment label." in bad_experiment.text
+    assert client.put("/data/experiments/XNAT_E00001/scans/a%2Fb").status_code in (400, 404)
     assert client.get("/data/projects/NOPE?format=json").status_code == 404
     assert client.get("/data/projects/P1/subjects/NOPE?format=json").status_code == 404
     assert client.get("/data/experiments/XNAT_E99999?format=json").status_code == 404
@@ -409,3 +418,32 @@ def test_project_id_rules_as_project_resource(client: httpx.Client) -> None:
     assert taken.status_code == 409
     assert "conflicts with existing projects: REAL" in taken.text
     assert [r["ID"] for r in rows(client.get("/data/projects?format=json"))] == ["REAL"]
+
+
+def test_relabel_and_sharing_conflicts(client: httpx.Client) -> None:
+    session_id = make_session(client)
+    client.put("/data/projects/P1/subjects/S2")
+    renamed = client.put("/data/projects/P1/subjects/S1", params={"label": "S1_NEW"})
+    assert renamed.status_code == 200
+    assert renamed.text == "XNAT_S00001"
+    assert client.get("/data/projects/P1/subjects/S1_NEW?format=json").status_code == 200
+    assert client.get("/data/projects/P1/subjects/S1?format=json").status_code == 404
+    taken = client.put("/data/projects/P1/subjects/S1_NEW", params={"label": "S2"})
+    assert taken.status_code == 409
+    assert "Specified label is already in use." in taken.text
+    relabelled = client.put(f"/data/experiments/{session_id}", params={"label": "MR1_B"})
+    assert relabelled.status_code == 200
+    assert client.get("/data/projects/P1/experiments/MR1_B?format=json").status_code == 200
+    client.put("/data/projects/P2")
+    client.put("/data/projects/P2/subjects/TAKEN")
+    share = "/data/projects/P1/subjects/S1_NEW/projects/P2"
+    assert client.put(share, params={"label": "TAKEN"}).status_code == 409
+    assert client.put(share).status_code == 200
+    again = client.put(share)
+    assert again.status_code == 409
+    assert "Already assigned to project:P2" in again.text
+    assert client.put(share, params={"label": "S1_IN_P2"}).status_code == 200
+    labels = {r["label"] for r in rows(client.get("/data/projects/P2/subjects?format=json"))}
+    assert labels == {"TAKEN", "S1_IN_P2"}
+    own = client.put("/data/projects/P1/subjects/S1_NEW/projects/P1")
+    assert own.status_code == 409

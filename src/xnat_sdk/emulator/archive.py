@@ -120,6 +120,13 @@ def check_label(what: str, label: str) -> None:
         )
 
 
+def check_object_label(kind: str, label: str) -> None:
+    """Subject and experiment labels as XNAT's Subject/ExperimentResource check them (417)."""
+    if not LABEL_PATTERN.fullmatch(label):
+        noun = "subject" if kind == "subject" else "experiment"
+        raise XnatHTTPError(417, f"Invalid character in {noun} label.")
+
+
 class ArchiveStore:
     """Reads and writes archive objects for one emulator instance."""
 
@@ -610,23 +617,45 @@ class ArchiveStore:
             )
         return self._by_pk(pk), True
 
-    def share(self, node: Node, project: Node, label: str, account: Account) -> None:
-        """Share ``node`` into ``project`` under ``label`` (XNAT: PUT .../projects/{p})."""
+    def share(self, node: Node, project: Node, label: str | None, account: Account) -> None:
+        """Share ``node`` into ``project`` (XNAT: ``PUT .../projects/{p}[?label=...]``), or
+        relabel an existing share; 409 when already shared (no new label) or the label is
+        taken, as SubjectResource answers."""
         if project.id == node.project:
-            raise conflict(f"{node.id} already belongs to project {project.id}")
+            raise conflict(f"Already assigned to project:{project.id}")
         if not self.can_write(project.id, account):
-            raise forbidden(f"User {account.login} cannot add data to project {project.id}")
-        check_label("label", label)
+            raise forbidden(
+                "Specified user account has insufficient create privileges for subjects in the "
+                f"{project.id} project."
+            )
+        current = dict(self.shares(node)).get(project.id)
+        if current is not None and (label is None or label == current):
+            raise conflict(f"Already assigned to project:{project.id}")
+        new_label = label or node.label
+        check_object_label(node.kind, new_label)
         kinds = "'experiment', 'assessor'" if node.kind != "subject" else "'subject'"
         with self.db.write() as conn:
-            clash = self._shared_lookup(kinds, project.id, label)
+            clash = self._shared_lookup(kinds, project.id, new_label)
             if clash is not None and clash.pk != node.pk:
-                raise conflict(f"Label {label} is already used in project {project.id}")
+                raise conflict(f"Label already in use:{new_label}")
             conn.execute(
                 "INSERT INTO shares(node_pk, project, label) VALUES (?, ?, ?) "
                 "ON CONFLICT(node_pk, project) DO UPDATE SET label = excluded.label",
-                (node.pk, project.id, label),
+                (node.pk, project.id, new_label),
             )
+
+    def relabel(self, node: Node, label: str, account: Account) -> Node:
+        """Rename a subject or experiment in its own project (XNAT: ``PUT ...?label=NEW``)."""
+        self.require_write(node, account)
+        check_object_label(node.kind, label)
+        kinds = "'experiment', 'assessor'" if node.kind != "subject" else "'subject'"
+        with self.db.write() as conn:
+            clash = self._shared_lookup(kinds, node.project, label)
+            if clash is not None and clash.pk != node.pk:
+                raise conflict("Specified label is already in use.")
+            conn.execute("UPDATE nodes SET label = ? WHERE pk = ?", (label, node.pk))
+        node.label = label
+        return node
 
     def unshare(self, node: Node, project: str) -> None:
         with self.db.write() as conn:

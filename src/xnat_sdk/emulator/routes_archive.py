@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from xnat_sdk.emulator import routes_files
-from xnat_sdk.emulator.archive import DEFAULT_TYPE, ArchiveStore, Node
+from xnat_sdk.emulator.archive import DEFAULT_TYPE, ArchiveStore, Node, check_object_label
 from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import context_of, require_account
 from xnat_sdk.emulator.documents import ParsedObject, json_item, parse_document, xml_document
@@ -268,9 +268,14 @@ def write_object(
         for name in ("format", "content", "description", "tags"):
             if name in params:
                 fields[name] = params[name]
+    new_label = params.get("label")
+    if kind in ("subject", "experiment", "assessor") and new_label and existing is not None:
+        if new_label != existing.label:  # ?label= on an existing object renames it
+            existing = store.relabel(existing, new_label, account)
     key = existing.label or existing.id if existing is not None else target.missing_key or ""
     if kind in ("subject", "experiment", "assessor") and existing is None:
-        key = params.get("label") or key
+        key = new_label or key
+        check_object_label(kind, key)  # the REST answer is 417, as Subject/ExperimentResource
     if kind == "project":
         node = store.put_project(key, fields, account, claimed_id)[0]
     else:
@@ -362,7 +367,7 @@ def put_extras(
         and node.kind in ("subject", "experiment", "assessor")
     ):
         project = store.require_project(rest[1], account)
-        store.share(node, project, params.get("label") or node.label, account)
+        store.share(node, project, params.get("label") or None, account)
         return PlainTextResponse(node.id)
     if node.kind == "project" and len(rest) == 2 and rest[0] == "accessibility":
         store.set_accessibility(node, rest[1], account)
