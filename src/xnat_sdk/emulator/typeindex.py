@@ -174,13 +174,6 @@ class TypeIndex:
             merged.update(info.child_lists)
         return merged
 
-    def owner_of(self, name: str, path: str) -> str:
-        """The type in ``name``'s chain that declares ``path`` (for its xpath prefix)."""
-        for info in self.chain(name):
-            if path in info.leaves:
-                return info.name
-        return name
-
     def check_field(self, xsi_type: str, path: str, value: str) -> str:
         """The canonical spelling of field ``path`` of ``xsi_type`` (XNAT matches xpaths
         without regard to case); ``FieldValueError`` unless the field exists and takes
