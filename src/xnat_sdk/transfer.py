@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import secrets
 import shutil
 import sys
 import tarfile
@@ -75,14 +76,16 @@ def progress_bar(description: str) -> UpdateFunc | None:
 
 @contextmanager
 def atomic_file(target: Path) -> Generator[IO[bytes]]:
-    """A file that appears at ``target`` only if the block completes without an exception."""
+    """A file that appears at ``target`` only if the block completes without an exception.
+
+    The temporary file is created beside the target (same file system, so the rename is
+    atomic) with the permissions the umask gives a new file, as a plain ``open`` would.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-    )
-    temp = Path(handle.name)
+    temp = target.parent / f".{target.name}.{secrets.token_hex(6)}.part"
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with handle:
+        with os.fdopen(descriptor, "wb") as handle:
             yield handle
         os.replace(temp, target)
     except BaseException:

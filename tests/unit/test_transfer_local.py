@@ -101,3 +101,13 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
     update(512, 1024, False)
     update(1024, 1024, True)
     assert "Downloading scan.zip" in terminal.getvalue()
+
+
+def test_atomic_file_gets_the_permissions_of_a_plain_open(tmp_path: Path) -> None:
+    import os
+
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    with atomic_file(tmp_path / "atomic") as handle:
+        handle.write(b"x")
+    assert os.stat(tmp_path / "atomic").st_mode == os.stat(plain).st_mode
