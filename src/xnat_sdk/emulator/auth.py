@@ -23,6 +23,7 @@ from xnat_sdk.emulator.storage import Database
 
 SESSION_TIMEOUT_MS = 15 * 60 * 1000
 TOKEN_LIFETIME_MS = 48 * 60 * 60 * 1000
+PRUNE_AT = 10_000  # live sessions kept before expired ones are swept
 DEFAULT_USERS: Mapping[str, str] = {"admin": "admin"}
 
 
@@ -130,6 +131,14 @@ class AuthService:
         stamp = now_ms()
         session = HttpSession(secrets.token_hex(16).upper(), login, stamp, stamp)
         with self._lock:
+            if len(self._sessions) >= PRUNE_AT:  # clients without cookies open one per call
+                expired = [
+                    key
+                    for key, old in self._sessions.items()
+                    if stamp - old.last_access_ms > SESSION_TIMEOUT_MS
+                ]
+                for key in expired:
+                    del self._sessions[key]
             self._sessions[session.session_id] = session
         return session
 
