@@ -498,3 +498,17 @@ def test_credentials_stay_out_of_reprs_but_not_out_of_the_data() -> None:
         assert "s4lt-value" not in text and "h4sh-value" not in text
     assert "bob" in repr(user)
     assert "h4sh-value" in user.to_xml() and "s4lt-value" in user.to_xml()
+
+
+def test_documents_are_read_by_namespace_uri_not_by_prefix() -> None:
+    document = (
+        '<n:MRSession xmlns:n="http://nrg.wustl.edu/xnat" '
+        'xmlns:i="http://www.w3.org/2001/XMLSchema-instance" ID="E1" label="l">'
+        '<n:scans><n:scan i:type="n:mrScanData" ID="1"><n:coil>HEAD</n:coil></n:scan></n:scans>'
+        "</n:MRSession>"
+    )
+    session = models.parse_xml(document)
+    assert isinstance(session, models.MrSessionData)
+    (scan,) = session.scans_
+    assert isinstance(scan, models.MrScanData) and scan.coil == "HEAD"
+    assert session.to_xml().splitlines()[1].startswith("<xnat:MRSession ")
