@@ -18,7 +18,16 @@ from typing import Any
 import xmlschema
 
 from codegen import naming
-from codegen.ir import NAVIGATION, FieldSpec, ScalarKind, ScalarSpec, SchemaFile, TypeSpec
+from codegen.ir import (
+    NAVIGATION,
+    FieldSpec,
+    ListingSpec,
+    NavigationSpec,
+    ScalarKind,
+    ScalarSpec,
+    SchemaFile,
+    TypeSpec,
+)
 
 XS_NS = "http://www.w3.org/2001/XMLSchema"
 XDAT_NS = "http://nrg.wustl.edu/xdat"
@@ -181,11 +190,9 @@ class _Reader:
         navigation = [nav for nav in NAVIGATION if nav.owner_xsi_type == xsi]
         reserved = frozenset(nav.name for nav in self._inherited_navigation(xsd_type, xsi))
         spec.fields = self._fields(xsd_type, spec, local, (), (), reserved)
-        spec.navigation = [
-            _navigation_spec(nav.name, nav.item_xsi_type, self.prefixes) for nav in navigation
-        ]
+        spec.navigation = [_navigation_spec(nav) for nav in navigation]
 
-    def _inherited_navigation(self, xsd_type: Any, xsi: str) -> Iterator[Any]:
+    def _inherited_navigation(self, xsd_type: Any, xsi: str) -> Iterator[ListingSpec]:
         """Navigation declared on this type or any base: field names must avoid them."""
         chain = {xsi}
         current = xsd_type.base_type
@@ -427,13 +434,12 @@ class _Reader:
             return path.name
 
 
-def _navigation_spec(name: str, item_xsi: str | None, prefixes: dict[str, str]) -> Any:
-    from codegen.ir import NavigationSpec
-
-    if item_xsi is None:
-        return NavigationSpec(name, "FileData")
-    prefix, local = item_xsi.split(":", 1)
-    return NavigationSpec(name, naming.class_name(prefix, local))
+def _navigation_spec(listing: ListingSpec) -> NavigationSpec:
+    """The property for a CONTRACT.md navigation entry (``FileData`` is not an XSD type)."""
+    if listing.item_xsi_type is None:
+        return NavigationSpec(listing.name, "FileData")
+    prefix, local = listing.item_xsi_type.split(":", 1)
+    return NavigationSpec(listing.name, naming.class_name(prefix, local))
 
 
 def _particles(group: Any, optional: bool, many: bool) -> Iterator[_Particle]:
