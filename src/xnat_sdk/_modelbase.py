@@ -165,12 +165,9 @@ class LazyModelMap(Mapping[str, "type[XnatModel]"]):
 class XnatModel(XnatObject):
     """A generated XNAT data type (see the module docstring for the wire forms)."""
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        defer_build=True,
-        arbitrary_types_allowed=False,
-    )
+    # extra="allow": fields of unknown (plugin) types and XNAT's database columns are kept;
+    # defer_build: a class's validator is built on first use, keeping imports cheap.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     xsi_type: ClassVar[str] = ""
     xml_element: ClassVar[str | None] = None
