@@ -73,6 +73,7 @@ RESERVED_FIELD_NAMES: frozenset[str] = frozenset(
         "with_xpath_fields",
         "xml_element",
         "xpath_of",
+        "xsd_abstract",
         "xsd_elements",
         "xsd_field",
         "xsd_inline",

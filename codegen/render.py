@@ -55,6 +55,8 @@ class RenderedClass:
     key: str
     namespace: str
     inline: bool
+    abstract: bool
+    base_abstract: bool
     fields: tuple[RenderedField, ...]
     navigation: tuple[tuple[str, str], ...]
 
@@ -303,6 +305,8 @@ def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]
         key=spec.key,
         namespace=spec.namespace,
         inline=not spec.named,
+        abstract=spec.abstract,
+        base_abstract=spec.base is not None and by_key[spec.base].abstract,
         fields=tuple(
             _render_field(
                 field,

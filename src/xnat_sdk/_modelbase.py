@@ -178,6 +178,8 @@ class XnatModel(XnatObject):
     xsd_namespace: ClassVar[str] = ""
     #: True for an anonymous inline type; it is part of its owner's xpath space.
     xsd_inline: ClassVar[bool] = False
+    #: True when XNAT stores the type only as one of its subtypes (``xdat:element abstract``).
+    xsd_abstract: ClassVar[bool] = False
     #: The fields this class adds to its base, in schema order.
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
 

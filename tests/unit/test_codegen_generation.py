@@ -119,6 +119,14 @@ def test_extension_chains_are_python_inheritance(chain: list[str]) -> None:
     assert issubclass(XnatModel, XnatObject)
 
 
+def test_abstract_types_are_marked() -> None:
+    import xnat_sdk.models as models
+
+    assert models.AbstractResource.xsd_abstract and models.AbstractProjectAsset.xsd_abstract
+    assert not models.ResourceCatalog.xsd_abstract and not models.MrSessionData.xsd_abstract
+    assert not models.GenericData.xsd_abstract
+
+
 def test_registry_maps_elements_and_types() -> None:
     import xnat_sdk.models as models
 

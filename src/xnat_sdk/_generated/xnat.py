@@ -366,6 +366,7 @@ class AbstractResource(XnatModel):
     xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_abstract: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("label", "label", "attribute"),
         XsdField("file_count", "file_count", "attribute", scalar="int"),
@@ -784,6 +785,7 @@ class AbstractProjectAsset(GenericData):
     xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractProjectAsset"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_abstract: ClassVar[bool] = True
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField(
             "subjects",
@@ -2519,6 +2521,7 @@ class DicomSeries(AbstractResource):
     xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_abstract: ClassVar[bool] = False
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("format", "format", "attribute"),
         XsdField("description", "description", "attribute"),
@@ -3171,6 +3174,7 @@ class Resource(AbstractResource):
     xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}resource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_abstract: ClassVar[bool] = False
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("uri_", "URI", "attribute", required=True),
         XsdField("format", "format", "attribute"),
@@ -3290,6 +3294,7 @@ class ResourceSeries(AbstractResource):
     xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}resourceSeries"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_abstract: ClassVar[bool] = False
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("path", "path", "attribute", required=True),
         XsdField("pattern", "pattern", "attribute", required=True),
@@ -5533,6 +5538,7 @@ class PublicationResource(AbstractResource):
     xsd_elements: ClassVar[tuple[str, ...]] = ()
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}publicationResource"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
+    xsd_abstract: ClassVar[bool] = False
     xsd_fields: ClassVar[tuple[XsdField, ...]] = (
         XsdField("is_primary", "isPrimary", "attribute", scalar="bool"),
         XsdField("doi", "doi", "attribute"),
