@@ -11,11 +11,22 @@ import fnmatch
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Generic, Protocol, TypedDict, TypeVar, overload
 
 from xnat_sdk.errors import XNATAmbiguousKeyError, XNATKeyError, XNATValueError
 
+if TYPE_CHECKING:
+    from xnat_sdk.models import (
+        AbstractResource,
+        ExperimentData,
+        ImageScanData,
+        ProjectData,
+        SubjectData,
+    )
+    from xnat_sdk.objects import FileData
+
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 U = TypeVar("U")
 Row = Mapping[str, str]
 
@@ -30,6 +41,8 @@ class ListingSpec:
     type_column: str | None
     #: The item field a new object is keyed by in its PUT path (label for most, ID for scans).
     create_key: str = "label"
+    #: The standard columns of the listing (the keys of its typed row).
+    columns: tuple[str, ...] = ()
 
     def key(self, row: Row) -> str:
         """The row's primary key; for files, the path inside the resource (from its URI)."""
@@ -39,16 +52,116 @@ class ListingSpec:
         return row.get(self.id_column, "")
 
 
+class ProjectRow(TypedDict):
+    """A row of ``/data/projects``."""
+
+    ID: str
+    secondary_ID: str
+    name: str
+    description: str
+    pi_firstname: str
+    pi_lastname: str
+    URI: str
+
+
+class SubjectRow(TypedDict):
+    """A row of ``.../subjects``."""
+
+    ID: str
+    project: str
+    label: str
+    insert_date: str
+    insert_user: str
+    URI: str
+
+
+class ExperimentRow(TypedDict):
+    """A row of ``.../experiments`` (and assessors, reconstructions)."""
+
+    ID: str
+    project: str
+    label: str
+    xsiType: str
+    date: str
+    insert_date: str
+    URI: str
+
+
+class ScanRow(TypedDict):
+    """A row of ``.../scans``."""
+
+    ID: str
+    xsiType: str
+    type: str
+    quality: str
+    series_description: str
+    note: str
+    URI: str
+
+
+class ResourceRow(TypedDict):
+    """A row of ``.../resources``."""
+
+    xnat_abstractresource_id: str
+    label: str
+    element_name: str
+    category: str
+    cat_id: str
+    cat_desc: str
+    format: str
+    content: str
+    tags: str
+    file_count: str
+    file_size: str
+
+
+class FileRow(TypedDict):
+    """A row of ``.../files``."""
+
+    Name: str
+    Size: str
+    URI: str
+    collection: str
+    file_tags: str
+    file_format: str
+    file_content: str
+    cat_ID: str
+    digest: str
+
+
 #: The listings XNAT serves below an object, by navigation name.
 LISTING_SPECS: Mapping[str, ListingSpec] = {
-    "projects": ListingSpec("projects", "ID", "name", None, create_key="ID"),
-    "subjects": ListingSpec("subjects", "ID", "label", None),
-    "experiments": ListingSpec("experiments", "ID", "label", "xsiType"),
-    "scans": ListingSpec("scans", "ID", "type", "xsiType", create_key="ID"),
-    "assessors": ListingSpec("assessors", "ID", "label", "xsiType"),
-    "reconstructions": ListingSpec("reconstructions", "ID", "label", "xsiType", create_key="ID"),
-    "resources": ListingSpec("resources", "xnat_abstractresource_id", "label", "element_name"),
-    "files": ListingSpec("files", "path", "Name", None),
+    "projects": ListingSpec(
+        "projects", "ID", "name", None, create_key="ID", columns=tuple(ProjectRow.__annotations__)
+    ),
+    "subjects": ListingSpec(
+        "subjects", "ID", "label", None, columns=tuple(SubjectRow.__annotations__)
+    ),
+    "experiments": ListingSpec(
+        "experiments", "ID", "label", "xsiType", columns=tuple(ExperimentRow.__annotations__)
+    ),
+    "scans": ListingSpec(
+        "scans", "ID", "type", "xsiType", create_key="ID", columns=tuple(ScanRow.__annotations__)
+    ),
+    "assessors": ListingSpec(
+        "assessors", "ID", "label", "xsiType", columns=tuple(ExperimentRow.__annotations__)
+    ),
+    "reconstructions": ListingSpec(
+        "reconstructions",
+        "ID",
+        "label",
+        "xsiType",
+        create_key="ID",
+        columns=tuple(ExperimentRow.__annotations__),
+    ),
+    "resources": ListingSpec(
+        "resources",
+        "xnat_abstractresource_id",
+        "label",
+        "element_name",
+        columns=tuple(ResourceRow.__annotations__),
+    ),
+    "files": ListingSpec("files", "path", "Name", None, columns=tuple(FileRow.__annotations__)),
 }
 
 
@@ -82,14 +195,14 @@ class ListingSource(Protocol):
         ...
 
 
-class Listing(Generic[T]):
-    """A server-side collection of ``T``, indexable by ID, secondary key (label) and position."""
+class Listing(Generic[T_co]):
+    """A server-side collection of ``T_co``, indexable by ID, secondary key (label) and position."""
 
     def __init__(
         self,
         source: ListingSource,
         uri: str,
-        item_type: type[T],
+        item_type: type[T_co],
         spec: ListingSpec,
         filters: Mapping[str, str] | None = None,
     ) -> None:
@@ -100,7 +213,7 @@ class Listing(Generic[T]):
         self.filters: dict[str, str] = dict(filters or {})
         self._rows: list[dict[str, str]] | None = None
         self._index: dict[str, list[dict[str, str]]] | None = None
-        self._items: dict[str, T] = {}
+        self._items: dict[str, T_co] = {}
 
     def __repr__(self) -> str:
         shown = f" filtered by {self.filters}" if self.filters else ""
@@ -129,7 +242,7 @@ class Listing(Generic[T]):
     def _key_of(self, row: Row) -> str:
         return self.spec.key(row)
 
-    def _item(self, row: Row) -> T:
+    def _item(self, row: Row) -> T_co:
         key = self._key_of(row)
         item = self._items.get(key)
         if item is None:
@@ -168,7 +281,7 @@ class Listing(Generic[T]):
 
     # -- Mapping / Sequence behaviour ---------------------------------------------------------
 
-    def __getitem__(self, key: int | str) -> T:
+    def __getitem__(self, key: int | str) -> T_co:
         if isinstance(key, int):
             rows = self.rows()
             try:
@@ -180,10 +293,10 @@ class Listing(Generic[T]):
         return self._item(self._find(key))
 
     @overload
-    def get(self, key: int | str) -> T | None: ...
+    def get(self, key: int | str) -> T_co | None: ...
     @overload
-    def get(self, key: int | str, default: U) -> T | U: ...
-    def get(self, key: int | str, default: U | None = None) -> T | U | None:
+    def get(self, key: int | str, default: U) -> T_co | U: ...
+    def get(self, key: int | str, default: U | None = None) -> T_co | U | None:
         """The item for ``key``, or ``default`` when there is none (ambiguity still raises)."""
         try:
             return self[key]
@@ -198,7 +311,7 @@ class Listing(Generic[T]):
         _, index = self._lookup()
         return f"1:{key}" in index or f"2:{key}" in index
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Iterator[T_co]:
         for row in self.rows():
             yield self._item(row)
 
@@ -209,22 +322,22 @@ class Listing(Generic[T]):
         """The IDs of the items, in listing order."""
         return [self._key_of(row) for row in self.rows()]
 
-    def values(self) -> list[T]:
+    def values(self) -> list[T_co]:
         """The items, in listing order."""
         return list(self)
 
-    def items(self) -> list[tuple[str, T]]:
+    def items(self) -> list[tuple[str, T_co]]:
         """``(ID, item)`` pairs, in listing order."""
         return [(self._key_of(row), self._item(row)) for row in self.rows()]
 
     @property
-    def listing(self) -> list[T]:
+    def listing(self) -> list[T_co]:
         """The items as a list (xnatpy's name)."""
         return list(self)
 
     # -- filter and tabulate ------------------------------------------------------------------
 
-    def filter(self, filters: Mapping[str, str] | None = None, **kwargs: str) -> Listing[T]:
+    def filter(self, filters: Mapping[str, str] | None = None, **kwargs: str) -> Listing[T_co]:
         """A new listing restricted to rows whose columns match (``*`` and ``?`` wildcards).
 
         The filters are sent to the server as query parameters (XNAT filters where it can) and
@@ -238,14 +351,58 @@ class Listing(Generic[T]):
                 )
         return Listing(self._source, self.uri, self.item_type, self.spec, {**self.filters, **extra})
 
+    @overload
+    def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
+        self: Listing[ProjectData],
+        columns: None = None,
+        filter: Mapping[str, str] | None = None,
+    ) -> list[ProjectRow]: ...
+    @overload
+    def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
+        self: Listing[SubjectData],
+        columns: None = None,
+        filter: Mapping[str, str] | None = None,
+    ) -> list[SubjectRow]: ...
+    @overload
+    def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
+        self: Listing[ExperimentData],
+        columns: None = None,
+        filter: Mapping[str, str] | None = None,
+    ) -> list[ExperimentRow]: ...
+    @overload
+    def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
+        self: Listing[ImageScanData],
+        columns: None = None,
+        filter: Mapping[str, str] | None = None,
+    ) -> list[ScanRow]: ...
+    @overload
+    def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
+        self: Listing[AbstractResource],
+        columns: None = None,
+        filter: Mapping[str, str] | None = None,
+    ) -> list[ResourceRow]: ...
+    @overload
+    def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
+        self: Listing[FileData],
+        columns: None = None,
+        filter: Mapping[str, str] | None = None,
+    ) -> list[FileRow]: ...
+    @overload
     def tabulate(
         self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None
-    ) -> list[dict[str, str]]:
-        """The listing as rows of the chosen ``columns`` (all columns when ``None``)."""
+    ) -> list[dict[str, str]]: ...
+    def tabulate(
+        self, columns: Sequence[str] | None = None, filter: Mapping[str, str] | None = None
+    ) -> Sequence[Mapping[str, object]]:
+        """The listing as rows of the chosen ``columns``. Without ``columns``, rows of the
+        standard listings are typed (``ProjectRow``, ``SubjectRow``, ...) with every standard
+        column present (``""`` when the server has no value, as XNAT does), so a misspelt
+        column in ``row["lable"]`` is a type error."""
         listing = self.filter(filter) if filter else self
         rows = listing.rows()
         if columns is None:
-            return [dict(row) for row in rows]
+            standard = dict.fromkeys(self.spec.columns, "")
+            return [{**standard, **row} for row in rows]
         missing = [c for c in columns if rows and c not in rows[0]]
         if missing:
             query = {"format": "json", "columns": ",".join(columns), **listing.filters}
@@ -267,7 +424,7 @@ class Listing(Generic[T]):
 
     # -- creation -----------------------------------------------------------------------------
 
-    def create(self, key: str, **fields: object) -> T:
+    def create(self, key: str, **fields: object) -> T_co:
         """Create a new item keyed ``key`` (its label; its ID for projects and scans).
 
         The fields are validated against the model before anything is sent.

@@ -578,7 +578,7 @@ class XNATSession:
         if cached is not None and cached.item_type is item_type:
             return cached  # type: ignore[return-value]  # same item_type, so a Listing[T]
         listing = Listing(self, uri, item_type, spec)
-        self._listings[uri] = listing  # type: ignore[assignment]  # stored untyped, by URI
+        self._listings[uri] = listing
         return listing
 
     def forget(self, uri: str) -> None:

@@ -163,3 +163,14 @@ def test_tabulate_pandas(archive: xnat_sdk.XNATSession) -> None:
     assert list(frame.columns) == ["ID", "label"]
     assert {"S01", "S02", "S03"} <= set(frame["label"])
     assert sorted(frame["label"]) == sorted(row["label"] for row in subjects.tabulate(["label"]))
+
+
+def test_typed_rows_carry_every_standard_column(archive: xnat_sdk.XNATSession) -> None:
+    rows = archive.projects.tabulate()
+    assert {row["ID"] for row in rows} >= {"P1", "P2"}
+    expected = {"ID", "secondary_ID", "name", "description", "pi_firstname", "pi_lastname", "URI"}
+    assert all(expected <= set(row) for row in rows)
+    scans = archive.projects["P1"].subjects["S01"].experiments["S01_MR1"]
+    assert isinstance(scans, MrSessionData)
+    scan_rows = scans.scans.tabulate()
+    assert sorted((row["ID"], row["type"]) for row in scan_rows) == [("1", "T1w"), ("2", "T2w")]

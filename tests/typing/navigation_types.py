@@ -6,7 +6,15 @@ from typing_extensions import assert_type
 
 import xnat_sdk
 from xnat_sdk import operations
-from xnat_sdk.listing import Listing
+from xnat_sdk.listing import (
+    ExperimentRow,
+    FileRow,
+    Listing,
+    ProjectRow,
+    ResourceRow,
+    ScanRow,
+    SubjectRow,
+)
 from xnat_sdk.models import (
     AbstractResource,
     ExperimentData,
@@ -56,12 +64,30 @@ def listing_methods(listing: Listing[SubjectData]) -> None:
     assert_type(listing.values(), list[SubjectData])
     assert_type(listing.items(), list[tuple[str, SubjectData]])
     assert_type(listing.filter(label="S*"), Listing[SubjectData])
+    assert_type(listing.tabulate(), list[SubjectRow])
     assert_type(listing.tabulate(["ID", "label"]), list[dict[str, str]])
     assert_type(listing.create("S2"), SubjectData)
     assert_type(listing.listing, list[SubjectData])
     assert_type(len(listing), int)
     for subject in listing:
         assert_type(subject, SubjectData)
+
+
+def typed_rows(session: xnat_sdk.XNATSession, mr: MrSessionData, res: AbstractResource) -> None:
+    assert_type(session.projects.tabulate(), list[ProjectRow])
+    assert_type(session.experiments.tabulate(), list[ExperimentRow])
+    assert_type(mr.scans.tabulate(), list[ScanRow])
+    assert_type(mr.resources.tabulate(), list[ResourceRow])
+    assert_type(res.files.tabulate(), list[FileRow])
+    subject_listing: Listing[SubjectAssessorData] = session.projects["P"].subjects["S"].experiments
+    assert_type(subject_listing.tabulate(), list[ExperimentRow])  # covariance: still typed
+    row = session.projects.tabulate()[0]
+    assert_type(row["name"], str)
+    count_experiments(mr.assessors)  # Listing is covariant in its items
+
+
+def count_experiments(experiments: Listing[ExperimentData]) -> int:
+    return len(experiments)
 
 
 def creation(subject: SubjectData, session: ImageSessionData) -> None:

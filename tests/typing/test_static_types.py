@@ -22,6 +22,7 @@ TARGETS = [
     "src/xnat_sdk/transfer.py",
     "src/xnat_sdk/auth.py",
     "src/xnat_sdk/operations.py",
+    "src/xnat_sdk/classes.py",
 ]
 
 
@@ -61,3 +62,15 @@ def test_mypy_rejects_a_wrong_navigation_type(tmp_path: Path) -> None:
     result = _run("mypy", "--strict", str(wrong))
     assert result.returncode != 0
     assert "assert_type" in result.stdout or "Expression is of type" in result.stdout
+
+
+@pytest.mark.slow
+def test_type_checkers_reject_a_misspelt_row_column(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong_column.py"
+    wrong.write_text(
+        "import xnat_sdk\n"
+        "def f(s: xnat_sdk.XNATSession) -> str:\n"
+        "    return s.projects.tabulate()[0]['nmae']\n"
+    )
+    assert _run("mypy", "--strict", str(wrong)).returncode != 0
+    assert _run("pyright", str(wrong)).returncode != 0
