@@ -1,6 +1,13 @@
 """xnat-sdk: a typed Python SDK for XNAT.
 
-``connect()`` opens an ``XNATSession``; the generated models live in ``xnat_sdk.models``.
+``connect()`` opens an ``XNATSession``; the generated models live in ``xnat_sdk.models``;
+resources, files, tree downloads, sharing and DICOM are in ``xnat_sdk.operations``::
+
+    with xnat_sdk.connect("https://xnat.example.org", "me", "secret") as session:
+        subject = session.projects["P1"].subjects["S01"]          # SubjectData
+        for experiment in subject.experiments:                   # SubjectAssessorData
+            if isinstance(experiment, MrSessionData):            # narrowed by xsi:type
+                print(experiment.label, experiment.scans.keys())
 """
 
 from xnat_sdk._http import RetryPolicy
