@@ -447,3 +447,36 @@ def test_relabel_and_sharing_conflicts(client: httpx.Client) -> None:
     assert labels == {"TAKEN", "S1_IN_P2"}
     own = client.put("/data/projects/P1/subjects/S1_NEW/projects/P1")
     assert own.status_code == 409
+
+
+def test_typed_nested_objects_as_children(client: httpx.Client) -> None:
+    """Named-type single objects (PI, demographics) are JSON children with their xsi:type."""
+    from xnat_sdk.models import DemographicData, SubjectData, parse_json_item, parse_xml
+
+    client.put("/data/projects/P1", params={"xnat:projectData/PI/lastname": "Curie"})
+    subject = (
+        b'<xnat:Subject xmlns:xnat="http://nrg.wustl.edu/xnat" '
+        b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" label="S1" project="P1">'
+        b'<xnat:demographics xsi:type="xnat:demographicData">'
+        b"<xnat:gender>female</xnat:gender><xnat:age>33</xnat:age></xnat:demographics>"
+        b"</xnat:Subject>"
+    )
+    put = client.put("/data/projects/P1/subjects/S1", content=subject)
+    assert put.status_code == 200, put.text
+    banana = client.put(
+        "/data/projects/P1/subjects/S1",
+        params={"xnat:subjectData/demographics[@xsi:type=xnat:demographicData]/gender": "x"},
+    )
+    assert banana.status_code == 400  # not one of the schema's genders
+    item = client.get("/data/projects/P1/subjects/S1?format=json").json()["items"][0]
+    [demographics] = [c for c in item["children"] if c["field"] == "demographics"]
+    assert demographics["items"][0]["meta"]["xsi:type"] == "xnat:demographicData"
+    assert demographics["items"][0]["data_fields"] == {"gender": "female", "age": "33"}
+    document = client.get("/data/projects/P1/subjects/S1?format=xml").content
+    for model in (parse_json_item(item), parse_xml(document)):
+        assert isinstance(model, SubjectData)
+        assert isinstance(model.demographics, DemographicData)
+        assert model.demographics.gender == "female"
+    project = client.get("/data/projects/P1?format=json").json()["items"][0]
+    [pi] = [c for c in project["children"] if c["field"] == "PI"]
+    assert pi["items"][0]["data_fields"] == {"lastname": "Curie"}

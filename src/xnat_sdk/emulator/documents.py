@@ -73,6 +73,12 @@ def identity_fields(store: ArchiveStore, node: Node) -> dict[str, str]:
     }
 
 
+def _predicate_type(predicate: str) -> str | None:
+    """``T`` from a path step's ``[@xsi:type=T]`` predicate (given without the ``[``)."""
+    match = re.fullmatch(r"@xsi:type=([^\]]+)\]", predicate)
+    return match.group(1) if match else None
+
+
 def child_path(types: TypeIndex, parent_type: str, kind: str) -> str:
     lists = types.child_lists(parent_type)
     for path in CHILD_PATHS[kind]:
@@ -85,9 +91,16 @@ def json_item(store: ArchiveStore, node: Node) -> dict[str, object]:
     """One element of ``{"items": [...]}`` for ``node`` with its children."""
     data_fields: dict[str, object] = dict(identity_fields(store, node))
     customs: list[dict[str, object]] = []
+    nested_types = store.types.nested_objects(node.xsi_type)
+    nested: dict[str, tuple[str, dict[str, object]]] = {}
     for path, value in node.fields.items():
         match = CUSTOM_FIELD.fullmatch(path)
-        if match:
+        head, sep, rest = path.partition("/")
+        name, _, predicate = head.partition("[")
+        if sep and name in nested_types:  # a typed nested object (PI, demographics): a child
+            declared = _predicate_type(predicate) or nested_types[name]
+            nested.setdefault(name, (declared, {}))[1][rest] = value
+        elif match:
             customs.append(
                 {
                     "children": [],
@@ -97,7 +110,19 @@ def json_item(store: ArchiveStore, node: Node) -> dict[str, object]:
             )
         else:
             data_fields[path] = value
-    children: list[dict[str, object]] = []
+    children: list[dict[str, object]] = [
+        {
+            "field": name,
+            "items": [
+                {
+                    "children": [],
+                    "meta": {"xsi:type": nested_type, "isHistory": False},
+                    "data_fields": values,
+                }
+            ],
+        }
+        for name, (nested_type, values) in nested.items()
+    ]
     if customs:
         children.append({"field": "fields/field", "items": customs})
     shares = store.shares(node)
@@ -180,6 +205,9 @@ def _xml_element(store: ArchiveStore, node: Node, as_child: str | None) -> ET.El
             continue
         leaf = leaves.get(path)
         steps = re.sub(r"\[[^\]]*\]", "", path).split("/")
+        typed = _predicate_type(path.partition("/")[0].partition("[")[2])
+        if typed is not None and len(steps) > 1:  # <xnat:demographics xsi:type="...">
+            _ensure(by_path, steps[0], types, prefix).set(XSI_TYPE, typed)
         if leaf is not None and leaf.is_attribute:
             parent = _ensure(by_path, "/".join(steps[:-1]), types, prefix)
             parent.set(steps[-1], value)
@@ -287,7 +315,9 @@ def _flatten(
         if path == "sharing" or path == "sharing/share":
             continue
         if len(child):
-            _flatten(types, child, path + "/", parsed, lists, kinds)
+            typed = child.get(XSI_TYPE)  # a typed nested object keeps its type in the path
+            step = f"{path}[@xsi:type={typed}]/" if typed else path + "/"
+            _flatten(types, child, step, parsed, lists, kinds)
         else:
             for name, value in child.attrib.items():
                 if not name.startswith("{"):

@@ -37,7 +37,8 @@ class TypeInfo:
     abstract: bool
     leaves: dict[str, Leaf] = field(default_factory=dict[str, Leaf])
     child_lists: dict[str, str] = field(default_factory=dict[str, str])  # "scans/scan" -> item type
-    nested: set[str] = field(default_factory=set[str])  # single nested objects ("demographics")
+    # single nested objects of a named type: "demographics" -> "xnat:abstractDemographicData"
+    nested: dict[str, str] = field(default_factory=dict[str, str])
 
 
 class FieldValueError(ValueError):
@@ -122,7 +123,7 @@ class TypeIndex:
                 if node.get("maxOccurs") == "unbounded":
                     info.child_lists[path] = qualified
                 else:  # a nested single object: its fields become ours under this path
-                    info.nested.add(path)
+                    info.nested[path] = qualified
                     nested = self._raw[qualified]
                     extension = nested[0].find(f"{XS}complexContent/{XS}extension")
                     self._collect(
@@ -166,6 +167,13 @@ class TypeIndex:
         merged: dict[str, Leaf] = {}
         for info in reversed(self.chain(name)):
             merged.update(info.leaves)
+        return merged
+
+    def nested_objects(self, name: str) -> dict[str, str]:
+        """Single nested objects of a named type (``PI``, ``demographics``) -> their type."""
+        merged: dict[str, str] = {}
+        for info in reversed(self.chain(name)):
+            merged.update(info.nested)
         return merged
 
     def child_lists(self, name: str) -> dict[str, str]:
