@@ -166,8 +166,11 @@ class XnatModel(XnatObject):
     """A generated XNAT data type (see the module docstring for the wire forms)."""
 
     # extra="allow": fields of unknown (plugin) types and XNAT's database columns are kept;
-    # defer_build: a class's validator is built on first use, keeping imports cheap.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    # defer_build: a class's validator is built on first use, keeping imports cheap;
+    # polymorphic_serialization: model_dump() of a scans list keeps each MrScanData's fields.
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, defer_build=True, polymorphic_serialization=True
+    )
 
     xsi_type: ClassVar[str] = ""
     xml_element: ClassVar[str | None] = None

@@ -512,3 +512,12 @@ def test_documents_are_read_by_namespace_uri_not_by_prefix() -> None:
     (scan,) = session.scans_
     assert isinstance(scan, models.MrScanData) and scan.coil == "HEAD"
     assert session.to_xml().splitlines()[1].startswith("<xnat:MRSession ")
+
+
+def test_model_dump_keeps_the_fields_of_subclasses_in_typed_slots() -> None:
+    session = models.MrSessionData.from_json_item(SESSION_ITEM)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "expected ImageScanData" serializer warning
+        dumped = session.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["scans"][0]["parameters"]["voxelRes"] == {"x": 1.0, "y": 1.0, "z": 1.0}
+    assert dumped["scans"][0]["file"][0]["URI"].endswith("scan_catalog.xml")
