@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,52 +195,33 @@ def _short_header(files: Sequence[SchemaFile]) -> str:
 
 
 def format_sources(sources: dict[Path, str], project_root: Path) -> dict[Path, str]:
-    """The sources formatted by the project's ruff (pinned in pyproject), keyed as given."""
-    formatted: dict[Path, str] = {}
-    for path, source in sources.items():
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ruff",
-                "format",
-                "--config",
-                str(project_root / "pyproject.toml"),
-                "--stdin-filename",
-                str(path),
-                "-",
-            ],
-            input=source,
-            capture_output=True,
-            text=True,
-            cwd=project_root,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"ruff could not format generated {path}: {result.stderr.strip()}")
-        fixed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ruff",
-                "check",
-                "--fix-only",
-                "--config",
-                str(project_root / "pyproject.toml"),
-                "--select",
-                "I,F401,RUF022",
-                "--stdin-filename",
-                str(path),
-                "-",
-            ],
-            input=result.stdout,
-            capture_output=True,
-            text=True,
-            cwd=project_root,
-            check=False,
-        )
-        formatted[path] = fixed.stdout if fixed.returncode == 0 else result.stdout
-    return formatted
+    """The sources formatted by the project's ruff (pinned in pyproject), keyed as given.
+
+    All files go through one ``ruff format`` and one ``ruff check --fix-only`` run (imports
+    sorted, unused ones dropped, ``__all__`` sorted), in a scratch folder.
+    """
+    config = str(project_root / "pyproject.toml")
+    with tempfile.TemporaryDirectory() as scratch:
+        copies: dict[Path, Path] = {}
+        for index, (path, source) in enumerate(sources.items()):
+            copy = Path(scratch) / f"f{index}" / path.name
+            copy.parent.mkdir()
+            copy.write_text(source, encoding="utf-8")
+            copies[path] = copy
+        for command in (
+            ["format", "--config", config, scratch],
+            ["check", "--fix-only", "--config", config, "--select", "I,F401,RUF022", scratch],
+        ):
+            result = subprocess.run(
+                [sys.executable, "-m", "ruff", *command],
+                capture_output=True,
+                text=True,
+                cwd=project_root,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"ruff {command[0]} failed on generated code: {result.stderr}")
+        return {path: copy.read_text(encoding="utf-8") for path, copy in copies.items()}
 
 
 # -- classes ---------------------------------------------------------------------------------
