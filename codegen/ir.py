@@ -74,6 +74,7 @@ class TypeSpec:
     abstract: bool = False
     elements: list[str] = field(default_factory=list[str])  # global elements ("xnat:MRSession")
     navigation: list[NavigationSpec] = field(default_factory=list[NavigationSpec])
+    behaviour: str | None = None  # mixin class of xnat_sdk.behaviour added as a base
     source_file: str = ""
 
 
@@ -84,6 +85,15 @@ class ListingSpec:
     owner_xsi_type: str
     name: str
     item_xsi_type: str | None  # None: not an XSD type (``FileData``)
+
+
+@dataclass(frozen=True)
+class BehaviourSpec:
+    """xnatpy's methods on an archive type: a hand-written mixin of ``xnat_sdk.behaviour``."""
+
+    owner_xsi_type: str
+    mixin: str
+    names: frozenset[str]  # public names the mixin adds (with its bases): fields avoid them
 
 
 @dataclass(frozen=True)
@@ -116,4 +126,29 @@ NAVIGATION: tuple[ListingSpec, ...] = (
     ListingSpec("xnat:imageSessionData", "assessors", "xnat:imageAssessorData"),
     ListingSpec("xnat:imageSessionData", "reconstructions", "xnat:reconstructedImageData"),
     ListingSpec("xnat:abstractResource", "files", None),
+)
+
+_ARCHIVE_OBJECT = frozenset({"fields", "create_resource"})
+
+#: Methods xnatpy has on these types (``resource.upload``, ``subject.share``, ...); each mixin's
+#: ``names`` must equal its public names (``tests/unit/test_codegen_naming`` checks it).
+BEHAVIOURS: tuple[BehaviourSpec, ...] = (
+    BehaviourSpec("xnat:projectData", "ProjectBehaviour", _ARCHIVE_OBJECT | {"download_dir"}),
+    BehaviourSpec(
+        "xnat:subjectData", "SubjectBehaviour", _ARCHIVE_OBJECT | {"download_dir", "share"}
+    ),
+    BehaviourSpec("xnat:experimentData", "ExperimentBehaviour", _ARCHIVE_OBJECT | {"share"}),
+    BehaviourSpec(
+        "xnat:imageSessionData",
+        "ImageSessionBehaviour",
+        frozenset({"download_dir", "create_assessor"}),
+    ),
+    BehaviourSpec(
+        "xnat:imageScanData", "ScanBehaviour", _ARCHIVE_OBJECT | {"dicom_dump", "read_dicom"}
+    ),
+    BehaviourSpec(
+        "xnat:abstractResource",
+        "ResourceBehaviour",
+        frozenset({"upload", "upload_dir", "download", "download_dir"}),
+    ),
 )

@@ -261,9 +261,11 @@ def _imports(
     by_key: dict[str, TypeSpec],
     packages: dict[str, str],
 ) -> list[tuple[str, list[str]]]:
-    """Classes from other generated modules: (dotted module, names), sorted."""
+    """Classes from other generated modules and behaviour mixins: (dotted module, names)."""
     needed: dict[str, set[str]] = {}
     for spec in specs:
+        if spec.behaviour:
+            needed.setdefault("xnat_sdk.behaviour", set()).add(spec.behaviour)
         keys = [spec.base] if spec.base else []
         keys.extend(field.target for field in spec.fields if field.target)
         for key in keys:
@@ -277,6 +279,8 @@ def _imports(
 def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]) -> RenderedClass:
     """One class; ``defined`` holds the keys of the classes written before it in its module."""
     base = by_key[spec.base].class_name if spec.base else "XnatModel"
+    if spec.behaviour:
+        base = f"{base}, {spec.behaviour}"
     return RenderedClass(
         name=spec.class_name,
         base=base,

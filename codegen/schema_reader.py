@@ -19,6 +19,7 @@ import xmlschema
 
 from codegen import naming
 from codegen.ir import (
+    BEHAVIOURS,
     NAVIGATION,
     FieldSpec,
     ListingSpec,
@@ -188,12 +189,15 @@ class _Reader:
         )
         self.types[qname] = spec
         navigation = [nav for nav in NAVIGATION if nav.owner_xsi_type == xsi]
-        reserved = frozenset(nav.name for nav in self._inherited_navigation(xsd_type, xsi))
+        chain = self._type_chain(xsd_type, xsi)
+        reserved = frozenset(nav.name for nav in NAVIGATION if nav.owner_xsi_type in chain)
+        reserved |= {name for b in BEHAVIOURS if b.owner_xsi_type in chain for name in b.names}
         spec.fields = self._fields(xsd_type, spec, local, (), (), reserved)
         spec.navigation = [_navigation_spec(nav) for nav in navigation]
+        spec.behaviour = next((b.mixin for b in BEHAVIOURS if b.owner_xsi_type == xsi), None)
 
-    def _inherited_navigation(self, xsd_type: Any, xsi: str) -> Iterator[ListingSpec]:
-        """Navigation declared on this type or any base: field names must avoid them."""
+    def _type_chain(self, xsd_type: Any, xsi: str) -> set[str]:
+        """The xsi:types of this type and all its bases: names they declare are reserved."""
         chain = {xsi}
         current = xsd_type.base_type
         while current is not None and getattr(current, "name", None):
@@ -201,7 +205,7 @@ class _Reader:
             if _namespace(name) in self.prefixes:
                 chain.add(naming.xsi_type(self.prefixes[_namespace(name)], current.local_name))
             current = getattr(current, "base_type", None)
-        return (nav for nav in NAVIGATION if nav.owner_xsi_type in chain)
+        return chain
 
     def _named_base(self, xsd_type: Any) -> str | None:
         base = getattr(xsd_type, "base_type", None)

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import xnat_sdk
-from xnat_sdk import operations
 from xnat_sdk.models import ImageSessionData
 
 
@@ -15,7 +14,7 @@ def download_session(session: xnat_sdk.XNATSession, experiment_id: str, target: 
     experiment = session.experiments[experiment_id]
     if not isinstance(experiment, ImageSessionData):
         raise SystemExit(f"{experiment_id} is a {type(experiment).__name__}, not an image session")
-    session_dir = operations.download_experiment_dir(experiment, target)
+    session_dir = experiment.download_dir(target)
     return sorted(path for path in session_dir.rglob("*") if path.is_file())
 
 

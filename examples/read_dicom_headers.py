@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import xnat_sdk
-from xnat_sdk import operations
 from xnat_sdk.models import ImageSessionData
 
 
@@ -16,7 +15,7 @@ def series_descriptions(session: xnat_sdk.XNATSession, experiment_id: str) -> di
         raise SystemExit(f"{experiment_id} is not an image session")
     result: dict[str, str] = {}
     for scan in experiment.scans:
-        dataset = operations.read_dicom(scan)
+        dataset = scan.read_dicom()
         result[scan.id or ""] = str(dataset.get("SeriesDescription", ""))
     return result
 

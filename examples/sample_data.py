@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from xnat_sdk import XNATSession, operations
+from xnat_sdk import XNATSession
 from xnat_sdk.models import MrScanData, MrSessionData, ProjectData
 
 
@@ -83,9 +83,9 @@ def load_sample_project(
             scan = mr.scans.create_as(
                 MrScanData, plan.scan_id, type=plan.scan_type, series_description=plan.scan_type
             )
-            resource = operations.create_resource(scan, "DICOM", format="DICOM")
+            resource = scan.create_resource("DICOM", format="DICOM")
             series_uid = generate_uid()
             for index in range(plan.slices):
                 data = dicom_slice(subject_label, session_label, plan, index, study_uid, series_uid)
-                operations.upload(resource, data, f"{index + 1:04d}.dcm")
+                resource.upload(data, f"{index + 1:04d}.dcm")
     return project

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import xnat_sdk
-from xnat_sdk import operations
 from xnat_sdk.models import AbstractResource, ImageSessionData
 
 
@@ -25,14 +24,14 @@ def store_scan_summary(session: xnat_sdk.XNATSession, experiment_id: str) -> Abs
         }
         for scan in experiment.scans
     ]
-    resource = experiment.resources.get("SUMMARY") or operations.create_resource(
-        experiment, "SUMMARY", format="JSON"
+    resource = experiment.resources.get("SUMMARY") or experiment.create_resource(
+        "SUMMARY", format="JSON"
     )
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work) / "summary"
         folder.mkdir()
         (folder / "scans.json").write_text(json.dumps(summary, indent=2))
-        operations.upload_dir(resource, work, overwrite=True, method="per_file")
+        resource.upload_dir(work, overwrite=True, method="per_file")
     return resource
 
 

@@ -1,8 +1,8 @@
 """What you do with archive objects beyond reading and writing their fields.
 
 Resources and their files, downloads of whole trees with xnatpy's directory layout, sharing,
-assessors and DICOM headers. These are functions over the typed models, not methods, so the
-generated classes stay pure schema data plus navigation (``docs/CONTRACT.md``).
+assessors and DICOM headers. Users call these as xnatpy's methods (``resource.upload(...)``),
+which ``xnat_sdk.behaviour`` mixes into the generated classes; the work is done here.
 """
 
 from __future__ import annotations

@@ -108,6 +108,13 @@ def test_custom_variables_round_trip(session: xnat_sdk.XNATSession, project: Pro
     subject.custom_fields["site"] = "north"
     fresh = session.projects["LIVE"].subjects["S04"]
     assert dict(fresh.custom_fields) == {"weight": "70", "site": "north"}
+    # xnatpy's name for the same mapping
+    fresh.fields["arm"] = "B"
+    assert dict(session.projects["LIVE"].subjects["S04"].fields) == {
+        "weight": "70",
+        "site": "north",
+        "arm": "B",
+    }
 
 
 def test_fulldata_and_external_uri(session: xnat_sdk.XNATSession, project: ProjectData) -> None:
@@ -192,12 +199,11 @@ def test_label_used_by_another_parent_is_a_conflict(project: ProjectData) -> Non
 
 
 def test_existing_file_upload_is_a_conflict(project: ProjectData) -> None:
-    from xnat_sdk import operations
 
-    resource = operations.create_resource(project, "FILES")
-    operations.upload(resource, b"1", "x.txt")
+    resource = project.create_resource("FILES")
+    resource.upload(b"1", "x.txt")
     with pytest.raises(xnat_sdk.XNATConflictError, match="overwrite"):
-        operations.upload(resource, b"2", "x.txt")
+        resource.upload(b"2", "x.txt")
 
 
 def test_add_a_constructed_model(project: ProjectData) -> None:

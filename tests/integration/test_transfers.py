@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import xnat_sdk
-from xnat_sdk import operations, transfer
+from xnat_sdk import transfer
 from xnat_sdk.models import (
     AbstractResource,
     ImageSessionData,
@@ -36,7 +36,7 @@ def mr(session: xnat_sdk.XNATSession) -> Iterator[MrSessionData]:
 
 @pytest.fixture
 def resource(mr: MrSessionData) -> AbstractResource:
-    return operations.create_resource(mr, "DATA", format="TXT")
+    return mr.create_resource("DATA", format="TXT")
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -54,23 +54,23 @@ def _tree(root: Path) -> dict[str, bytes]:
 def test_upload_and_download_one_file(resource: AbstractResource, tmp_path: Path) -> None:
     source = tmp_path / "in.bin"
     source.write_bytes(b"x" * 100_000)
-    operations.upload(resource, source, "folder/in.bin")
-    operations.upload(resource, b"from bytes", "bytes.txt")
+    resource.upload(source, "folder/in.bin")
+    resource.upload(b"from bytes", "bytes.txt")
     assert sorted(resource.files.keys()) == ["bytes.txt", "folder/in.bin"]
     stored = resource.files["folder/in.bin"]
     assert stored.size == 100_000
     assert stored.digest in (None, hashlib.md5(source.read_bytes()).hexdigest())
-    target = operations.download(resource, "folder/in.bin", tmp_path / "out.bin")
+    target = resource.download("folder/in.bin", tmp_path / "out.bin")
     assert target.read_bytes() == source.read_bytes()
     assert resource.files["bytes.txt"].read() == b"from bytes"
 
 
 def test_upload_refuses_to_overwrite_unless_asked(resource: AbstractResource) -> None:
-    operations.upload(resource, b"one", "same.txt")
+    resource.upload(b"one", "same.txt")
     with pytest.raises(xnat_sdk.XNATResponseError) as caught:
-        operations.upload(resource, b"two", "same.txt")
+        resource.upload(b"two", "same.txt")
     assert caught.value.status_code in (400, 409)
-    operations.upload(resource, b"two", "same.txt", overwrite=True)
+    resource.upload(b"two", "same.txt", overwrite=True)
     assert resource.files["same.txt"].read() == b"two"
 
 
@@ -79,10 +79,10 @@ def test_upload_dir_with_every_method(
     mr: MrSessionData, tmp_path: Path, method: transfer.UploadMethod
 ) -> None:
     files = _tree(tmp_path / "tree")
-    target = operations.create_resource(mr, f"TREE_{method.upper()}")
-    operations.upload_dir(target, tmp_path / "tree", method=method)
+    target = mr.create_resource(f"TREE_{method.upper()}")
+    target.upload_dir(tmp_path / "tree", method=method)
     assert sorted(target.files.keys()) == sorted(files)
-    out = operations.download_resource_dir(target, tmp_path / "out")
+    out = target.download_dir(tmp_path / "out")
     downloaded = {path.name: path.read_bytes() for path in out}
     assert downloaded == {Path(name).name: data for name, data in files.items()}
 
@@ -90,7 +90,7 @@ def test_upload_dir_with_every_method(
 def test_download_with_wrong_digest_leaves_nothing(
     session: xnat_sdk.XNATSession, resource: AbstractResource, tmp_path: Path
 ) -> None:
-    operations.upload(resource, b"payload", "p.txt")
+    resource.upload(b"payload", "p.txt")
     uri = resource.files["p.txt"].uri
     target_dir = tmp_path / "downloads"
     target_dir.mkdir()
@@ -102,7 +102,7 @@ def test_download_with_wrong_digest_leaves_nothing(
 def test_download_stream_reports_progress_xnatpy_style(
     session: xnat_sdk.XNATSession, resource: AbstractResource
 ) -> None:
-    operations.upload(resource, b"z" * 300_000, "big.bin")
+    resource.upload(b"z" * 300_000, "big.bin")
     calls: list[tuple[int, int | None, bool]] = []
     sink = io.BytesIO()
     count = session.download_stream(
@@ -121,7 +121,7 @@ def test_download_stream_reports_progress_xnatpy_style(
 def test_download_zip_of_a_resource(
     session: xnat_sdk.XNATSession, resource: AbstractResource, tmp_path: Path
 ) -> None:
-    operations.upload(resource, b"zipped", "z.txt")
+    resource.upload(b"zipped", "z.txt")
     target = session.download_zip(f"{resource.uri}/files", tmp_path / "r.zip", verbose=False)
     with zipfile.ZipFile(target) as archive:
         names = archive.namelist()
@@ -138,52 +138,52 @@ def test_session_upload_helper_accepts_stream(
 def test_remote_paths_that_escape_are_refused(resource: AbstractResource) -> None:
     for bad in ("../x", "/abs", "a/../../b", "nul\0name"):
         with pytest.raises(xnat_sdk.XNATValueError):
-            operations.upload(resource, b"x", bad)
+            resource.upload(b"x", bad)
 
 
 def test_subject_and_project_download_dir_layout(
     session: xnat_sdk.XNATSession, mr: MrSessionData, tmp_path: Path
 ) -> None:
     scan = mr.scans.create_as(MrScanData, "1", type="T1w")
-    dicom = operations.create_resource(scan, "DICOM", format="DICOM")
+    dicom = scan.create_resource("DICOM", format="DICOM")
     data = dicom_slice("P", "S01_MR", ScanPlan("1", "T1w", 1), 0, "1.2.3", "1.2.3.4")
-    operations.upload(dicom, data, "0001.dcm")
+    dicom.upload(data, "0001.dcm")
     project = session.projects["XFER"]
-    project_dir = operations.download_project_dir(project, tmp_path)
+    project_dir = project.download_dir(tmp_path)
     assert project_dir == tmp_path / "Transfers"
     files = [p.relative_to(project_dir).parts for p in project_dir.rglob("*.dcm")]
     assert len(files) == 1
     assert files[0][:3] == ("S01", "S01_MR", "scans")
     subject = project.subjects["S01"]
     assert isinstance(subject, SubjectData)
-    subject_dir = operations.download_subject_dir(subject, tmp_path / "subject")
+    subject_dir = subject.download_dir(tmp_path / "subject")
     assert len(list(subject_dir.rglob("*.dcm"))) == 1
 
 
 def test_dicom_dump_and_read_dicom(mr: MrSessionData) -> None:
     scan = mr.scans.create_as(MrScanData, "3", type="T2w")
-    dicom = operations.create_resource(scan, "DICOM", format="DICOM")
+    dicom = scan.create_resource("DICOM", format="DICOM")
     data = dicom_slice("Doe^J", "S01_MR", ScanPlan("3", "T2w", 1), 0, "1.2.3", "1.2.3.5")
-    operations.upload(dicom, data, "0001.dcm")
-    dataset = operations.read_dicom(scan)
+    dicom.upload(data, "0001.dcm")
+    dataset = scan.read_dicom()
     assert dataset.SeriesDescription == "T2w"
     assert "PixelData" not in dataset
-    with_pixels = operations.read_dicom(scan, read_pixel_data=True)
+    with_pixels = scan.read_dicom(read_pixel_data=True)
     assert len(with_pixels.PixelData) == 16
-    rows = operations.dicom_dump(scan)
+    rows = scan.dicom_dump()
     assert any(row.get("value") == "T2w" for row in rows)
 
 
 def test_share_into_another_project(session: xnat_sdk.XNATSession, mr: MrSessionData) -> None:
     session.projects.create("OTHER", name="Other")
-    operations.share(mr, "OTHER", label="SHARED_MR")
+    mr.share("OTHER", label="SHARED_MR")
     session.clearcache()
     shared = session.projects["OTHER"].experiments["SHARED_MR"]
     assert shared.id == mr.id
 
 
 def test_create_assessor(mr: ImageSessionData) -> None:
-    assessor = operations.create_assessor(mr, "QC1", QcAssessmentData)
+    assessor = mr.create_assessor("QC1", QcAssessmentData)
     assert isinstance(assessor, QcAssessmentData)
     assert mr.assessors["QC1"].id == assessor.id
 
@@ -193,16 +193,16 @@ def test_upload_zip_with_extract_unpacks_on_the_server(resource: AbstractResourc
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("x/one.txt", "1")
         archive.writestr("two.txt", "2")
-    operations.upload(resource, buffer.getvalue(), "bundle.zip", extract=True)
+    resource.upload(buffer.getvalue(), "bundle.zip", extract=True)
     assert sorted(resource.files.keys()) == ["two.txt", "x/one.txt"]
     assert resource.files["x/one.txt"].read() == b"1"
 
 
 def test_dicom_dump_limited_to_fields(mr: MrSessionData) -> None:
     scan = mr.scans.create_as(MrScanData, "4", type="T1w")
-    dicom = operations.create_resource(scan, "DICOM", format="DICOM")
+    dicom = scan.create_resource("DICOM", format="DICOM")
     data = dicom_slice("Doe^J", "S01_MR", ScanPlan("4", "T1w", 1), 0, "1.2.3", "1.2.3.6")
-    operations.upload(dicom, data, "0001.dcm")
-    rows = operations.dicom_dump(scan, fields=["SeriesDescription", "00080060"])
+    dicom.upload(data, "0001.dcm")
+    rows = scan.dicom_dump(fields=["SeriesDescription", "00080060"])
     values = sorted(row.get("value", "") for row in rows)
     assert values == ["MR", "T1w"]

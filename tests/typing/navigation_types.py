@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing_extensions import assert_type
 
 import xnat_sdk
-from xnat_sdk import operations
 from xnat_sdk.listing import (
     ExperimentRow,
     FileRow,
@@ -97,5 +96,5 @@ def creation(subject: SubjectData, session: ImageSessionData) -> None:
 
 
 def operations_types(project: ProjectData, scan: ImageScanData) -> None:
-    assert_type(operations.create_resource(project, "NIFTI"), AbstractResource)
-    assert_type(operations.dicom_dump(scan), list[dict[str, str]])
+    assert_type(project.create_resource("NIFTI"), AbstractResource)
+    assert_type(scan.dicom_dump(), list[dict[str, str]])

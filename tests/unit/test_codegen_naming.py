@@ -7,7 +7,10 @@ import keyword
 import pytest
 
 from codegen import naming
+from codegen.ir import BEHAVIOURS
+from xnat_sdk import behaviour
 from xnat_sdk._modelbase import XnatModel
+from xnat_sdk.models import MrSessionData, ProjectData, ResourceCatalog, SubjectData
 
 
 @pytest.mark.parametrize(
@@ -76,3 +79,20 @@ def test_inline_names_follow_the_element_path() -> None:
 def test_a_name_without_letters_is_an_error() -> None:
     with pytest.raises(ValueError, match="no letters"):
         naming.snake_case("--")
+
+
+def test_behaviour_table_names_exactly_the_mixins_public_methods() -> None:
+    for spec in BEHAVIOURS:
+        mixin = getattr(behaviour, spec.mixin)
+        public = {name for name in dir(mixin) if not name.startswith("_")}
+        assert public == spec.names, spec.mixin
+
+
+def test_generated_archive_types_carry_their_behaviour() -> None:
+    assert issubclass(ProjectData, behaviour.ProjectBehaviour)
+    assert issubclass(MrSessionData, behaviour.ImageSessionBehaviour)
+    assert issubclass(MrSessionData, behaviour.ExperimentBehaviour)
+    assert issubclass(ResourceCatalog, behaviour.ResourceBehaviour)
+    assert not issubclass(ProjectData, behaviour.ResourceBehaviour)
+    # the XSD list of custom variables gives way to xnatpy's `fields` mapping, as navigation does
+    assert "fields_" in SubjectData.model_fields and "fields" not in SubjectData.model_fields

@@ -204,7 +204,7 @@ def test_subject_json_item_with_demographics_and_custom_variables(xsd_set: Any) 
     assert demographics.yob == 1980
     assert demographics.weight is not None
     assert demographics.weight.value == 61.5 and demographics.weight.units == "kg"
-    assert [(field.name, field.value) for field in subject.fields] == [("site", "berlin")]
+    assert [(field.name, field.value) for field in subject.fields_] == [("site", "berlin")]
     # A database column the schema does not declare is kept, not dropped.
     assert subject.model_extra == {"xnat_subjectdata_id": 7}
     xsd_set.validate(subject.to_xml())
@@ -399,13 +399,13 @@ def test_text_of_an_element_with_attributes_and_custom_variables_by_xpath() -> N
             "xnat:subjectData/fields/field[name=arm]/field": "B",
         }
     )
-    assert [(field.name, field.value) for field in added.fields] == [
+    assert [(field.name, field.value) for field in added.fields_] == [
         ("site", "paris"),
         ("arm", "B"),
     ]
-    assert [(field.name, field.value) for field in subject.fields] == [("site", "berlin")]
+    assert [(field.name, field.value) for field in subject.fields_] == [("site", "berlin")]
     removed = added.with_xpath_fields({"xnat:subjectData/fields/field[name=site]/field": ""})
-    assert [field.name for field in removed.fields] == ["arm"]
+    assert [field.name for field in removed.fields_] == ["arm"]
 
 
 def test_enumerations_and_facets_are_enforced() -> None:

@@ -8,6 +8,14 @@ from pydantic import Field
 
 from xnat_sdk._generated.prov import ProvProcess
 from xnat_sdk._modelbase import JsonText, UntypedText, XnatModel, XsdField, empty_list
+from xnat_sdk.behaviour import (
+    ExperimentBehaviour,
+    ImageSessionBehaviour,
+    ProjectBehaviour,
+    ResourceBehaviour,
+    ScanBehaviour,
+    SubjectBehaviour,
+)
 from xnat_sdk.objects import FileData
 
 if TYPE_CHECKING:
@@ -356,7 +364,7 @@ class AbstractResourceTagsTag(XnatModel):
     name: str | None = Field(default=None)
 
 
-class AbstractResource(XnatModel):
+class AbstractResource(XnatModel, ResourceBehaviour):
     """XSD type ``xnat:abstractResource`` (xnat/xnat.xsd).
 
     Abstract in XNAT: stored only as one of its subtypes."""
@@ -417,7 +425,7 @@ class ExperimentDataFieldsField(XnatModel):
     name: str | None = Field(default=None)
 
 
-class ExperimentData(XnatModel):
+class ExperimentData(XnatModel, ExperimentBehaviour):
     """XSD type ``xnat:experimentData`` (xnat/xnat.xsd).
 
     A specific individual event in which primary data is obtained"""
@@ -472,7 +480,7 @@ class ExperimentData(XnatModel):
             item="resource",
         ),
         XsdField(
-            "fields",
+            "fields_",
             "fields",
             "element",
             target="{http://nrg.wustl.edu/xnat}experimentData/fields/field",
@@ -531,7 +539,9 @@ class ExperimentData(XnatModel):
         default_factory=empty_list, validation_alias="resources", serialization_alias="resources"
     )
 
-    fields: list[ExperimentDataFieldsField] = Field(default_factory=empty_list)
+    fields_: list[ExperimentDataFieldsField] = Field(
+        default_factory=empty_list, validation_alias="fields", serialization_alias="fields"
+    )
 
     acquisition_site: str | None = Field(default=None)
 
@@ -647,7 +657,7 @@ class SubjectAssessorData(ExperimentData):
     age: float | None = Field(default=None)
 
 
-class SubjectData(XnatModel):
+class SubjectData(XnatModel, SubjectBehaviour):
     """XSD type ``xnat:subjectData`` (xnat/xnat.xsd).
 
     An individual person involved in experimental research"""
@@ -706,7 +716,7 @@ class SubjectData(XnatModel):
             many=True,
         ),
         XsdField(
-            "fields",
+            "fields_",
             "fields",
             "element",
             target="{http://nrg.wustl.edu/xnat}subjectData/fields/field",
@@ -752,7 +762,9 @@ class SubjectData(XnatModel):
         default_factory=empty_list, validation_alias="addID", serialization_alias="addID"
     )
 
-    fields: list[SubjectDataFieldsField] = Field(default_factory=empty_list)
+    fields_: list[SubjectDataFieldsField] = Field(
+        default_factory=empty_list, validation_alias="fields", serialization_alias="fields"
+    )
 
     experiments_: list[SubjectAssessorData] = Field(
         default_factory=empty_list,
@@ -1061,7 +1073,7 @@ class ImageScanDataScanner(XnatModel):
     )
 
 
-class ImageScanData(XnatModel):
+class ImageScanData(XnatModel, ScanBehaviour):
     """XSD type ``xnat:imageScanData`` (xnat/xnat.xsd).
 
     Information about an individual image scan sequence"""
@@ -1499,7 +1511,7 @@ class ImageAssessorData(DerivedData):
     parameters: list[AddField] = Field(default_factory=empty_list)
 
 
-class ImageSessionData(SubjectAssessorData):
+class ImageSessionData(SubjectAssessorData, ImageSessionBehaviour):
     """XSD type ``xnat:imageSessionData`` (xnat/xnat.xsd)."""
 
     xsi_type: ClassVar[str] = "xnat:imageSessionData"
@@ -5595,7 +5607,7 @@ class ProjectDataFieldsField(XnatModel):
     name: str | None = Field(default=None)
 
 
-class ProjectData(XnatModel):
+class ProjectData(XnatModel, ProjectBehaviour):
     """XSD type ``xnat:projectData`` (xnat/xnat.xsd).
 
     A collection of subject involved in a unit of research"""
@@ -5654,7 +5666,7 @@ class ProjectData(XnatModel):
             item="investigator",
         ),
         XsdField(
-            "fields",
+            "fields_",
             "fields",
             "element",
             target="{http://nrg.wustl.edu/xnat}projectData/fields/field",
@@ -5700,7 +5712,9 @@ class ProjectData(XnatModel):
 
     investigators: list[InvestigatorData] = Field(default_factory=empty_list)
 
-    fields: list[ProjectDataFieldsField] = Field(default_factory=empty_list)
+    fields_: list[ProjectDataFieldsField] = Field(
+        default_factory=empty_list, validation_alias="fields", serialization_alias="fields"
+    )
 
     custom_fields_: JsonText | None = Field(
         default=None, validation_alias="custom_fields", serialization_alias="custom_fields"
