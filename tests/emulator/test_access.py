@@ -29,7 +29,7 @@ def listed(client: httpx.Client) -> list[str]:
 def test_private_project_is_invisible_and_403_to_others(emulator: Emulator) -> None:
     alice, bob = as_user(emulator, "alice", "pw-a"), as_user(emulator, "bob", "pw-b")
     assert alice.put("/data/projects/PA").status_code == 200
-    assert alice.put("/data/projects/PA/subjects/S1").status_code == 200
+    assert alice.put("/data/projects/PA/subjects/S1").status_code == 201
     assert alice.get("/data/projects/PA/accessibility").text == "private"
     assert listed(bob) == []
     assert bob.get("/data/projects/PA?format=json").status_code == 404
@@ -69,7 +69,7 @@ def test_roles_member_writes_collaborator_reads(emulator: Emulator) -> None:
     assert bob.get("/data/projects/PA/subjects?format=json").status_code == 200
     assert bob.put("/data/projects/PA/subjects/S9").status_code == 403
     assert alice.put("/data/projects/PA/users/Members/bob").status_code == 200
-    assert bob.put("/data/projects/PA/subjects/S9").status_code == 200
+    assert bob.put("/data/projects/PA/subjects/S9").status_code == 201
     assert bob.delete("/data/projects/PA").status_code == 403  # only owners delete projects
     users = alice.get("/data/projects/PA/users?format=json").json()["ResultSet"]["Result"]
     assert {(u["login"], u["displayname"]) for u in users} == {

@@ -47,7 +47,7 @@ def make_session(client: httpx.Client) -> str:
             "xnat:mrSessionData/scanner/manufacturer": "GE",
         },
     )
-    assert created.status_code == 200
+    assert created.status_code == 201
     assert created.text == "XNAT_E00001"
     scan = client.put(
         f"/data/experiments/{created.text}/scans/1",
@@ -117,7 +117,7 @@ def test_object_xml_document(client: httpx.Client) -> None:
 
 def test_create_from_xml_body_with_scans(client: httpx.Client) -> None:
     assert client.put("/data/projects/P1").status_code == 200
-    assert client.put("/data/projects/P1/subjects/S1").status_code == 200
+    assert client.put("/data/projects/P1/subjects/S1").status_code == 201
     document = (
         b'<xnat:MRSession xmlns:xnat="http://nrg.wustl.edu/xnat" '
         b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" label="MRX" project="P1">'
@@ -132,7 +132,7 @@ def test_create_from_xml_body_with_scans(client: httpx.Client) -> None:
         content=document,
         headers={"content-type": "text/xml"},
     )
-    assert created.status_code == 200, created.text
+    assert created.status_code == 201, created.text
     item = client.get(f"/data/experiments/{created.text}?format=json").json()["items"][0]
     assert item["data_fields"]["date"] == "2023-05-06"
     assert item["data_fields"]["scanner/model"] == "Prisma"
@@ -371,7 +371,7 @@ def test_without_schemas_the_generated_models_validate_and_write(tmp_path: Path)
             "/data/projects/P1/subjects/S1/experiments/E1",
             params={"xsiType": "xnat:mrSessionData", "xnat:mrSessionData/date": "2021-01-01"},
         )
-        assert created.status_code == 200
+        assert created.status_code == 201
         root = ET.fromstring(client.get(f"/data/experiments/{created.text}?format=xml").content)
         assert root.tag == f"{XNAT_NS}MRSession"
         assert root.findtext(f"{XNAT_NS}date") == "2021-01-01"
@@ -462,7 +462,7 @@ def test_typed_nested_objects_as_children(client: httpx.Client) -> None:
         b"</xnat:Subject>"
     )
     put = client.put("/data/projects/P1/subjects/S1", content=subject)
-    assert put.status_code == 200, put.text
+    assert put.status_code == 201, put.text
     banana = client.put(
         "/data/projects/P1/subjects/S1",
         params={"xnat:subjectData/demographics[@xsi:type=xnat:demographicData]/gender": "x"},
@@ -480,3 +480,12 @@ def test_typed_nested_objects_as_children(client: httpx.Client) -> None:
     project = client.get("/data/projects/P1?format=json").json()["items"][0]
     [pi] = [c for c in project["children"] if c["field"] == "PI"]
     assert pi["items"][0]["data_fields"] == {"lastname": "Curie"}
+
+
+def test_creating_subjects_and_experiments_is_201_updating_is_200(client: httpx.Client) -> None:
+    assert client.put("/data/projects/C201").status_code == 200
+    assert client.put("/data/projects/C201/subjects/S1").status_code == 201
+    assert client.put("/data/projects/C201/subjects/S1", params={"gender": "F"}).status_code == 200
+    experiment = "/data/projects/C201/subjects/S1/experiments/E1"
+    assert client.put(experiment, params={"xsiType": "xnat:mrSessionData"}).status_code == 201
+    assert client.put(experiment, params={"note": "again"}).status_code == 200

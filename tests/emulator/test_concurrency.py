@@ -29,7 +29,7 @@ def worker(url: str, index: int, deadline: float) -> tuple[dict[str, str], dict[
     requests = 0
     with httpx.Client(base_url=url, auth=("admin", "admin"), timeout=60) as client:
         label = f"S{index:02d}"
-        assert client.put(f"/data/projects/LOAD/subjects/{label}").status_code == 200
+        assert client.put(f"/data/projects/LOAD/subjects/{label}").status_code == 201
         own_resource = f"/data/projects/LOAD/subjects/{label}/resources/OWN"
         assert client.put(own_resource).status_code == 200
         files = f"{own_resource}/files"

@@ -14,7 +14,7 @@ def test_head_on_objects_and_files_reads_without_side_effects(
         base_url=xnat_emulator.url, auth=(xnat_emulator.user, xnat_emulator.password)
     ) as client:
         assert client.put("/data/projects/HEADP").status_code == 200
-        assert client.put("/data/projects/HEADP/subjects/S1").status_code == 200
+        assert client.put("/data/projects/HEADP/subjects/S1").status_code == 201
         file_path = "/data/projects/HEADP/resources/R/files/a.txt"
         assert client.put(file_path, params={"inbody": "true"}, content=b"hello").status_code in (
             200,

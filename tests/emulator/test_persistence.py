@@ -22,12 +22,12 @@ FILES = "/data/projects/P1/subjects/S1/experiments/MR1/resources/RAW/files"
 def populate(client: httpx.Client) -> dict[str, bytes]:
     """Write a small archive and files; returns the acknowledged files and their contents."""
     assert client.put("/data/projects/P1", params={"name": "Durable"}).status_code == 200
-    assert client.put("/data/projects/P1/subjects/S1").status_code == 200
+    assert client.put("/data/projects/P1/subjects/S1").status_code == 201
     session = client.put(
         "/data/projects/P1/subjects/S1/experiments/MR1",
         params={"xsiType": "xnat:mrSessionData", "xnat:mrSessionData/date": "2024-03-04"},
     )
-    assert session.status_code == 200
+    assert session.status_code == 201
     written: dict[str, bytes] = {}
     for index in range(20):
         data = os.urandom(1000 + index * 5000)

@@ -238,8 +238,10 @@ async def put(request: Request, store: ArchiveStore, account: Account, target: T
         target.missing_key = key
     if target.missing_key is None and node is None:
         raise bad_request("Several objects are addressed; write them one at a time")
-    created = write_object(store, account, target, params, document)
-    return PlainTextResponse(created.id, status_code=200)
+    creates = node is None and _kind_to_create(target) in ("subject", "experiment")
+    written = write_object(store, account, target, params, document)
+    # SubjectResource/ExperimentResource answer 201 for a new object, 200 for an update
+    return PlainTextResponse(written.id, status_code=201 if creates else 200)
 
 
 def write_object(
