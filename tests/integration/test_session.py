@@ -14,6 +14,7 @@ import pytest
 import xnat_sdk
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.emulator.server import Emulator
+from xnat_sdk.models import ImageSessionDataScanner, MrScanData, MrSessionData
 
 
 def test_connect_logs_in_and_reports_server_facts(xnat_emulator: EmulatorHandle) -> None:
@@ -209,3 +210,17 @@ def test_disabling_tls_verification_warns_once(
         session.get("/data/version")
     warnings = [r for r in caplog.records if "verification is off" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_scan_types_and_scanners(session: xnat_sdk.XNATSession) -> None:
+    assert session.scan_types == []
+    assert session.scanners == []
+    project = session.projects.create("SUMS")
+    subject = project.subjects.create("S1")
+    scanner = ImageSessionDataScanner(value="PRISMA", manufacturer="SIEMENS")
+    mr = subject.experiments.create_as(MrSessionData, "MR1", scanner=scanner)
+    mr.scans.create_as(MrScanData, "1", type="T1w", series_description="mprage")
+    mr.scans.create_as(MrScanData, "2", type="DWI", series_description="dti")
+    session.clearcache()
+    assert session.scan_types == ["DWI", "T1w"]
+    assert session.scanners == ["PRISMA"]

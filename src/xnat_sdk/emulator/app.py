@@ -27,6 +27,7 @@ from xnat_sdk.emulator.middleware import XnatMiddleware
 ROUTE_MODULES: tuple[str, ...] = (
     "xnat_sdk.emulator.routes_site",
     "xnat_sdk.emulator.routes_files",
+    "xnat_sdk.emulator.routes_summaries",  # scan_types, scanners (before the archive's paths)
     "xnat_sdk.emulator.routes_archive",
     "xnat_sdk.emulator.routes_prearchive",  # prearchive, import service, dicomdump
     "xnat_sdk.emulator.routes_search",  # search
