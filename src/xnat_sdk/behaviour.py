@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         ProjectData,
         SubjectData,
     )
-    from xnat_sdk.objects import CustomVariables, FileData
+    from xnat_sdk.objects import CustomVariables, FileData, XnatObject
     from xnat_sdk.transfer import UploadMethod
 
 A = TypeVar("A", bound="ImageAssessorData")
@@ -38,9 +38,7 @@ class ArchiveObjectBehaviour:
     def fields(self) -> CustomVariables:
         """The custom variables of this object, a mutable mapping written through to the server
         (xnatpy's ``fields``; the XSD's own ``fields`` element is the generated ``fields_``)."""
-        from xnat_sdk.objects import XnatObject
-
-        return cast(XnatObject, self).custom_fields
+        return cast("XnatObject", self).custom_fields
 
     def create_resource(self, label: str, format: str | None = None) -> AbstractResource:
         """Create an empty resource called ``label`` below this object and return it."""

@@ -225,13 +225,16 @@ class Listing(Generic[T_co]):
         """The raw listing rows (column -> string), after filtering."""
         if self._rows is not None and self._source.caching:
             return self._rows
-        query = {"format": "json", **self.filters}
-        fetched = self._source.listing_rows(self.uri, query)
-        rows = [row for row in fetched if _matches(row, self.filters)]
+        rows = self._fetch({"format": "json", **self.filters})
         self._rows = rows
         self._index = None
         self._items = {}
         return rows
+
+    def _fetch(self, query: Mapping[str, str]) -> list[dict[str, str]]:
+        """Rows from the server for ``query``, with this listing's filters applied again."""
+        fetched = self._source.listing_rows(self.uri, query)
+        return [row for row in fetched if _matches(row, self.filters)]
 
     def clearcache(self) -> None:
         """Forget the rows and items; the next access asks the server again."""
@@ -406,11 +409,7 @@ class Listing(Generic[T_co]):
         missing = [c for c in columns if rows and c not in rows[0]]
         if missing:
             query = {"format": "json", "columns": ",".join(columns), **listing.filters}
-            rows = [
-                row
-                for row in self._source.listing_rows(self.uri, query)
-                if _matches(row, listing.filters)
-            ]
+            rows = listing._fetch(query)
         return [{column: row.get(column, "") for column in columns} for row in rows]
 
     def tabulate_pandas(self, columns: Sequence[str] | None = None) -> object:
