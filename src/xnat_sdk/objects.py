@@ -13,6 +13,7 @@ objects it yields.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
@@ -53,8 +54,9 @@ class SessionLike(Protocol):
         """DELETE the object at ``uri``."""
         ...
 
-    def download_to(self, uri: str, target: Path) -> Path:
-        """Download ``uri`` to the file ``target`` (atomically) and return it."""
+    def download_to(self, uri: str, target: Path, expected_md5: str | None = None) -> Path:
+        """Download ``uri`` to the file ``target`` (atomically, checked against
+        ``expected_md5`` when given) and return it."""
         ...
 
     def read_bytes(self, uri: str) -> bytes:
@@ -402,12 +404,13 @@ class FileData:
     def __repr__(self) -> str:
         return f"<FileData {self.path} ({self.size} bytes)>"
 
-    def download(self, target: str | Path) -> Path:
-        """Download to ``target`` (a file path, or a directory to put the file in)."""
+    def download(self, target: str | os.PathLike[str]) -> Path:
+        """Download to ``target`` (a file path, or a directory to put the file in), verified
+        against the catalog's md5 digest when the server lists one."""
         destination = Path(target)
         if destination.is_dir():
             destination = destination / self.name
-        return self._session.download_to(self.uri, destination)
+        return self._session.download_to(self.uri, destination, expected_md5=self.digest)
 
     def read(self) -> bytes:
         """The whole content of the file."""

@@ -100,12 +100,7 @@ def download(resource: AbstractResource, path: str, target: str | os.PathLike[st
         raise XNATNotFoundError(
             "GET", f"{resource.uri}/files/{path}", 404, f"{resource.uri} has no file {path!r}"
         )
-    destination = Path(target)
-    if destination.is_dir():
-        destination = destination / found.name
-    return transfer.download_file(
-        _session(resource), found.uri, destination, expected_md5=found.digest
-    )
+    return found.download(target)
 
 
 def download_resource_dir(

@@ -665,9 +665,9 @@ class XNATSession:
         self.delete(uri, query={"removeFiles": remove_files})
         self.forget(uri.rsplit("/", 1)[0])
 
-    def download_to(self, uri: str, target: Path) -> Path:
-        """Download ``uri`` to ``target`` atomically."""
-        return transfer.download_file(self, uri, target)
+    def download_to(self, uri: str, target: Path, expected_md5: str | None = None) -> Path:
+        """Download ``uri`` to ``target`` atomically, checked against ``expected_md5``."""
+        return transfer.download_file(self, uri, target, expected_md5=expected_md5)
 
     def read_bytes(self, uri: str) -> bytes:
         """The whole body of ``uri``."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import xnat_sdk
-from xnat_sdk import transfer
+from xnat_sdk import FileData, transfer
 from xnat_sdk.models import (
     AbstractResource,
     ImageSessionData,
@@ -96,6 +96,21 @@ def test_download_with_wrong_digest_leaves_nothing(
     target_dir.mkdir()
     with pytest.raises(xnat_sdk.XNATDigestError, match="md5"):
         transfer.download_file(session, uri, target_dir / "p.txt", expected_md5="0" * 32)
+    assert list(target_dir.iterdir()) == []
+
+
+def test_file_download_is_checked_against_the_catalog_digest(
+    session: xnat_sdk.XNATSession, resource: AbstractResource, tmp_path: Path
+) -> None:
+    resource.upload(b"payload", "p.txt")
+    listed = resource.files["p.txt"]
+    assert listed.digest == hashlib.md5(b"payload").hexdigest()
+    assert listed.download(tmp_path).read_bytes() == b"payload"
+    tampered = FileData(session, listed.uri, path=listed.path, digest="0" * 32)
+    target_dir = tmp_path / "tampered"
+    target_dir.mkdir()
+    with pytest.raises(xnat_sdk.XNATDigestError, match="md5"):
+        tampered.download(target_dir)
     assert list(target_dir.iterdir()) == []
 
 
