@@ -11,6 +11,7 @@ resources, files, tree downloads, sharing and DICOM are in ``xnat_sdk.operations
 """
 
 from xnat_sdk._http import RetryPolicy
+from xnat_sdk.dicomdump import DicomDumpRow
 from xnat_sdk.errors import (
     XNATAmbiguousKeyError,
     XNATAuthError,
@@ -27,15 +28,38 @@ from xnat_sdk.errors import (
     XNATSessionClosedError,
     XNATValueError,
 )
+from xnat_sdk.inspect import Inspect
 from xnat_sdk.listing import Listing
 from xnat_sdk.objects import FieldValueError, FileData, XnatObject
+from xnat_sdk.prearchive import (
+    Prearchive,
+    PrearchiveFile,
+    PrearchiveScan,
+    PrearchiveSession,
+    PrearchiveStatus,
+    PrearchiveStatusError,
+)
+from xnat_sdk.services import Services, TokenResult
 from xnat_sdk.session import XNATSession, connect
+from xnat_sdk.users import User, Users
 
 __all__ = [
+    "DicomDumpRow",
     "FieldValueError",
     "FileData",
+    "Inspect",
     "Listing",
+    "Prearchive",
+    "PrearchiveFile",
+    "PrearchiveScan",
+    "PrearchiveSession",
+    "PrearchiveStatus",
+    "PrearchiveStatusError",
     "RetryPolicy",
+    "Services",
+    "TokenResult",
+    "User",
+    "Users",
     "XNATAmbiguousKeyError",
     "XNATAuthError",
     "XNATConflictError",

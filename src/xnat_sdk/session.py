@@ -8,6 +8,7 @@ low-level verbs. Live objects and listings reach the server only through it.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import os
 import threading
@@ -33,6 +34,7 @@ from xnat_sdk.errors import (
     XNATSessionClosedError,
     XNATValueError,
 )
+from xnat_sdk.inspect import Inspect
 from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec, Row
 from xnat_sdk.objects import (
     FileData,
@@ -42,6 +44,9 @@ from xnat_sdk.objects import (
     field_named,
     partial_model,
 )
+from xnat_sdk.prearchive import Prearchive
+from xnat_sdk.services import Services
+from xnat_sdk.users import Users
 
 if TYPE_CHECKING:
     from xnat_sdk.models import ExperimentData, ProjectData, SubjectData
@@ -557,6 +562,26 @@ class XNATSession:
     def classes(self) -> ModelClasses:
         """xnatpy-style creation: ``session.classes.SubjectData(parent=project, label="S1")``."""
         return ModelClasses(self)
+
+    @functools.cached_property
+    def prearchive(self) -> Prearchive:
+        """The sessions waiting in the prearchive, and their actions."""
+        return Prearchive(self)
+
+    @functools.cached_property
+    def services(self) -> Services:
+        """The ``/data/services`` calls: import, DICOM dump, tokens, catalog refresh."""
+        return Services(self)
+
+    @functools.cached_property
+    def users(self) -> Users:
+        """The server's user accounts by login."""
+        return Users(self)
+
+    @functools.cached_property
+    def inspect(self) -> Inspect:
+        """The searchable data types and their search fields."""
+        return Inspect(self)
 
     def listing_at_root(self, name: str, item_type: type[T]) -> Listing[T]:
         """The site-wide listing ``/data/{name}`` (projects, subjects, experiments)."""
