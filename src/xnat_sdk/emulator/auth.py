@@ -73,6 +73,10 @@ class AuthService:
         self._db = db
         self._sessions: dict[str, HttpSession] = {}
         self._lock = threading.Lock()
+        #: Fault mode: sessions end this long after login however busy (``None``: idle only).
+        self.session_lifetime_ms: int | None = None
+        #: Sessions ended by a timeout (idle or lifetime), for fault-mode reports.
+        self.expired_sessions = 0
         wanted = dict(DEFAULT_USERS)
         wanted.update(users or {})
         for login, password in wanted.items():
@@ -149,8 +153,12 @@ class AuthService:
             session = self._sessions.get(session_id)
             if session is None:
                 return None
-            if stamp - session.last_access_ms > SESSION_TIMEOUT_MS:
+            lifetime = self.session_lifetime_ms
+            if stamp - session.last_access_ms > SESSION_TIMEOUT_MS or (
+                lifetime is not None and stamp - session.created_ms > lifetime
+            ):
                 del self._sessions[session_id]
+                self.expired_sessions += 1
                 return None
             session.last_access_ms = stamp
             return session

@@ -2,17 +2,21 @@
 
 ``xnat_emulator`` gives a fresh emulator (empty data directory) per test;
 ``xnat_emulator_module`` shares one per test module. Both yield an ``EmulatorHandle`` with
-``.url``, ``.user``, ``.password`` and ``.data_dir``.
+``.url``, ``.user``, ``.password`` and ``.data_dir``. ``xnat_emulator_factory`` starts emulators
+on demand, e.g. in fault mode: ``xnat_emulator_factory(faults=FaultSettings(fail_rate=0.2))``;
+they are stopped when the test ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from xnat_sdk.emulator.faultplan import FaultSettings
 from xnat_sdk.emulator.server import Emulator
 
 
@@ -27,10 +31,29 @@ class EmulatorHandle:
     emulator: Emulator = field(repr=False)
 
 
+class EmulatorFactory:
+    """Starts emulators with chosen faults and accounts; each gets its own data directory."""
+
+    def __init__(self, stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._stack = stack
+        self._tmp = tmp_path_factory
+
+    def __call__(
+        self, *, faults: FaultSettings | None = None, users: Mapping[str, str] | None = None
+    ) -> EmulatorHandle:
+        data_dir = self._tmp.mktemp("xnat-emulator")
+        emulator = self._stack.enter_context(Emulator(data_dir, users=users, faults=faults))
+        return _handle(emulator, data_dir)
+
+
+def _handle(emulator: Emulator, data_dir: Path) -> EmulatorHandle:
+    user, password = emulator.admin
+    return EmulatorHandle(emulator.url, user, password, data_dir, emulator)
+
+
 def _run(data_dir: Path) -> Iterator[EmulatorHandle]:
     with Emulator(data_dir) as emulator:
-        user, password = emulator.admin
-        yield EmulatorHandle(emulator.url, user, password, data_dir, emulator)
+        yield _handle(emulator, data_dir)
 
 
 @pytest.fixture
@@ -43,3 +66,12 @@ def xnat_emulator(tmp_path: Path) -> Iterator[EmulatorHandle]:
 def xnat_emulator_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
     """A running emulator shared by the tests of one module."""
     yield from _run(tmp_path_factory.mktemp("xnat-emulator"))
+
+
+@pytest.fixture
+def xnat_emulator_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EmulatorFactory]:
+    """Call it to start emulators (``faults=``, ``users=``) that stop when the test ends."""
+    with ExitStack() as stack:
+        yield EmulatorFactory(stack, tmp_path_factory)

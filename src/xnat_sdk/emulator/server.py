@@ -19,7 +19,8 @@ import uvicorn
 from xnat_sdk.emulator.app import create_app
 from xnat_sdk.emulator.auth import AuthService
 from xnat_sdk.emulator.context import EmulatorContext
-from xnat_sdk.emulator.faultplan import FaultPlan
+from xnat_sdk.emulator.faultplan import FaultPlan, FaultSettings
+from xnat_sdk.emulator.faults import apply_settings
 from xnat_sdk.emulator.schemas import SchemaCatalog
 from xnat_sdk.emulator.storage import BlobStore, Database
 from xnat_sdk.emulator.typeindex import TypeIndex
@@ -93,6 +94,8 @@ class Emulator:
 
     ``with Emulator(tmp_path) as emu: httpx.get(emu.url + "/data/version")``. The default
     account is ``admin``/``admin``; ``users`` adds or resets accounts (login -> password).
+    ``faults`` starts it in fault mode (random failures, drops, delays, short sessions; see
+    ``FaultSettings``); ``emu.faults`` queues precise faults and counts requests.
     """
 
     def __init__(
@@ -102,12 +105,14 @@ class Emulator:
         users: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        faults: FaultSettings | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.schemas_dir = Path(schemas_dir) if schemas_dir is not None else None
         self.users = dict(users or {})
         self.host = host
         self.port = port
+        self.fault_settings = faults
         self.admin = ("admin", "admin")
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -128,10 +133,18 @@ class Emulator:
             raise RuntimeError("the emulator is not running: call start() or use `with`")
         return self._context.faults
 
+    @property
+    def expired_sessions(self) -> int:
+        """Login sessions ended by a timeout so far (fault mode's ``session_lifetime`` too)."""
+        if self._context is None:
+            raise RuntimeError("the emulator is not running: call start() or use `with`")
+        return self._context.auth.expired_sessions
+
     def start(self) -> Emulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         self._context = open_context(self.data_dir, self.schemas_dir, self.users)
+        apply_settings(self._context, self.fault_settings)
         sock = bind_socket(self.host, self.port)
         self._url = url_of(sock)
         server = make_server(self._context)
