@@ -26,19 +26,32 @@ from xnat_sdk.emulator.dicom_import import (
     route_instances,
 )
 
+#: ``PrearcUtils.PrearcStatus`` of xnat-web (``helpers/prearchive/PrearcUtils.java``):
+#: ``QUEUED_`` marks a queued operation, ``_`` one that is running.
 PrearchiveStatus = Literal[
+    "ARCHIVING",
+    "BUILDING",
+    "CONFLICT",
+    "DELETING",
+    "ERROR",
+    "MOVING",
     "READY",
     "RECEIVING",
-    "BUILDING",
-    "ARCHIVING",
-    "MOVING",
-    "DELETING",
-    "CONFLICT",
-    "ERROR",
-    "QUEUED_BUILDING",
+    "RECEIVING_INTERRUPT",
+    "SEPARATING",
     "QUEUED_ARCHIVING",
-    "QUEUED_MOVING",
+    "QUEUED_BUILDING",
     "QUEUED_DELETING",
+    "QUEUED_MOVING",
+    "QUEUED_SEPARATING",
+    "_ARCHIVING",
+    "_BUILDING",
+    "_CONFLICT",
+    "_DELETING",
+    "_MOVING",
+    "_RECEIVING",
+    "_RECEIVING_INTERRUPT",
+    "_SEPARATING",
 ]
 STATUSES: tuple[str, ...] = get_args(PrearchiveStatus)
 UNASSIGNED = "Unassigned"
@@ -332,6 +345,7 @@ class PrearchiveStore:
             station=session.station,
             patient_name=session.patient_name,
             patient_id=session.patient_id,
+            tag=session.study_uid,
             scans=_scans_of(session),
         )
         entry = self.save(entry)
