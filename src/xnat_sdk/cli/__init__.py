@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from xnat_sdk.cli import codegen, download, login, ls, rest, upload
+from xnat_sdk.cli import codegen, download, imports, login, ls, prearchive, rest, upload
 from xnat_sdk.cli.exits import ExitCode, exit_code_for
 from xnat_sdk.cli.options import common_options
 from xnat_sdk.cli.output import Output
@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str | None, Callable[[argparse.ArgumentParser], None]
     ("ls", ls.__doc__, ls.configure),
     ("download", download.__doc__, download.configure),
     ("upload", upload.__doc__, upload.configure),
+    ("import", imports.__doc__, imports.configure),
     ("rest", rest.__doc__, rest.configure),
 )
 
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter,
             )
         )
+    prearchive.configure(
+        commands.add_parser(
+            "prearchive",
+            help=_first_line(prearchive.__doc__),
+            description=prearchive.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+        common,
+    )
     codegen.configure(
         commands.add_parser(
             "codegen",

@@ -52,6 +52,10 @@ class Output:
         else:
             _write(text + "\n")
 
+    def text(self, text: str) -> None:
+        """Lines only a human or a shell reads (a command chooses its JSON form itself)."""
+        _write(text + "\n")
+
     def json(self, value: JsonValue) -> None:
         """``value`` as indented JSON with sorted keys."""
         _write(json.dumps(value, indent=2, sort_keys=True) + "\n")
