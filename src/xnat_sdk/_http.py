@@ -7,20 +7,21 @@ message, what may be logged) is decided here.
 
 from __future__ import annotations
 
+import email.utils
 import html
 import logging
 import random
 import re
 import socket
 import time
-from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TypeAlias
+from typing import IO, TypeAlias, cast
 
 import httpx
 
-from xnat_sdk.errors import XNATConnectionError, error_for_status, redact_url
+from xnat_sdk.errors import XNATConnectionError, XNATValueError, error_for_status, redact_url
 
 #: Query values as callers give them; booleans become XNAT's ``true``/``false``.
 QueryValue: TypeAlias = str | int | float | bool
@@ -89,18 +90,55 @@ _MESSAGE_LIMIT = 500
 class RetryPolicy:
     """When a failed request is sent again: idempotent methods only, never a POST.
 
-    ``attempts`` counts the first try; the wait before try ``n`` is ``backoff * 2**(n-2)`` plus
-    up to 50% jitter, never beyond ``max_total`` seconds in all.
+    Connection errors, timeouts and the ``statuses`` are retried. ``attempts`` counts the first
+    try; the wait before try ``n`` is ``backoff * 2**(n-2)`` plus up to 50% jitter, or what the
+    server's ``Retry-After`` asks for (429 and 503), and all tries together never take more
+    than ``max_total`` seconds: a retry that would end later is not made.
     """
 
-    attempts: int = 3
+    attempts: int = 4
     backoff: float = 0.25
     max_total: float = 60.0
-    statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
+    statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 502, 503, 504}))
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise XNATValueError(f"RetryPolicy.attempts must be at least 1, not {self.attempts}")
+        if self.backoff < 0 or self.max_total < 0:
+            raise XNATValueError("RetryPolicy.backoff and max_total cannot be negative")
 
     def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed try ``attempt`` (1-based), jitter included."""
         base = self.backoff * 2.0 ** (attempt - 1)
         return base + random.uniform(0, base / 2)
+
+
+def retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
+    """The policy ``connect(retry=...)`` asks for: a policy, a number of retries (0: none),
+    or ``None`` for the default."""
+    if retry is None:
+        return RetryPolicy()
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if retry < 0:
+        raise XNATValueError(f"retry must be a RetryPolicy or a number >= 0, not {retry}")
+    return RetryPolicy(attempts=retry + 1)
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
 def normalize_query(query: Query | None) -> httpx.QueryParams:
@@ -147,6 +185,7 @@ class HttpTransport:
     ) -> None:
         self.server = server.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self.verify = verify
         self.logger = logger
         install_log_redaction(logger)
         # No Nagle: h11 writes headers and body separately, and a small body would otherwise
@@ -180,20 +219,35 @@ class HttpTransport:
         files: Files | None = None,
         auth: httpx.Auth | None = None,
         follow_redirects: bool = False,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one request (retried where safe) and check its status."""
-        request = self.client.build_request(
-            method,
-            self.url(path),
-            params=normalize_query(query),
-            headers=headers,
-            data=data,
-            content=content,
-            json=json,
-            files=files,
-            timeout=_as_timeout(timeout, self.client.timeout),
-        )
-        response = self._send(request, auth=auth, stream=False, follow=follow_redirects)
+        """Send one request (retried where safe) and check its status.
+
+        ``idempotent`` overrides what the method implies (a PUT that must not be repeated,
+        e.g. a file upload without overwrite, passes ``False``). A body read from a seekable
+        file is rewound for a retry; any other stream is sent once.
+        """
+        start = _position(content)
+
+        def build() -> httpx.Request:
+            if start is not None:
+                cast("IO[bytes]", content).seek(start)
+            return self.client.build_request(
+                method,
+                self.url(path),
+                params=normalize_query(query),
+                headers=headers,
+                data=data,
+                content=content,
+                json=json,
+                files=files,
+                timeout=_as_timeout(timeout, self.client.timeout),
+            )
+
+        request = build()
+        may_repeat = method in _IDEMPOTENT if idempotent is None else idempotent
+        replay = build if may_repeat and (start is not None or _replayable(request)) else None
+        response = self._send(request, replay, auth=auth, stream=False, follow=follow_redirects)
         self.check(response, accepted_status)
         return response
 
@@ -209,14 +263,18 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
     ) -> Generator[httpx.Response]:
         """A response whose body is read by the caller in chunks (for downloads)."""
-        request = self.client.build_request(
-            method,
-            self.url(path),
-            params=normalize_query(query),
-            headers=headers,
-            timeout=_as_timeout(timeout, self.client.timeout),
-        )
-        response = self._send(request, auth=None, stream=True, follow=True)
+
+        def build() -> httpx.Request:
+            return self.client.build_request(
+                method,
+                self.url(path),
+                params=normalize_query(query),
+                headers=headers,
+                timeout=_as_timeout(timeout, self.client.timeout),
+            )
+
+        replay = build if method in _IDEMPOTENT else None
+        response = self._send(build(), replay, auth=None, stream=True, follow=True)
         try:
             if not self._accepted(response, accepted_status):
                 response.read()
@@ -244,13 +302,17 @@ class HttpTransport:
         return response.status_code in accepted
 
     def _send(
-        self, request: httpx.Request, *, auth: httpx.Auth | None, stream: bool, follow: bool
+        self,
+        request: httpx.Request,
+        replay: Callable[[], httpx.Request] | None,
+        *,
+        auth: httpx.Auth | None,
+        stream: bool,
+        follow: bool,
     ) -> httpx.Response:
-        """Send ``request``; idempotent requests are retried per ``self.retry``."""
-        method = request.method
-        shown = f"{method} {redact_url(str(request.url))}"
-        retryable = method in _IDEMPOTENT and _replayable(request)
-        attempts = self.retry.attempts if retryable else 1
+        """Send ``request``; when ``replay`` rebuilds it, failures are retried per policy."""
+        shown = f"{request.method} {redact_url(str(request.url))}"
+        attempts = self.retry.attempts if replay is not None else 1
         started = time.monotonic()
         attempt = 1
         while True:
@@ -262,30 +324,61 @@ class HttpTransport:
                     follow_redirects=follow,
                 )
             except httpx.TransportError as exc:
-                if attempt >= attempts or not self._wait(attempt, started, shown, repr(exc)):
-                    raise XNATConnectionError(f"{shown} failed: {type(exc).__name__}") from exc
-                attempt += 1
-                continue
-            elapsed = time.monotonic() - started
-            self.logger.debug("%s -> %d (%.3f s)", shown, response.status_code, elapsed)
-            if (
-                response.status_code in self.retry.statuses
-                and attempt < attempts
-                and self._wait(attempt, started, shown, str(response.status_code))
-            ):
+                reason = type(exc).__name__
+                if attempt >= attempts or not self._wait(attempt, started, shown, reason, None):
+                    self.logger.debug("%s failed after %d tries: %s", shown, attempt, reason)
+                    raise XNATConnectionError(
+                        f"{shown} failed after {attempt} tries: {reason}"
+                    ) from exc
+            else:
+                elapsed = time.monotonic() - started
+                self.logger.debug("%s -> %d (%.3f s)", shown, response.status_code, elapsed)
+                if (
+                    response.status_code not in self.retry.statuses
+                    or attempt >= attempts
+                    or not self._wait(
+                        attempt,
+                        started,
+                        shown,
+                        str(response.status_code),
+                        retry_after(response.headers.get("retry-after")),
+                    )
+                ):
+                    return response
                 response.close()
-                attempt += 1
-                continue
-            return response
+            assert replay is not None  # attempts > 1 only when the request can be rebuilt
+            request = replay()
+            attempt += 1
 
-    def _wait(self, attempt: int, started: float, shown: str, reason: str) -> bool:
-        """Sleep before the next attempt; False when the total time budget is spent."""
-        delay = self.retry.delay(attempt)
+    def _wait(
+        self, attempt: int, started: float, shown: str, reason: str, asked: float | None
+    ) -> bool:
+        """Sleep before the next try; False when that would exceed the total time budget."""
+        delay = self.retry.delay(attempt) if asked is None else asked
         if time.monotonic() - started + delay > self.retry.max_total:
+            self.logger.debug("%s: %s; no time left for a retry in %.2f s", shown, reason, delay)
             return False
-        self.logger.debug("%s: %s, retrying in %.2f s", shown, reason, delay)
+        self.logger.debug(
+            "%s: %s (try %d of %d), retrying in %.2f s",
+            shown,
+            reason,
+            attempt,
+            self.retry.attempts,
+            delay,
+        )
         time.sleep(delay)
         return True
+
+
+def _position(content: bytes | IO[bytes] | Iterator[bytes] | None) -> int | None:
+    """Where a seekable file body starts (so a retry can rewind to it), else ``None``."""
+    if content is None or isinstance(content, bytes) or not hasattr(content, "seekable"):
+        return None  # generators (and other plain iterators) cannot be rewound
+    body = cast("IO[bytes]", content)
+    try:
+        return body.tell() if body.seekable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _replayable(request: httpx.Request) -> bool:

@@ -90,6 +90,17 @@ class XNATAuthError(XNATResponseError):
     """401: the credentials were refused or the session expired."""
 
 
+class XNATLoginRequiredError(XNATAuthError):
+    """401 on an anonymous session: there are no credentials to log in again with."""
+
+    def __init__(self, method: str, url: str, status_code: int, message: str) -> None:
+        super().__init__(method, url, status_code, message)
+        self.args = (
+            f"{self.args[0]} (this session is anonymous: connect with user/password, a token "
+            "or a netrc entry to reach it)",
+        )
+
+
 class XNATForbiddenError(XNATResponseError):
     """403: the user may not do this."""
 

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Collection, Generator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypeVar
@@ -22,13 +22,22 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from xnat_sdk import transfer
-from xnat_sdk._http import DEFAULT_TIMEOUT, Files, HttpTransport, Query, RetryPolicy, Timeout
+from xnat_sdk._http import (
+    DEFAULT_TIMEOUT,
+    Files,
+    HttpTransport,
+    Query,
+    RetryPolicy,
+    Timeout,
+    retry_policy,
+)
 from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
 from xnat_sdk.classes import ModelClasses
 from xnat_sdk.errors import (
     XNATAuthError,
     XNATConflictError,
     XNATError,
+    XNATLoginRequiredError,
     XNATNotFoundError,
     XNATResponseError,
     XNATSessionClosedError,
@@ -92,6 +101,8 @@ class XNATSession:
         self._keepalive_interval = keepalive
         self._stop = threading.Event()
         self._keepalive_thread: threading.Thread | None = None
+        self._login_lock = threading.Lock()
+        self._logins = 0  # how many logins this session made (renewals included)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -140,7 +151,32 @@ class XNATSession:
         self.logged_in_user = answer[start + 1 : end] if 0 <= start < end else None
         if self.logged_in_user is None:
             raise XNATAuthError("GET", transport.url("/data/auth"), 401, answer[:200])
+        self._logins += 1
         self.logger.info("logged in to %s as %s", self.server, self.logged_in_user)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """When failed requests are retried (and how often a download may stall and resume)."""
+        return self._transport.retry
+
+    @property
+    def logins(self) -> int:
+        """How many times this session logged in (1 + renewals after the server expired it)."""
+        return self._logins
+
+    def _renew(self, expired: XNATAuthError, logins_before: int) -> None:
+        """Log in again after ``expired`` (a 401), unless another thread already did.
+
+        An anonymous session has nothing to renew with: it gets ``XNATLoginRequiredError``.
+        """
+        if self._credentials is None or self.logged_in_user is None:
+            raise XNATLoginRequiredError(
+                expired.method, expired.url, expired.status_code, expired.message
+            ) from expired
+        with self._login_lock:
+            if self._logins == logins_before:
+                self.logger.info("session expired; logging in again")
+                self.login()
 
     def start_keepalive(self) -> None:
         """Start the background heartbeat (``GET /data/JSESSION``) that keeps the login alive."""
@@ -204,8 +240,12 @@ class XNATSession:
         json: object = None,
         files: Files | None = None,
         follow_redirects: bool = False,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send a request; a login that expired is renewed once and the request repeated."""
+        """Send a request; a login that expired is renewed once and the request repeated.
+
+        ``idempotent`` overrides whether the method may be retried after a transient failure
+        (``False`` for a PUT that must not happen twice)."""
         if self._closed:
             raise XNATSessionClosedError(f"{method} {path}: the session was disconnected")
 
@@ -222,23 +262,19 @@ class XNATSession:
                 json=json,
                 files=files,
                 follow_redirects=follow_redirects,
+                idempotent=idempotent,
             )
 
+        logins = self._logins
         try:
             return send()
-        except XNATAuthError:
-            if not self._can_renew(content):
-                raise
-            self.logger.info("session expired; logging in again")
-            self.login()
+        except XNATAuthError as expired:
+            if not isinstance(content, (bytes, type(None))) and not content.seekable():
+                raise  # a one-shot stream body cannot be sent again
+            self._renew(expired, logins)
             if not isinstance(content, (bytes, type(None))):
                 content.seek(0)
             return send()
-
-    def _can_renew(self, content: bytes | IO[bytes] | None) -> bool:
-        if self._credentials is None or self.logged_in_user is None:
-            return False
-        return isinstance(content, (bytes, type(None))) or content.seekable()
 
     @contextmanager
     def stream(
@@ -249,13 +285,30 @@ class XNATSession:
         query: Query | None = None,
         timeout: Timeout = None,
         accepted_status: Collection[int] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Generator[httpx.Response]:
-        """A response whose body the caller reads in chunks (see ``xnat_sdk.transfer``)."""
+        """A response whose body the caller reads in chunks (see ``xnat_sdk.transfer``); an
+        expired login is renewed once before the body starts, as for ``request``."""
         if self._closed:
             raise XNATSessionClosedError(f"{method} {path}: the session was disconnected")
-        with self._transport.stream(
-            method, path, query=query, timeout=timeout, accepted_status=accepted_status
-        ) as response:
+
+        def open_stream() -> AbstractContextManager[httpx.Response]:
+            return self._transport.stream(
+                method,
+                path,
+                query=query,
+                timeout=timeout,
+                accepted_status=accepted_status,
+                headers=headers,
+            )
+
+        with ExitStack() as stack:
+            logins = self._logins
+            try:
+                response = stack.enter_context(open_stream())
+            except XNATAuthError as expired:
+                self._renew(expired, logins)
+                response = stack.enter_context(open_stream())
             yield response
 
     def get(
@@ -813,7 +866,7 @@ def connect(
     no_parse_model: bool = False,
     *,
     timeout: float | httpx.Timeout | None = None,
-    retry: RetryPolicy | None = None,
+    retry: RetryPolicy | int | None = None,
     keepalive: float | None = DEFAULT_KEEPALIVE_SECONDS,
 ) -> XNATSession:
     """Log in to an XNAT server and return the session (a context manager).
@@ -821,7 +874,11 @@ def connect(
     Credentials: ``user``/``password``, else ``netrc_file`` or ``~/.netrc``, else the
     ``XNAT_USER``/``XNAT_PASS`` environment (``XNAT_HOST`` when ``server`` is omitted), else
     anonymous. ``user`` may be an alias token with its secret as ``password``. ``keepalive`` is
-    the heartbeat interval in seconds (``None`` for none). See ``XNATSession`` for
+    the heartbeat interval in seconds (``None`` for none). ``timeout`` (seconds or an
+    ``httpx.Timeout``) replaces the default connect/read timeouts; every verb also takes one.
+    ``retry`` is a ``RetryPolicy`` or a number of retries (0: none) for idempotent requests
+    that fail transiently; POSTs are never retried. ``verify=False`` turns TLS verification off
+    and logs one warning. See ``XNATSession`` for
     ``extension_types`` and ``no_parse_model``.
     """
     del extension_types, no_parse_model  # documented on XNATSession: nothing to parse
@@ -839,7 +896,9 @@ def connect(
         http_timeout = timeout
     elif timeout is not None:
         http_timeout = httpx.Timeout(timeout)
-    transport = HttpTransport(base, verify=verify, timeout=http_timeout, retry=retry, logger=log)
+    transport = HttpTransport(
+        base, verify=verify, timeout=http_timeout, retry=retry_policy(retry), logger=log
+    )
     try:
         if detect_redirect:
             redirected = _detect_redirect(transport)

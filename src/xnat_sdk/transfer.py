@@ -11,21 +11,25 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import secrets
 import shutil
 import sys
 import tarfile
 import tempfile
+import time
+import warnings
 import zipfile
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal, Protocol
 
 import httpx
 
 from xnat_sdk._http import Query, Timeout
-from xnat_sdk.errors import XNATDigestError, XNATValueError
+from xnat_sdk.errors import XNATConnectionError, XNATDigestError, XNATValueError, redact_url
 
 if TYPE_CHECKING:
     from xnat_sdk.session import XNATSession
@@ -41,6 +45,8 @@ UPLOAD_METHODS: tuple[UploadMethod, ...] = (
     "tgz_file",
 )
 DEFAULT_CHUNK = 524288
+#: The longest file name (one path part, in bytes) common file systems accept.
+NAME_MAX = 255
 
 
 def progress_bar(description: str) -> UpdateFunc | None:
@@ -93,43 +99,86 @@ def atomic_file(target: Path) -> Generator[IO[bytes]]:
         raise
 
 
-def copy_body(
-    response: httpx.Response,
-    target: IO[bytes],
-    *,
-    chunk_size: int = DEFAULT_CHUNK,
-    update_func: UpdateFunc | None = None,
-    expected_md5: str | None = None,
-) -> int:
-    """Stream ``response`` into ``target``; verify length and digest when they are known."""
-    length = response.headers.get("content-length")
-    total = (
-        int(length)
-        if length and length.isdigit() and "content-encoding" not in (response.headers)
-        else None
-    )
-    digest = hashlib.md5(usedforsecurity=False)
-    done = 0
-    try:
-        for chunk in response.iter_bytes(chunk_size):
-            target.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if update_func is not None:
-                update_func(done, total, False)
-    finally:
-        if update_func is not None:
-            update_func(done, total, True)
-    if total is not None and done != total:
-        raise XNATDigestError(
-            f"{response.url.path}: got {done} bytes, the server announced {total}"
-        )
-    if expected_md5 and digest.hexdigest() != expected_md5.lower():
-        raise XNATDigestError(
-            f"{response.url.path}: md5 {digest.hexdigest()} does not match the catalog's "
-            f"{expected_md5}"
-        )
-    return done
+@dataclass
+class TransferStats:
+    """What a download moved over the wire, resumptions included (for reports and tests)."""
+
+    #: Body bytes received, including any lost when a connection dropped mid-chunk.
+    bytes_received: int = 0
+    #: Bytes of the finished file.
+    bytes_written: int = 0
+    #: Ranged requests that continued after a dropped connection.
+    resumes: int = 0
+    #: Times the file was started again from zero (the server ignored or misanswered Range).
+    restarts: int = 0
+    #: Requests made for the body.
+    requests: int = 0
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+@dataclass
+class _Progress:
+    """The part of the body already written, and what the first answer announced."""
+
+    origin: int | None  # where the body starts in the target (None: cannot rewind)
+    done: int = 0
+    total: int | None = None
+    validator: str | None = None  # ETag or Last-Modified, for If-Range
+    digest: _Digest = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
+
+    def range_headers(self) -> dict[str, str] | None:
+        if self.done == 0:
+            return None
+        headers = {"Range": f"bytes={self.done}-"}
+        if self.validator:
+            headers["If-Range"] = self.validator
+        return headers
+
+    def rewind(self, target: IO[bytes], url: str) -> None:
+        """Forget everything written: the next bytes are the body's first ones."""
+        if self.origin is None:
+            raise XNATConnectionError(
+                f"GET {redact_url(url)}: the download must start again but the target stream "
+                "cannot be rewound"
+            )
+        target.seek(self.origin)
+        target.truncate()
+        self.done = 0
+        self.digest = hashlib.md5(usedforsecurity=False)
+
+
+def _announced_length(response: httpx.Response) -> int | None:
+    length = response.headers.get("content-length", "")
+    if not length.isdigit() or "content-encoding" in response.headers:
+        return None  # a compressed body's length is not the file's
+    return int(length)
+
+
+def _content_range(response: httpx.Response) -> tuple[int, int, int | None] | None:
+    """(first byte, last byte, size or None) from ``Content-Range: bytes A-B/N``."""
+    header = response.headers.get("content-range", "")
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", header.strip())
+    if match is None:
+        return None
+    size = match.group(3)
+    return int(match.group(1)), int(match.group(2)), None if size == "*" else int(size)
+
+
+def _continues(response: httpx.Response, progress: _Progress) -> bool:
+    """True when a 206 answer holds exactly the rest of the body we started."""
+    found = _content_range(response)
+    if response.status_code != 206 or found is None:
+        return False
+    first, last, size = found
+    if first != progress.done:
+        return False
+    if progress.total is None:
+        return True
+    return size == progress.total and last == progress.total - 1
 
 
 def download_stream(
@@ -144,19 +193,115 @@ def download_stream(
     update_func: UpdateFunc | None = None,
     timeout: Timeout = None,
     expected_md5: str | None = None,
+    stats: TransferStats | None = None,
 ) -> int:
-    """Write the body of ``uri`` to ``target_stream``; return the number of bytes."""
+    """Write the body of ``uri`` to ``target_stream``; return the number of bytes.
+
+    A connection that drops mid-body is resumed with ``Range`` from the last byte written; the
+    answer's ``Content-Range`` must continue exactly, else (or when the server ignores
+    ``Range``) the body starts again from zero, which needs a seekable target. Wrong bytes are
+    never appended. The announced length and ``expected_md5`` are checked at the end. Tries
+    without progress are bounded by the session's ``RetryPolicy.attempts``. ``stats``, if
+    given, is filled in with what went over the wire.
+    """
     if update_func is None and verbose:
         update_func = progress_bar(f"Downloading {PurePosixPath(uri).name}")
+    counted = stats if stats is not None else TransferStats()
     params = _with_format(query, format)
-    with session.stream("GET", uri, query=params, timeout=timeout) as response:
-        return copy_body(
-            response,
-            target_stream,
-            chunk_size=chunk_size,
-            update_func=update_func,
-            expected_md5=expected_md5,
+    progress = _Progress(origin=_tell(target_stream))
+    policy = session.retry_policy
+    shown = redact_url(session.external_url(uri))
+    stalls = 0
+    try:
+        while True:
+            before = progress.done
+            try:
+                fetch = _Fetch(session, uri, params, timeout, chunk_size, update_func)
+                if fetch.run(target_stream, progress, counted):
+                    break
+            except httpx.TransportError as exc:
+                stalls = 0 if progress.done > before else stalls + 1
+                reason = type(exc).__name__
+                if stalls >= policy.attempts:
+                    raise XNATConnectionError(
+                        f"GET {shown}: {reason} after {progress.done} bytes, {stalls} tries "
+                        "in a row without progress"
+                    ) from exc
+                session.logger.debug(
+                    "GET %s: %s after %d bytes; resuming", shown, reason, progress.done
+                )
+                if stalls:
+                    time.sleep(policy.delay(stalls))
+    finally:
+        if update_func is not None:
+            update_func(progress.done, progress.total, True)
+    _verify(shown, progress, expected_md5)
+    counted.bytes_written = progress.done
+    return progress.done
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """One request for the (rest of the) body of ``uri``."""
+
+    session: XNATSession
+    uri: str
+    params: Query
+    timeout: Timeout
+    chunk_size: int
+    update_func: UpdateFunc | None
+
+    def run(self, target: IO[bytes], progress: _Progress, stats: TransferStats) -> bool:
+        """Stream into ``target``; True once the body is complete, False to ask again."""
+        ranged = progress.range_headers()
+        with self.session.stream(
+            "GET",
+            self.uri,
+            query=self.params,
+            timeout=self.timeout,
+            headers=ranged,
+            accepted_status={200, 206} if ranged else {200},
+        ) as response:
+            stats.requests += 1
+            try:
+                if ranged is None:
+                    progress.total = _announced_length(response)
+                    headers = response.headers
+                    progress.validator = headers.get("etag") or headers.get("last-modified")
+                elif _continues(response, progress):
+                    stats.resumes += 1
+                else:
+                    progress.rewind(target, str(response.url))
+                    stats.restarts += 1
+                    if response.status_code != 200:
+                        return False  # a part that does not continue ours: ask for it all
+                    progress.total = _announced_length(response)
+                for chunk in response.iter_bytes(self.chunk_size):
+                    target.write(chunk)
+                    progress.digest.update(chunk)
+                    progress.done += len(chunk)
+                    if self.update_func is not None:
+                        self.update_func(progress.done, progress.total, False)
+            finally:
+                stats.bytes_received += response.num_bytes_downloaded
+        return True
+
+
+def _verify(shown: str, progress: _Progress, expected_md5: str | None) -> None:
+    if progress.total is not None and progress.done != progress.total:
+        raise XNATDigestError(
+            f"{shown}: got {progress.done} bytes, the server announced {progress.total}"
         )
+    actual = progress.digest.hexdigest()
+    if expected_md5 and actual != expected_md5.lower():
+        raise XNATDigestError(f"{shown}: md5 {actual} does not match the catalog's {expected_md5}")
+
+
+def _tell(stream: IO[bytes]) -> int | None:
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def download_file(
@@ -169,8 +314,10 @@ def download_file(
     verbose: bool = False,
     timeout: Timeout = None,
     expected_md5: str | None = None,
+    stats: TransferStats | None = None,
 ) -> Path:
-    """Download ``uri`` to the file ``target`` atomically; return its path."""
+    """Download ``uri`` to the file ``target`` atomically (resumed after dropped connections,
+    verified before the rename); return its path."""
     destination = Path(target)
     with atomic_file(destination) as handle:
         download_stream(
@@ -182,6 +329,7 @@ def download_file(
             verbose=verbose,
             timeout=timeout,
             expected_md5=expected_md5,
+            stats=stats,
         )
     return destination
 
@@ -207,37 +355,62 @@ def upload(
     if overwrite:
         params["overwrite"] = "true"
     headers = {"Content-Type": content_type or "application/octet-stream"}
-    if isinstance(source, bytes):
+    # Only a PUT that overwrites may be repeated after a transient failure: without
+    # overwrite, a first try the server applied would make the repeat a 409.
+    repeatable = method == "put" and overwrite
+
+    def send(body: bytes | IO[bytes]) -> httpx.Response:
         return session.request(
-            method.upper(), uri, query=params, content=source, headers=headers, timeout=timeout
+            method.upper(),
+            uri,
+            query=params,
+            content=body,
+            headers=headers,
+            timeout=timeout,
+            idempotent=repeatable,
         )
+
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise XNATValueError(f"cannot upload {path}: it is not a file")
         with path.open("rb") as stream:
-            return session.request(
-                method.upper(), uri, query=params, content=stream, headers=headers, timeout=timeout
-            )
-    return session.request(
-        method.upper(), uri, query=params, content=source, headers=headers, timeout=timeout
-    )
+            return send(stream)
+    return send(source)
 
 
 def iter_tree(directory: Path) -> Iterator[tuple[Path, str]]:
-    """Every regular file below ``directory`` with its relative POSIX path.
+    """Every regular file below ``directory`` with its relative POSIX path, sorted.
 
-    Symbolic links that lead outside ``directory`` are skipped, so an upload never publishes
-    files the caller did not put in the tree.
+    Symbolic links are followed only where they stay inside ``directory``: a link that leads
+    outside (to a file or a folder) is skipped with a ``UserWarning`` naming it, so an upload
+    never publishes files the caller did not put in the tree. Links to folders inside the tree
+    are not descended into either: their files are already uploaded under their real path.
     """
     root = directory.resolve()
-    for path in sorted(directory.rglob("*")):
-        if not path.is_file():
-            continue
-        real = path.resolve()
-        if path.is_symlink() and not real.is_relative_to(root):
-            continue
-        yield path, path.relative_to(directory).as_posix()
+    found: list[tuple[Path, str]] = []
+    for current, folders, names in os.walk(directory):  # never follows folder links
+        here = Path(current)
+        for name in folders:
+            _warn_if_escaping(here / name, root)
+        for name in names:
+            path = here / name
+            if _warn_if_escaping(path, root) or not path.is_file():
+                continue
+            found.append((path, path.relative_to(directory).as_posix()))
+    yield from sorted(found)
+
+
+def _warn_if_escaping(path: Path, root: Path) -> bool:
+    """True (after a warning) when ``path`` is a symbolic link that leads outside ``root``."""
+    if not path.is_symlink() or path.resolve().is_relative_to(root):
+        return False
+    warnings.warn(
+        f"not uploading {path}: it is a symbolic link to {path.resolve()}, outside {root}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def upload_dir(
@@ -293,6 +466,12 @@ def safe_member_path(target_dir: Path, name: str) -> Path:
     member = PurePosixPath(name.replace("\\", "/"))
     if member.is_absolute() or ".." in member.parts or (member.parts and ":" in member.parts[0]):
         raise XNATValueError(f"archive member {name!r} would be written outside {target_dir}")
+    for part in member.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise XNATValueError(
+                f"archive member {name[:80]!r}... has a name part of {len(os.fsencode(part))} "
+                f"bytes; file systems allow {NAME_MAX}"
+            )
     destination = (target_dir / Path(*member.parts)).resolve()
     if not destination.is_relative_to(target_dir.resolve()):
         raise XNATValueError(f"archive member {name!r} would be written outside {target_dir}")
