@@ -15,11 +15,9 @@ if TYPE_CHECKING:
 
 
 def _matching(names: list[str], pattern: str) -> list[str]:
-    """``names`` matching the shell pattern; a pattern without wildcards keeps them all (as
-    xnatpy: a plain pattern is no filter)."""
-    if "*" in pattern or "?" in pattern:
-        return [name for name in names if fnmatch.fnmatchcase(name, pattern)]
-    return names
+    """``names`` matching the shell pattern (case-sensitive). Unlike xnatpy, where a pattern
+    without ``*`` or ``?`` filters nothing, a plain name matches only itself."""
+    return [name for name in names if fnmatch.fnmatchcase(name, pattern)]
 
 
 class Inspect:

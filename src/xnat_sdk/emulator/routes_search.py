@@ -185,8 +185,38 @@ async def search_elements(request: Request) -> Response:
     return listing_response(request, rows, ELEMENT_COLUMNS, "Data-Types")
 
 
+#: The emulator's ID of a type's project-identifier display field (XNAT takes it from the type's
+#: display document, which the emulator does not model).
+PROJECT_IDENTIFIER = "PROJECT_IDENTIFIER"
+
+
+def _project_label_rows(name: str, projects: list[str]) -> list[dict[str, object]]:
+    """``SearchFieldListResource`` adds, for a type with a project, one ``{id}={project}`` field
+    per project the user may read: the object's label within that project."""
+    return [
+        {
+            "FIELD_ID": f"{PROJECT_IDENTIFIER}={project}",
+            "HEADER": project,
+            "SUMMARY": f"Label within the {project} project.",
+            "TYPE": "string",
+            "REQUIRES_VALUE": False,
+            "DESC": f"Label within the {project} project.",
+            "ELEMENT_NAME": name,
+            "SRC": 2,
+            "VISIBLE": True,
+            "SEARCHABLE": True,
+            "VALUE": project,
+        }
+        for project in projects
+    ]
+
+
 async def search_fields(request: Request) -> Response:
-    require_account(request)
+    account = require_account(request)
+    archive = ArchiveStore(context_of(request))
+    readable = [
+        node.id for node in archive.of_kind(("project",)) if archive.can_read(node.id, account)
+    ]
     types = context_of(request).types
     element = request.path_params["element"]
     rows: list[dict[str, object]] = []
@@ -215,6 +245,8 @@ async def search_fields(request: Request) -> Response:
                     "VALUE": "",
                 }
             )
+        if kind != "project":
+            rows.extend(_project_label_rows(name, readable))
     return listing_response(request, rows, FIELD_COLUMNS, "Search Fields")
 
 
