@@ -78,6 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["emulator"]:
         return _emulator(arguments[1:])
+    if any(argument.startswith("--pass") for argument in arguments):
+        # argparse would echo the unknown value (the password) in its error message.
+        return _fail(
+            "passwords are never command-line arguments: use a netrc file, $XNAT_PASS or the "
+            "prompt (see --help)",
+            ExitCode.USAGE,
+        )
     args = build_parser().parse_args(arguments)
     run: Run = args.run
     out = Output(as_json=bool(getattr(args, "json", False)))
