@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TARGETS = [
     "tests/typing/navigation_types.py",
+    "tests/typing/prearchive_services_types.py",
     "examples",
     "src/xnat_sdk/__init__.py",
     "src/xnat_sdk/session.py",
@@ -23,6 +24,11 @@ TARGETS = [
     "src/xnat_sdk/auth.py",
     "src/xnat_sdk/operations.py",
     "src/xnat_sdk/classes.py",
+    "src/xnat_sdk/prearchive.py",
+    "src/xnat_sdk/services.py",
+    "src/xnat_sdk/users.py",
+    "src/xnat_sdk/inspect.py",
+    "src/xnat_sdk/dicomdump.py",
 ]
 
 
