@@ -18,6 +18,7 @@ import jinja2
 
 from codegen import GENERATOR_VERSION, naming
 from codegen.ir import FieldSpec, ScalarSpec, SchemaFile, TypeSpec
+from codegen.render_columns import render_columns
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -120,6 +121,7 @@ def render_package(
             imports=imports,
             classes=classes,
             package=package,
+            columns=render_only is None,
             uses_datetime=any("_dt." in f.annotation for c in classes for f in c.fields),
             uses_listing=any(c.navigation for c in classes),
             uses_filedata=any(item == "FileData" for c in classes for _, item in c.navigation),
@@ -129,6 +131,10 @@ def render_package(
             uses_annotated=any("Annotated[" in f.annotation for c in classes for f in c.fields),
         )
         rendered.append(RenderedModule(f"{prefix}.py", source))
+    # Search columns of the SDK's own models (plugin classes inherit their base's columns).
+    if render_only is None:
+        columns = render_columns(environment, types, top, modules, packages)
+        rendered.extend(RenderedModule(name, source) for name, source in columns.items())
     named = [spec for spec in types if spec.named and spec.prefix in modules]
     rendered.append(
         RenderedModule(

@@ -21,13 +21,16 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, cast
 from xml.sax.saxutils import escape, quoteattr
 
 from pydantic import ConfigDict, ValidationError
 from typing_extensions import Self
 
 from xnat_sdk.objects import XnatObject
+
+if TYPE_CHECKING:
+    from xnat_sdk.search import Columns
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -162,6 +165,27 @@ class LazyModelMap(Mapping[str, "type[XnatModel]"]):
         return f"<LazyModelMap of {len(self._entries)} classes in {self._package}>"
 
 
+_C_co = TypeVar("_C_co", covariant=True)
+
+
+class ColumnsOf(Generic[_C_co]):
+    """``Model.c``: the model's typed search columns (``MrSessionData.c.date > ...``).
+
+    For a type checker each generated class declares ``c = ColumnsOf(<Class>Columns)`` (under
+    ``TYPE_CHECKING``, so nothing is imported at run time); at run time the one instance on
+    ``XnatModel`` builds the columns of the class it is read from, from its field table, on
+    first use (``xnat_sdk.search``).
+    """
+
+    def __init__(self, columns: type[_C_co] | None = None) -> None:
+        """``columns`` only tells a type checker which class ``c`` is; nothing is kept."""
+
+    def __get__(self, instance: object, owner: type[XnatModel]) -> _C_co:
+        from xnat_sdk.search import columns_of
+
+        return cast("_C_co", columns_of(owner))
+
+
 class XnatModel(XnatObject):
     """A generated XNAT data type (see the module docstring for the wire forms)."""
 
@@ -185,6 +209,8 @@ class XnatModel(XnatObject):
     xsd_abstract: ClassVar[bool] = False
     #: The fields this class adds to its base, in schema order.
     xsd_fields: ClassVar[tuple[XsdField, ...]] = ()
+    #: The typed search columns: ``SubjectData.c.label.like("S0%")`` (see ``ColumnsOf``).
+    c: ClassVar[ColumnsOf[Columns]] = ColumnsOf()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

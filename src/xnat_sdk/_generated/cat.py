@@ -2,11 +2,24 @@
 """Generated models of the ``cat`` namespace (http://nrg.wustl.edu/catalog)."""
 
 import datetime as _dt
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
+
+if TYPE_CHECKING:
+    from xnat_sdk._generated.columns_cat import (
+        CatCatalogColumns,
+        CatCatalogMetaFieldsMetaFieldColumns,
+        CatDcmCatalogColumns,
+        CatDcmCatalogDimensionsColumns,
+        CatDcmCatalogVoxelResColumns,
+        CatDcmEntryColumns,
+        CatEntryColumns,
+        CatEntryMetaFieldsMetaFieldColumns,
+    )
+    from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
     "CatCatalog",
@@ -22,6 +35,9 @@ __all__ = [
 
 class CatCatalogMetaFieldsMetaField(XnatModel):
     """XSD inline type ``cat:catalog_metaField`` (catalog/catalog.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatCatalogMetaFieldsMetaFieldColumns)
 
     xsi_type: ClassVar[str] = "cat:catalog_metaField"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}catalog/metaFields/metaField"
@@ -40,6 +56,9 @@ class CatCatalogMetaFieldsMetaField(XnatModel):
 class CatEntryMetaFieldsMetaField(XnatModel):
     """XSD inline type ``cat:entry_metaField`` (catalog/catalog.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatEntryMetaFieldsMetaFieldColumns)
+
     xsi_type: ClassVar[str] = "cat:entry_metaField"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}entry/metaFields/metaField"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
@@ -56,6 +75,9 @@ class CatEntryMetaFieldsMetaField(XnatModel):
 
 class CatEntry(XnatModel):
     """XSD type ``cat:entry`` (catalog/catalog.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatEntryColumns)
 
     xsi_type: ClassVar[str] = "cat:entry"
     xml_element: ClassVar[str | None] = "cat:Entry"
@@ -140,6 +162,9 @@ class CatEntry(XnatModel):
 class CatCatalog(XnatModel):
     """XSD type ``cat:catalog`` (catalog/catalog.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatCatalogColumns)
+
     xsi_type: ClassVar[str] = "cat:catalog"
     xml_element: ClassVar[str | None] = "cat:Catalog"
     xsd_elements: ClassVar[tuple[str, ...]] = ("cat:Catalog",)
@@ -196,6 +221,9 @@ class CatCatalog(XnatModel):
 class CatDcmCatalogDimensions(XnatModel):
     """XSD inline type ``cat:dcmCatalog_dimensions`` (catalog/catalog.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatDcmCatalogDimensionsColumns)
+
     xsi_type: ClassVar[str] = "cat:dcmCatalog_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/dimensions"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
@@ -219,6 +247,9 @@ class CatDcmCatalogDimensions(XnatModel):
 class CatDcmCatalogVoxelRes(XnatModel):
     """XSD inline type ``cat:dcmCatalog_voxelRes`` (catalog/catalog.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatDcmCatalogVoxelResColumns)
+
     xsi_type: ClassVar[str] = "cat:dcmCatalog_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/catalog"
@@ -241,6 +272,9 @@ class CatDcmCatalogVoxelRes(XnatModel):
 
 class CatDcmCatalog(CatCatalog):
     """XSD type ``cat:dcmCatalog`` (catalog/catalog.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatDcmCatalogColumns)
 
     xsi_type: ClassVar[str] = "cat:dcmCatalog"
     xml_element: ClassVar[str | None] = "cat:DCMCatalog"
@@ -277,6 +311,9 @@ class CatDcmCatalog(CatCatalog):
 
 class CatDcmEntry(CatEntry):
     """XSD type ``cat:dcmEntry`` (catalog/catalog.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CatDcmEntryColumns)
 
     xsi_type: ClassVar[str] = "cat:dcmEntry"
     xml_element: ClassVar[str | None] = None

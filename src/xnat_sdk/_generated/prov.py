@@ -2,11 +2,22 @@
 """Generated models of the ``prov`` namespace (http://www.nbirn.net/prov)."""
 
 import datetime as _dt
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
+
+if TYPE_CHECKING:
+    from xnat_sdk._generated.columns_prov import (
+        ProvProcessColumns,
+        ProvProcessStepColumns,
+        ProvProcessStepCompilerColumns,
+        ProvProcessStepLibraryColumns,
+        ProvProcessStepPlatformColumns,
+        ProvProcessStepProgramColumns,
+    )
+    from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
     "ProvProcess",
@@ -20,6 +31,9 @@ __all__ = [
 
 class ProvProcessStepProgram(XnatModel):
     """XSD inline type ``prov:processStep_program`` (birn/birnprov.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProvProcessStepProgramColumns)
 
     xsi_type: ClassVar[str] = "prov:processStep_program"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/program"
@@ -41,6 +55,9 @@ class ProvProcessStepProgram(XnatModel):
 class ProvProcessStepPlatform(XnatModel):
     """XSD inline type ``prov:processStep_platform`` (birn/birnprov.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProvProcessStepPlatformColumns)
+
     xsi_type: ClassVar[str] = "prov:processStep_platform"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/platform"
     xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
@@ -57,6 +74,9 @@ class ProvProcessStepPlatform(XnatModel):
 
 class ProvProcessStepCompiler(XnatModel):
     """XSD inline type ``prov:processStep_compiler`` (birn/birnprov.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProvProcessStepCompilerColumns)
 
     xsi_type: ClassVar[str] = "prov:processStep_compiler"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/compiler"
@@ -75,6 +95,9 @@ class ProvProcessStepCompiler(XnatModel):
 class ProvProcessStepLibrary(XnatModel):
     """XSD inline type ``prov:processStep_library`` (birn/birnprov.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProvProcessStepLibraryColumns)
+
     xsi_type: ClassVar[str] = "prov:processStep_library"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/library"
     xsd_namespace: ClassVar[str] = "http://www.nbirn.net/prov"
@@ -91,6 +114,9 @@ class ProvProcessStepLibrary(XnatModel):
 
 class ProvProcessStep(XnatModel):
     """XSD type ``prov:processStep`` (birn/birnprov.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProvProcessStepColumns)
 
     xsi_type: ClassVar[str] = "prov:processStep"
     xml_element: ClassVar[str | None] = None
@@ -150,6 +176,9 @@ class ProvProcessStep(XnatModel):
 
 class ProvProcess(XnatModel):
     """XSD type ``prov:process`` (birn/birnprov.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProvProcessColumns)
 
     xsi_type: ClassVar[str] = "prov:process"
     xml_element: ClassVar[str | None] = "prov:process"

@@ -2,12 +2,25 @@
 """Generated models of the ``val`` namespace (http://nrg.wustl.edu/val)."""
 
 import datetime as _dt
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
 from xnat_sdk._generated.xnat import ImageAssessorData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
+
+if TYPE_CHECKING:
+    from xnat_sdk._generated.columns_val import (
+        ValAdditionalValColumns,
+        ValProtocolDataCheckColumns,
+        ValProtocolDataCheckCommentsCommentColumns,
+        ValProtocolDataCheckConditionsConditionColumns,
+        ValProtocolDataColumns,
+        ValProtocolDataScansScanCheckColumns,
+        ValProtocolDataScansScanCheckCommentsCommentColumns,
+        ValProtocolDataScansScanCheckConditionsConditionColumns,
+    )
+    from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
     "ValAdditionalVal",
@@ -24,6 +37,9 @@ __all__ = [
 class ValAdditionalVal(XnatModel):
     """XSD type ``val:additionalVal`` (validation/protocolValidation.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValAdditionalValColumns)
+
     xsi_type: ClassVar[str] = "val:additionalVal"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -34,6 +50,9 @@ class ValAdditionalVal(XnatModel):
 
 class ValProtocolDataCheckConditionsCondition(XnatModel):
     """XSD inline type ``val:protocolData_check_condition`` (validation/protocolValidation.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataCheckConditionsConditionColumns)
 
     xsi_type: ClassVar[str] = "val:protocolData_check_condition"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/conditions/condition"
@@ -61,6 +80,9 @@ class ValProtocolDataCheckConditionsCondition(XnatModel):
 class ValProtocolDataCheckCommentsComment(XnatModel):
     """XSD inline type ``val:protocolData_check_comment`` (validation/protocolValidation.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataCheckCommentsCommentColumns)
+
     xsi_type: ClassVar[str] = "val:protocolData_check_comment"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/comments/comment"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/val"
@@ -82,6 +104,9 @@ class ValProtocolDataCheckCommentsComment(XnatModel):
 
 class ValProtocolDataCheck(XnatModel):
     """XSD inline type ``val:protocolData_check`` (validation/protocolValidation.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataCheckColumns)
 
     xsi_type: ClassVar[str] = "val:protocolData_check"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check"
@@ -127,6 +152,9 @@ class ValProtocolDataCheck(XnatModel):
 class ValProtocolDataScansScanCheckConditionsCondition(XnatModel):
     """XSD inline type ``val:protocolData_scan_check_condition`` (validation/protocolValidation.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataScansScanCheckConditionsConditionColumns)
+
     xsi_type: ClassVar[str] = "val:protocolData_scan_check_condition"
     xsd_key: ClassVar[str] = (
         "{http://nrg.wustl.edu/val}protocolData/scans/scan_check/conditions/condition"
@@ -155,6 +183,9 @@ class ValProtocolDataScansScanCheckConditionsCondition(XnatModel):
 class ValProtocolDataScansScanCheckCommentsComment(XnatModel):
     """XSD inline type ``val:protocolData_scan_check_comment`` (validation/protocolValidation.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataScansScanCheckCommentsCommentColumns)
+
     xsi_type: ClassVar[str] = "val:protocolData_scan_check_comment"
     xsd_key: ClassVar[str] = (
         "{http://nrg.wustl.edu/val}protocolData/scans/scan_check/comments/comment"
@@ -178,6 +209,9 @@ class ValProtocolDataScansScanCheckCommentsComment(XnatModel):
 
 class ValProtocolDataScansScanCheck(XnatModel):
     """XSD inline type ``val:protocolData_scan_check`` (validation/protocolValidation.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataScansScanCheckColumns)
 
     xsi_type: ClassVar[str] = "val:protocolData_scan_check"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/scans/scan_check"
@@ -229,6 +263,9 @@ class ValProtocolDataScansScanCheck(XnatModel):
 
 class ValProtocolData(ImageAssessorData):
     """XSD type ``val:protocolData`` (validation/protocolValidation.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValProtocolDataColumns)
 
     xsi_type: ClassVar[str] = "val:protocolData"
     xml_element: ClassVar[str | None] = "val:ProtocolVal"

@@ -2,11 +2,21 @@
 """Generated models of the ``wrk`` namespace (http://nrg.wustl.edu/workflow)."""
 
 import datetime as _dt
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
+
+if TYPE_CHECKING:
+    from xnat_sdk._generated.columns_wrk import (
+        WrkAbstractExecutionEnvironmentColumns,
+        WrkWorkflowDataColumns,
+        WrkXnatExecutionEnvironmentColumns,
+        WrkXnatExecutionEnvironmentParameterFileColumns,
+        WrkXnatExecutionEnvironmentParametersParameterColumns,
+    )
+    from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
     "WrkAbstractExecutionEnvironment",
@@ -20,6 +30,9 @@ __all__ = [
 class WrkAbstractExecutionEnvironment(XnatModel):
     """XSD type ``wrk:abstractExecutionEnvironment`` (pipeline/workflow.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(WrkAbstractExecutionEnvironmentColumns)
+
     xsi_type: ClassVar[str] = "wrk:abstractExecutionEnvironment"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -30,6 +43,9 @@ class WrkAbstractExecutionEnvironment(XnatModel):
 
 class WrkWorkflowData(XnatModel):
     """XSD type ``wrk:workflowData`` (pipeline/workflow.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(WrkWorkflowDataColumns)
 
     xsi_type: ClassVar[str] = "wrk:workflowData"
     xml_element: ClassVar[str | None] = "wrk:Workflow"
@@ -126,6 +142,9 @@ class WrkWorkflowData(XnatModel):
 class WrkXnatExecutionEnvironmentParametersParameter(XnatModel):
     """XSD inline type ``wrk:xnatExecutionEnvironment_parameter`` (pipeline/workflow.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(WrkXnatExecutionEnvironmentParametersParameterColumns)
+
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameter"
     xsd_key: ClassVar[str] = (
         "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameters/parameter"
@@ -145,6 +164,9 @@ class WrkXnatExecutionEnvironmentParametersParameter(XnatModel):
 class WrkXnatExecutionEnvironmentParameterFile(XnatModel):
     """XSD inline type ``wrk:xnatExecutionEnvironment_parameterFile`` (pipeline/workflow.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(WrkXnatExecutionEnvironmentParameterFileColumns)
+
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameterFile"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameterFile"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/workflow"
@@ -161,6 +183,9 @@ class WrkXnatExecutionEnvironmentParameterFile(XnatModel):
 
 class WrkXnatExecutionEnvironment(WrkAbstractExecutionEnvironment):
     """XSD type ``wrk:xnatExecutionEnvironment`` (pipeline/workflow.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(WrkXnatExecutionEnvironmentColumns)
 
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment"
     xml_element: ClassVar[str | None] = None

@@ -2,11 +2,44 @@
 """Generated models of the ``xdat`` namespace (http://nrg.wustl.edu/security)."""
 
 import datetime as _dt
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from xnat_sdk._modelbase import UntypedText, XnatModel, XsdField, empty_list
+
+if TYPE_CHECKING:
+    from xnat_sdk._generated.columns_xdat import (
+        XdatAccessLogColumns,
+        XdatActionTypeColumns,
+        XdatChangeInfoColumns,
+        XdatCriteriaColumns,
+        XdatCriteriaSetColumns,
+        XdatElementActionTypeColumns,
+        XdatElementSecurityColumns,
+        XdatElementSecurityListingActionsListingActionColumns,
+        XdatFieldMappingColumns,
+        XdatFieldMappingSetColumns,
+        XdatHistoryColumns,
+        XdatInfoEntryColumns,
+        XdatMetaDataColumns,
+        XdatNewsEntryColumns,
+        XdatPrimarySecurityFieldColumns,
+        XdatRoleTypeColumns,
+        XdatSearchFieldColumns,
+        XdatStoredSearchAllowedUserColumns,
+        XdatStoredSearchColumns,
+        XdatStoredSearchSortByColumns,
+        XdatUserColumns,
+        XdatUserElementAccessColumns,
+        XdatUserElementAccessSecondaryPasswordColumns,
+        XdatUserGroupColumns,
+        XdatUserGroupElementAccessColumns,
+        XdatUserGroupElementAccessSecondaryPasswordColumns,
+        XdatUserLoginColumns,
+        XdatUserPrimaryPasswordColumns,
+    )
+    from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
     "XdatAccessLog",
@@ -43,6 +76,9 @@ __all__ = [
 class XdatAccessLog(XnatModel):
     """XSD type ``xdat:access_log`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatAccessLogColumns)
+
     xsi_type: ClassVar[str] = "xdat:access_log"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -69,6 +105,9 @@ class XdatAccessLog(XnatModel):
 class XdatActionType(XnatModel):
     """XSD type ``xdat:action_type`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatActionTypeColumns)
+
     xsi_type: ClassVar[str] = "xdat:action_type"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -90,6 +129,9 @@ class XdatActionType(XnatModel):
 class XdatUserPrimaryPassword(XnatModel):
     """XSD inline type ``xdat:user_primary_password`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserPrimaryPasswordColumns)
+
     xsi_type: ClassVar[str] = "xdat:user_primary_password"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/primary_password"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
@@ -109,6 +151,9 @@ class XdatUserPrimaryPassword(XnatModel):
 class XdatUserElementAccessSecondaryPassword(XnatModel):
     """XSD inline type ``xdat:user_element_access_secondary_password`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserElementAccessSecondaryPasswordColumns)
+
     xsi_type: ClassVar[str] = "xdat:user_element_access_secondary_password"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access/secondary_password"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
@@ -127,6 +172,9 @@ class XdatUserElementAccessSecondaryPassword(XnatModel):
 
 class XdatFieldMapping(XnatModel):
     """XSD type ``xdat:field_mapping`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatFieldMappingColumns)
 
     xsi_type: ClassVar[str] = "xdat:field_mapping"
     xml_element: ClassVar[str | None] = None
@@ -174,6 +222,9 @@ class XdatFieldMapping(XnatModel):
 class XdatFieldMappingSet(XnatModel):
     """XSD type ``xdat:field_mapping_set`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatFieldMappingSetColumns)
+
     xsi_type: ClassVar[str] = "xdat:field_mapping_set"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -206,6 +257,9 @@ class XdatFieldMappingSet(XnatModel):
 
 class XdatUserElementAccess(XnatModel):
     """XSD inline type ``xdat:user_element_access`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserElementAccessColumns)
 
     xsi_type: ClassVar[str] = "xdat:user_element_access"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access"
@@ -244,6 +298,9 @@ class XdatUserElementAccess(XnatModel):
 class XdatRoleType(XnatModel):
     """XSD type ``xdat:role_type`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatRoleTypeColumns)
+
     xsi_type: ClassVar[str] = "xdat:role_type"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -274,6 +331,9 @@ class XdatRoleType(XnatModel):
 
 class XdatUser(XnatModel):
     """XSD type ``xdat:user`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserColumns)
 
     xsi_type: ClassVar[str] = "xdat:user"
     xml_element: ClassVar[str | None] = "xdat:XDATUser"
@@ -341,6 +401,9 @@ class XdatUser(XnatModel):
 class XdatChangeInfo(XnatModel):
     """XSD type ``xdat:change_info`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatChangeInfoColumns)
+
     xsi_type: ClassVar[str] = "xdat:change_info"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -372,6 +435,9 @@ class XdatChangeInfo(XnatModel):
 class XdatCriteria(XnatModel):
     """XSD type ``xdat:criteria`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatCriteriaColumns)
+
     xsi_type: ClassVar[str] = "xdat:criteria"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -400,6 +466,9 @@ class XdatCriteria(XnatModel):
 
 class XdatCriteriaSet(XnatModel):
     """XSD type ``xdat:criteria_set`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatCriteriaSetColumns)
 
     xsi_type: ClassVar[str] = "xdat:criteria_set"
     xml_element: ClassVar[str | None] = None
@@ -433,6 +502,9 @@ class XdatCriteriaSet(XnatModel):
 
 class XdatElementActionType(XnatModel):
     """XSD type ``xdat:element_action_type`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatElementActionTypeColumns)
 
     xsi_type: ClassVar[str] = "xdat:element_action_type"
     xml_element: ClassVar[str | None] = None
@@ -479,6 +551,9 @@ class XdatElementActionType(XnatModel):
 class XdatPrimarySecurityField(XnatModel):
     """XSD type ``xdat:primary_security_field`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatPrimarySecurityFieldColumns)
+
     xsi_type: ClassVar[str] = "xdat:primary_security_field"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -491,6 +566,9 @@ class XdatPrimarySecurityField(XnatModel):
 
 class XdatElementSecurityListingActionsListingAction(XnatModel):
     """XSD inline type ``xdat:element_security_listing_action`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatElementSecurityListingActionsListingActionColumns)
 
     xsi_type: ClassVar[str] = "xdat:element_security_listing_action"
     xsd_key: ClassVar[str] = (
@@ -534,6 +612,9 @@ class XdatElementSecurityListingActionsListingAction(XnatModel):
 
 class XdatElementSecurity(XnatModel):
     """XSD type ``xdat:element_security`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatElementSecurityColumns)
 
     xsi_type: ClassVar[str] = "xdat:element_security"
     xml_element: ClassVar[str | None] = None
@@ -636,6 +717,9 @@ class XdatElementSecurity(XnatModel):
 class XdatHistory(XnatModel):
     """XSD type ``xdat:history`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatHistoryColumns)
+
     xsi_type: ClassVar[str] = "xdat:history"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -665,6 +749,9 @@ class XdatHistory(XnatModel):
 class XdatInfoEntry(XnatModel):
     """XSD type ``xdat:infoEntry`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatInfoEntryColumns)
+
     xsi_type: ClassVar[str] = "xdat:infoEntry"
     xml_element: ClassVar[str | None] = "xdat:Info"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:Info",)
@@ -688,6 +775,9 @@ class XdatInfoEntry(XnatModel):
 
 class XdatMetaData(XnatModel):
     """XSD type ``xdat:meta_data`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatMetaDataColumns)
 
     xsi_type: ClassVar[str] = "xdat:meta_data"
     xml_element: ClassVar[str | None] = None
@@ -746,6 +836,9 @@ class XdatMetaData(XnatModel):
 class XdatNewsEntry(XnatModel):
     """XSD type ``xdat:newsEntry`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatNewsEntryColumns)
+
     xsi_type: ClassVar[str] = "xdat:newsEntry"
     xml_element: ClassVar[str | None] = "xdat:News"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:News",)
@@ -769,6 +862,9 @@ class XdatNewsEntry(XnatModel):
 
 class XdatSearchField(XnatModel):
     """XSD type ``xdat:search_field`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatSearchFieldColumns)
 
     xsi_type: ClassVar[str] = "xdat:search_field"
     xml_element: ClassVar[str | None] = None
@@ -805,6 +901,9 @@ class XdatSearchField(XnatModel):
 class XdatStoredSearchSortBy(XnatModel):
     """XSD inline type ``xdat:stored_search_sort_by`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatStoredSearchSortByColumns)
+
     xsi_type: ClassVar[str] = "xdat:stored_search_sort_by"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/sort_by"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
@@ -824,6 +923,9 @@ class XdatStoredSearchSortBy(XnatModel):
 class XdatStoredSearchAllowedUser(XnatModel):
     """XSD inline type ``xdat:stored_search_allowed_user`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatStoredSearchAllowedUserColumns)
+
     xsi_type: ClassVar[str] = "xdat:stored_search_allowed_user"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/allowed_user"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/security"
@@ -835,6 +937,9 @@ class XdatStoredSearchAllowedUser(XnatModel):
 
 class XdatStoredSearch(XnatModel):
     """XSD type ``xdat:stored_search`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatStoredSearchColumns)
 
     xsi_type: ClassVar[str] = "xdat:stored_search"
     xml_element: ClassVar[str | None] = "xdat:bundle"
@@ -918,6 +1023,9 @@ class XdatStoredSearch(XnatModel):
 class XdatUserGroupElementAccessSecondaryPassword(XnatModel):
     """XSD inline type ``xdat:userGroup_element_access_secondary_password`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserGroupElementAccessSecondaryPasswordColumns)
+
     xsi_type: ClassVar[str] = "xdat:userGroup_element_access_secondary_password"
     xsd_key: ClassVar[str] = (
         "{http://nrg.wustl.edu/security}userGroup/element_access/secondary_password"
@@ -938,6 +1046,9 @@ class XdatUserGroupElementAccessSecondaryPassword(XnatModel):
 
 class XdatUserGroupElementAccess(XnatModel):
     """XSD inline type ``xdat:userGroup_element_access`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserGroupElementAccessColumns)
 
     xsi_type: ClassVar[str] = "xdat:userGroup_element_access"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}userGroup/element_access"
@@ -976,6 +1087,9 @@ class XdatUserGroupElementAccess(XnatModel):
 class XdatUserGroup(XnatModel):
     """XSD type ``xdat:userGroup`` (security/security.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserGroupColumns)
+
     xsi_type: ClassVar[str] = "xdat:userGroup"
     xml_element: ClassVar[str | None] = "xdat:UserGroup"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xdat:UserGroup",)
@@ -1007,6 +1121,9 @@ class XdatUserGroup(XnatModel):
 
 class XdatUserLogin(XnatModel):
     """XSD type ``xdat:user_login`` (security/security.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XdatUserLoginColumns)
 
     xsi_type: ClassVar[str] = "xdat:user_login"
     xml_element: ClassVar[str | None] = None

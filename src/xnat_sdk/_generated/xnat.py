@@ -19,6 +19,212 @@ from xnat_sdk.behaviour import (
 from xnat_sdk.objects import FileData
 
 if TYPE_CHECKING:
+    from xnat_sdk._generated.columns_xnat import (
+        AbstractDemographicDataColumns,
+        AbstractProjectAssetColumns,
+        AbstractProtocolColumns,
+        AbstractResourceColumns,
+        AbstractResourceTagsTagColumns,
+        AbstractStatisticsColumns,
+        AbstractSubjectMetadataColumns,
+        AddFieldColumns,
+        AlgorithmColumns,
+        ComputationDataColumns,
+        ContrastBolusColumns,
+        CrScanDataColumns,
+        CrSessionDataColumns,
+        CtQcScanDataColumns,
+        CtScanDataColumns,
+        CtScanDataDcmValidationColumns,
+        CtScanDataParametersCollimationWidthColumns,
+        CtScanDataParametersColumns,
+        CtScanDataParametersDerivationColumns,
+        CtScanDataParametersEstimatedDoseSavingColumns,
+        CtScanDataParametersFovColumns,
+        CtScanDataParametersRescaleColumns,
+        CtScanDataParametersVoxelResColumns,
+        CtSessionDataColumns,
+        DatatypeProtocolColumns,
+        DemographicDataColumns,
+        DemographicDataHeightColumns,
+        DemographicDataWeightColumns,
+        DerivedDataColumns,
+        DicomCodedValueColumns,
+        DicomSeriesColumns,
+        DicomSeriesDimensionsColumns,
+        DicomSeriesImageSetImageColumns,
+        DicomSeriesVoxelResColumns,
+        Dx3DCraniofacialScanDataColumns,
+        Dx3DCraniofacialSessionDataColumns,
+        DxScanDataColumns,
+        DxSessionDataColumns,
+        EcgScanDataColumns,
+        EcgSessionDataColumns,
+        EegScanDataChannelsChannelColumns,
+        EegScanDataColumns,
+        EegScanDataParametersColumns,
+        EegScanDataParametersDataRecordColumns,
+        EegScanDataSoftwareFiltersImpedancesColumns,
+        EegScanDataSoftwareFiltersImpedancesImpedanceColumns,
+        EegSessionDataColumns,
+        EegSessionDataSamplingIntervalColumns,
+        EegSessionDataSamplingRateColumns,
+        EpsScanDataColumns,
+        EpsSessionDataColumns,
+        EsScanDataColumns,
+        EsSessionDataColumns,
+        EsvScanDataColumns,
+        EsvSessionDataColumns,
+        ExperimentDataColumns,
+        ExperimentDataDelayColumns,
+        ExperimentDataFieldsFieldColumns,
+        ExperimentDataSharingShareColumns,
+        FieldDefinitionGroupColumns,
+        FieldDefinitionGroupFieldsFieldColumns,
+        FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValueColumns,
+        GenericDataColumns,
+        GmScanDataColumns,
+        GmSessionDataColumns,
+        GmvScanDataColumns,
+        GmvSessionDataColumns,
+        HdScanDataColumns,
+        HdSessionDataColumns,
+        ImageAssessorDataColumns,
+        ImageResourceColumns,
+        ImageResourceDimensionsColumns,
+        ImageResourceSeriesColumns,
+        ImageResourceSeriesDimensionsColumns,
+        ImageResourceSeriesVoxelResColumns,
+        ImageResourceVoxelResColumns,
+        ImageScanDataColumns,
+        ImageScanDataScannerColumns,
+        ImageScanDataSharingShareColumns,
+        ImageSessionDataColumns,
+        ImageSessionDataScannerColumns,
+        InvestigatorDataColumns,
+        IoScanDataColumns,
+        IoSessionDataColumns,
+        MegScanDataColumns,
+        MegSessionDataColumns,
+        MgScanDataColumns,
+        MgSessionDataColumns,
+        MrAssessorDataColumns,
+        MrQcScanDataColumns,
+        MrScanDataColumns,
+        MrScanDataDcmValidationColumns,
+        MrScanDataParametersColumns,
+        MrScanDataParametersDiffusionColumns,
+        MrScanDataParametersFovColumns,
+        MrScanDataParametersInPlanePhaseEncodingColumns,
+        MrScanDataParametersMatrixColumns,
+        MrScanDataParametersVoxelResColumns,
+        MrSessionDataColumns,
+        MrsScanDataColumns,
+        NmScanDataColumns,
+        NmSessionDataColumns,
+        OpScanDataColumns,
+        OpSessionDataColumns,
+        OptScanDataColumns,
+        OptScanDataDcmValidationColumns,
+        OptScanDataParametersColumns,
+        OptScanDataParametersFovColumns,
+        OptScanDataParametersVoxelResColumns,
+        OptSessionDataColumns,
+        OtherDicomScanDataColumns,
+        OtherDicomSessionDataColumns,
+        OtherQcScanDataColumns,
+        PetAssessorDataColumns,
+        PetmrSessionDataColumns,
+        PetmrSessionDataTracerColumns,
+        PetmrSessionDataTracerDoseColumns,
+        PetmrSessionDataTracerIntermediateColumns,
+        PetmrSessionDataTracerIsotopeColumns,
+        PetmrSessionDataTracerTotalMassColumns,
+        PetQcScanDataColumns,
+        PetScanDataColumns,
+        PetScanDataEcatValidationColumns,
+        PetScanDataParametersColumns,
+        PetScanDataParametersDimensionsColumns,
+        PetScanDataParametersFilterColumns,
+        PetScanDataParametersFramesColumns,
+        PetScanDataParametersFramesFrameColumns,
+        PetScanDataParametersOffsetColumns,
+        PetScanDataParametersPixelSizeColumns,
+        PetScanDataParametersResolutionColumns,
+        PetScanDataParametersRFilterColumns,
+        PetScanDataParametersZFilterColumns,
+        PetSessionDataColumns,
+        PetSessionDataTracerColumns,
+        PetSessionDataTracerDoseColumns,
+        PetSessionDataTracerIntermediateColumns,
+        PetSessionDataTracerIsotopeColumns,
+        PetSessionDataTracerTotalMassColumns,
+        ProjectDataAliasesAliasColumns,
+        ProjectDataColumns,
+        ProjectDataFieldsFieldColumns,
+        ProjectParticipantColumns,
+        PublicationResourceColumns,
+        PVisitDataColumns,
+        QcAssessmentDataColumns,
+        QcAssessmentDataScansScanColumns,
+        QcAssessmentDataScansScanSliceQCSliceColumns,
+        QcManualAssessorDataColumns,
+        QcScanDataColumns,
+        QcScanDataFieldsFieldColumns,
+        QcScanDataRatingColumns,
+        ReconstructedImageDataColumns,
+        RegionResourceColumns,
+        RegionResourceCreatorColumns,
+        RegionResourceSubregionlabelsLabelColumns,
+        ResourceCatalogColumns,
+        ResourceColumns,
+        ResourceSeriesColumns,
+        RfScanDataColumns,
+        RfSessionDataColumns,
+        RgScanDataColumns,
+        RgSessionDataColumns,
+        RtImageScanDataColumns,
+        RtSessionDataColumns,
+        ScScanDataColumns,
+        SegScanDataColumns,
+        SmScanDataColumns,
+        SmSessionDataColumns,
+        SrScanDataColumns,
+        SrSessionDataColumns,
+        StatisticsDataAddFieldColumns,
+        StatisticsDataAdditionalStatisticsColumns,
+        StatisticsDataColumns,
+        StudyProtocolAcqConditionsConditionColumns,
+        StudyProtocolColumns,
+        StudyProtocolImageSessionTypesSessionColumns,
+        StudyProtocolSubjectGroupsGroupColumns,
+        StudyProtocolSubjectVariablesVariableColumns,
+        SubjectAssessorDataColumns,
+        SubjectDataAddIDColumns,
+        SubjectDataColumns,
+        SubjectDataFieldsFieldColumns,
+        SubjectMetadataColumns,
+        SubjectVariablesDataColumns,
+        SubjectVariablesDataVariablesVariableColumns,
+        UsScanDataColumns,
+        UsSessionDataColumns,
+        ValidationDataColumns,
+        VoiceAudioScanDataColumns,
+        VolumetricRegionColumns,
+        VolumetricRegionSubregionsSubregionColumns,
+        Xa3DScanDataColumns,
+        Xa3DSessionDataColumns,
+        XaScanDataColumns,
+        XaScanDataParametersColumns,
+        XaScanDataParametersFovColumns,
+        XaScanDataParametersPixelResColumns,
+        XaSessionDataColumns,
+        XcScanDataColumns,
+        XcSessionDataColumns,
+        XcvScanDataColumns,
+        XcvSessionDataColumns,
+    )
+    from xnat_sdk._modelbase import ColumnsOf
     from xnat_sdk.listing import Listing
 
 __all__ = [
@@ -231,6 +437,9 @@ __all__ = [
 class AbstractDemographicData(XnatModel):
     """XSD type ``xnat:abstractDemographicData`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractDemographicDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:abstractDemographicData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -241,6 +450,9 @@ class AbstractDemographicData(XnatModel):
 
 class ExperimentDataSharingShare(XnatModel):
     """XSD inline type ``xnat:experimentData_share`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ExperimentDataSharingShareColumns)
 
     xsi_type: ClassVar[str] = "xnat:experimentData_share"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/sharing/share"
@@ -268,6 +480,9 @@ class ExperimentDataSharingShare(XnatModel):
 class ExperimentDataDelay(XnatModel):
     """XSD inline type ``xnat:experimentData_delay`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ExperimentDataDelayColumns)
+
     xsi_type: ClassVar[str] = "xnat:experimentData_delay"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/delay"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -286,6 +501,9 @@ class InvestigatorData(XnatModel):
     """XSD type ``xnat:investigatorData`` (xnat/xnat.xsd).
 
     An individual who maintains authority over experimental data"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(InvestigatorDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:investigatorData"
     xml_element: ClassVar[str | None] = "xnat:Investigator"
@@ -323,6 +541,9 @@ class InvestigatorData(XnatModel):
 class ValidationData(XnatModel):
     """XSD type ``xnat:validationData`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ValidationDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:validationData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -350,6 +571,9 @@ class ValidationData(XnatModel):
 class AbstractResourceTagsTag(XnatModel):
     """XSD inline type ``xnat:abstractResource_tag`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractResourceTagsTagColumns)
+
     xsi_type: ClassVar[str] = "xnat:abstractResource_tag"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource/tags/tag"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -368,6 +592,9 @@ class AbstractResource(XnatModel, ResourceBehaviour):
     """XSD type ``xnat:abstractResource`` (xnat/xnat.xsd).
 
     Abstract in XNAT: stored only as one of its subtypes."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractResourceColumns)
 
     xsi_type: ClassVar[str] = "xnat:abstractResource"
     xml_element: ClassVar[str | None] = None
@@ -411,6 +638,9 @@ class AbstractResource(XnatModel, ResourceBehaviour):
 class ExperimentDataFieldsField(XnatModel):
     """XSD inline type ``xnat:experimentData_field`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ExperimentDataFieldsFieldColumns)
+
     xsi_type: ClassVar[str] = "xnat:experimentData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/fields/field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -429,6 +659,9 @@ class ExperimentData(XnatModel, ExperimentBehaviour):
     """XSD type ``xnat:experimentData`` (xnat/xnat.xsd).
 
     A specific individual event in which primary data is obtained"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ExperimentDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:experimentData"
     xml_element: ClassVar[str | None] = None
@@ -558,6 +791,9 @@ class ExperimentData(XnatModel, ExperimentBehaviour):
 class GenericData(ExperimentData):
     """XSD type ``xnat:genericData`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(GenericDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:genericData"
     xml_element: ClassVar[str | None] = "xnat:Generic"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:Generic",)
@@ -568,6 +804,9 @@ class GenericData(ExperimentData):
 
 class ProjectParticipant(XnatModel):
     """XSD type ``xnat:projectParticipant`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProjectParticipantColumns)
 
     xsi_type: ClassVar[str] = "xnat:projectParticipant"
     xml_element: ClassVar[str | None] = None
@@ -595,6 +834,9 @@ class ProjectParticipant(XnatModel):
 class AbstractSubjectMetadata(XnatModel):
     """XSD type ``xnat:abstractSubjectMetadata`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractSubjectMetadataColumns)
+
     xsi_type: ClassVar[str] = "xnat:abstractSubjectMetadata"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -605,6 +847,9 @@ class AbstractSubjectMetadata(XnatModel):
 
 class SubjectDataAddID(XnatModel):
     """XSD inline type ``xnat:subjectData_addID`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectDataAddIDColumns)
 
     xsi_type: ClassVar[str] = "xnat:subjectData_addID"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/addID"
@@ -623,6 +868,9 @@ class SubjectDataAddID(XnatModel):
 class SubjectDataFieldsField(XnatModel):
     """XSD inline type ``xnat:subjectData_field`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectDataFieldsFieldColumns)
+
     xsi_type: ClassVar[str] = "xnat:subjectData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/fields/field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -639,6 +887,9 @@ class SubjectDataFieldsField(XnatModel):
 
 class SubjectAssessorData(ExperimentData):
     """XSD type ``xnat:subjectAssessorData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectAssessorDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:subjectAssessorData"
     xml_element: ClassVar[str | None] = None
@@ -661,6 +912,9 @@ class SubjectData(XnatModel, SubjectBehaviour):
     """XSD type ``xnat:subjectData`` (xnat/xnat.xsd).
 
     An individual person involved in experimental research"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:subjectData"
     xml_element: ClassVar[str | None] = "xnat:Subject"
@@ -792,6 +1046,9 @@ class AbstractProjectAsset(GenericData):
 
     Abstract in XNAT: stored only as one of its subtypes."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractProjectAssetColumns)
+
     xsi_type: ClassVar[str] = "xnat:abstractProjectAsset"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -825,6 +1082,9 @@ class AbstractProjectAsset(GenericData):
 class AbstractProtocol(XnatModel):
     """XSD type ``xnat:abstractProtocol`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractProtocolColumns)
+
     xsi_type: ClassVar[str] = "xnat:abstractProtocol"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -851,6 +1111,9 @@ class AbstractProtocol(XnatModel):
 class AbstractStatistics(XnatModel):
     """XSD type ``xnat:abstractStatistics`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(AbstractStatisticsColumns)
+
     xsi_type: ClassVar[str] = "xnat:abstractStatistics"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -861,6 +1124,9 @@ class AbstractStatistics(XnatModel):
 
 class AddField(XnatModel):
     """XSD type ``xnat:addField`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(AddFieldColumns)
 
     xsi_type: ClassVar[str] = "xnat:addField"
     xml_element: ClassVar[str | None] = None
@@ -881,6 +1147,9 @@ class DicomCodedValue(XnatModel):
     """XSD type ``xnat:dicomCodedValue`` (xnat/xnat.xsd).
 
     Represents a coded value used by DICOM to store flexibly defined data as defined in DICOM part 3, 8.8: http://dicom.nema.org/medical/Dicom/2015b/output/chtml/part03/sect_8.8.html Where: * value is (0008,0100), (0008,0119), (0008,0120) * designator is (0008,0102) * version is (0008,0103) * meaning is (0008,0104)"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(DicomCodedValueColumns)
 
     xsi_type: ClassVar[str] = "xnat:dicomCodedValue"
     xml_element: ClassVar[str | None] = "xnat:DicomCodedValue"
@@ -907,6 +1176,9 @@ class Algorithm(XnatModel):
     """XSD type ``xnat:algorithm`` (xnat/xnat.xsd).
 
     Contains algorithm identification attributes as defined in DICOM part 3, 10.16: http://dicom.nema.org/medical/Dicom/2015b/output/chtml/part03/sect_10.16.html Where: * family (0066,002F) * name (0066,0036) * version (0066,0031) * source (0024,0202) * parameters (0066,0032) * nameCode (0066,0030)"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(AlgorithmColumns)
 
     xsi_type: ClassVar[str] = "xnat:algorithm"
     xml_element: ClassVar[str | None] = "xnat:Algorithm"
@@ -948,6 +1220,9 @@ class Algorithm(XnatModel):
 class ComputationData(XnatModel):
     """XSD type ``xnat:computationData`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ComputationDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:computationData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -973,6 +1248,9 @@ class ContrastBolus(XnatModel):
     """XSD type ``xnat:contrastBolus`` (xnat/xnat.xsd).
 
     Description of contrast/bolus used for image acquisition"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ContrastBolusColumns)
 
     xsi_type: ClassVar[str] = "xnat:contrastBolus"
     xml_element: ClassVar[str | None] = None
@@ -1031,6 +1309,9 @@ class ContrastBolus(XnatModel):
 class ImageScanDataSharingShare(XnatModel):
     """XSD inline type ``xnat:imageScanData_share`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageScanDataSharingShareColumns)
+
     xsi_type: ClassVar[str] = "xnat:imageScanData_share"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/sharing/share"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1050,6 +1331,9 @@ class ImageScanDataSharingShare(XnatModel):
 
 class ImageScanDataScanner(XnatModel):
     """XSD inline type ``xnat:imageScanData_scanner`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageScanDataScannerColumns)
 
     xsi_type: ClassVar[str] = "xnat:imageScanData_scanner"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/scanner"
@@ -1077,6 +1361,9 @@ class ImageScanData(XnatModel, ScanBehaviour):
     """XSD type ``xnat:imageScanData`` (xnat/xnat.xsd).
 
     Information about an individual image scan sequence"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:imageScanData"
     xml_element: ClassVar[str | None] = None
@@ -1225,6 +1512,9 @@ class CrScanData(ImageScanData):
 
     Computed Radiography Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CrScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:crScanData"
     xml_element: ClassVar[str | None] = "xnat:CRScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:CRScan",)
@@ -1247,6 +1537,9 @@ class CrScanData(ImageScanData):
 class RegionResourceCreator(XnatModel):
     """XSD inline type ``xnat:regionResource_creator`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(RegionResourceCreatorColumns)
+
     xsi_type: ClassVar[str] = "xnat:regionResource_creator"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/creator"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1263,6 +1556,9 @@ class RegionResourceCreator(XnatModel):
 
 class RegionResourceSubregionlabelsLabel(XnatModel):
     """XSD inline type ``xnat:regionResource_label`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(RegionResourceSubregionlabelsLabelColumns)
 
     xsi_type: ClassVar[str] = "xnat:regionResource_label"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/subregionlabels/label"
@@ -1283,6 +1579,9 @@ class RegionResourceSubregionlabelsLabel(XnatModel):
 
 class RegionResource(XnatModel):
     """XSD type ``xnat:regionResource`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(RegionResourceColumns)
 
     xsi_type: ClassVar[str] = "xnat:regionResource"
     xml_element: ClassVar[str | None] = "xnat:ImageRegionResource"
@@ -1344,6 +1643,9 @@ class RegionResource(XnatModel):
 class ImageSessionDataScanner(XnatModel):
     """XSD inline type ``xnat:imageSessionData_scanner`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageSessionDataScannerColumns)
+
     xsi_type: ClassVar[str] = "xnat:imageSessionData_scanner"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageSessionData/scanner"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1363,6 +1665,9 @@ class ImageSessionDataScanner(XnatModel):
 
 class ReconstructedImageData(XnatModel):
     """XSD type ``xnat:reconstructedImageData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ReconstructedImageDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:reconstructedImageData"
     xml_element: ClassVar[str | None] = "xnat:ReconstructedImage"
@@ -1446,6 +1751,9 @@ class DerivedData(ExperimentData):
 
     A processing event in which data is analyzed"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DerivedDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:derivedData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -1464,6 +1772,9 @@ class ImageAssessorData(DerivedData):
     """XSD type ``xnat:imageAssessorData`` (xnat/xnat.xsd).
 
     A processing event in which primary or derived image data is analyzed"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageAssessorDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:imageAssessorData"
     xml_element: ClassVar[str | None] = None
@@ -1513,6 +1824,9 @@ class ImageAssessorData(DerivedData):
 
 class ImageSessionData(SubjectAssessorData, ImageSessionBehaviour):
     """XSD type ``xnat:imageSessionData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageSessionDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:imageSessionData"
     xml_element: ClassVar[str | None] = None
@@ -1668,6 +1982,9 @@ class CrSessionData(ImageSessionData):
 
     Computed Radiography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CrSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:crSessionData"
     xml_element: ClassVar[str | None] = "xnat:CRSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:CRSession",)
@@ -1678,6 +1995,9 @@ class CrSessionData(ImageSessionData):
 
 class QcScanDataRating(XnatModel):
     """XSD inline type ``xnat:qcScanData_rating`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcScanDataRatingColumns)
 
     xsi_type: ClassVar[str] = "xnat:qcScanData_rating"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/rating"
@@ -1696,6 +2016,9 @@ class QcScanDataRating(XnatModel):
 class QcScanDataFieldsField(XnatModel):
     """XSD inline type ``xnat:qcScanData_field`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcScanDataFieldsFieldColumns)
+
     xsi_type: ClassVar[str] = "xnat:qcScanData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/fields/field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1712,6 +2035,9 @@ class QcScanDataFieldsField(XnatModel):
 
 class QcScanData(XnatModel):
     """XSD type ``xnat:qcScanData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:qcScanData"
     xml_element: ClassVar[str | None] = None
@@ -1767,6 +2093,9 @@ class QcScanData(XnatModel):
 class CtQcScanData(QcScanData):
     """XSD type ``xnat:ctQcScanData`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtQcScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctQcScanData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -1779,6 +2108,9 @@ class CtQcScanData(QcScanData):
 
 class CtScanDataParametersVoxelRes(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersVoxelResColumns)
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/voxelRes"
@@ -1803,6 +2135,9 @@ class CtScanDataParametersVoxelRes(XnatModel):
 class CtScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersFovColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/fov"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1820,6 +2155,9 @@ class CtScanDataParametersFov(XnatModel):
 class CtScanDataParametersRescale(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_rescale`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersRescaleColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_rescale"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/rescale"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1836,6 +2174,9 @@ class CtScanDataParametersRescale(XnatModel):
 
 class CtScanDataParametersCollimationWidth(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_collimationWidth`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersCollimationWidthColumns)
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_collimationWidth"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/collimationWidth"
@@ -1859,6 +2200,9 @@ class CtScanDataParametersCollimationWidth(XnatModel):
 class CtScanDataParametersEstimatedDoseSaving(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_estimatedDoseSaving`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersEstimatedDoseSavingColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_estimatedDoseSaving"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/estimatedDoseSaving"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1878,6 +2222,9 @@ class CtScanDataParametersEstimatedDoseSaving(XnatModel):
 class CtScanDataParametersDerivation(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_derivation`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersDerivationColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_derivation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/derivation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -1889,6 +2236,9 @@ class CtScanDataParametersDerivation(XnatModel):
 
 class CtScanDataParameters(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataParametersColumns)
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters"
@@ -2139,6 +2489,9 @@ class CtScanDataParameters(XnatModel):
 class CtScanDataDcmValidation(XnatModel):
     """XSD inline type ``xnat:ctScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataDcmValidationColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctScanData_dcmValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/dcmValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2157,6 +2510,9 @@ class CtScanData(ImageScanData):
     """XSD type ``xnat:ctScanData`` (xnat/xnat.xsd).
 
     An individual CT scan sequence"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:ctScanData"
     xml_element: ClassVar[str | None] = "xnat:CTScan"
@@ -2190,6 +2546,9 @@ class CtSessionData(ImageSessionData):
 
     An event in which CT scans are obtained on a subject"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(CtSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:ctSessionData"
     xml_element: ClassVar[str | None] = "xnat:CTSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:CTSession",)
@@ -2200,6 +2559,9 @@ class CtSessionData(ImageSessionData):
 
 class FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue(XnatModel):
     """XSD inline type ``xnat:fieldDefinitionGroup_field_possibleValue`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValueColumns)
 
     xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field_possibleValue"
     xsd_key: ClassVar[str] = (
@@ -2219,6 +2581,9 @@ class FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue(XnatModel):
 
 class FieldDefinitionGroupFieldsField(XnatModel):
     """XSD inline type ``xnat:fieldDefinitionGroup_field`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(FieldDefinitionGroupFieldsFieldColumns)
 
     xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field"
@@ -2268,6 +2633,9 @@ class FieldDefinitionGroupFieldsField(XnatModel):
 class FieldDefinitionGroup(XnatModel):
     """XSD type ``xnat:fieldDefinitionGroup`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(FieldDefinitionGroupColumns)
+
     xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup"
     xml_element: ClassVar[str | None] = "xnat:FieldDefinitionGroup"
     xsd_elements: ClassVar[tuple[str, ...]] = (
@@ -2312,6 +2680,9 @@ class FieldDefinitionGroup(XnatModel):
 class DatatypeProtocol(AbstractProtocol):
     """XSD type ``xnat:datatypeProtocol`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DatatypeProtocolColumns)
+
     xsi_type: ClassVar[str] = "xnat:datatypeProtocol"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -2334,6 +2705,9 @@ class DatatypeProtocol(AbstractProtocol):
 class DemographicDataWeight(XnatModel):
     """XSD inline type ``xnat:demographicData_weight`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DemographicDataWeightColumns)
+
     xsi_type: ClassVar[str] = "xnat:demographicData_weight"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/weight"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2351,6 +2725,9 @@ class DemographicDataWeight(XnatModel):
 class DemographicDataHeight(XnatModel):
     """XSD inline type ``xnat:demographicData_height`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DemographicDataHeightColumns)
+
     xsi_type: ClassVar[str] = "xnat:demographicData_height"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/height"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2367,6 +2744,9 @@ class DemographicDataHeight(XnatModel):
 
 class DemographicData(AbstractDemographicData):
     """XSD type ``xnat:demographicData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(DemographicDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:demographicData"
     xml_element: ClassVar[str | None] = None
@@ -2458,6 +2838,9 @@ class DemographicData(AbstractDemographicData):
 class DicomSeriesDimensions(XnatModel):
     """XSD inline type ``xnat:dicomSeries_dimensions`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DicomSeriesDimensionsColumns)
+
     xsi_type: ClassVar[str] = "xnat:dicomSeries_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/dimensions"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2480,6 +2863,9 @@ class DicomSeriesDimensions(XnatModel):
 
 class DicomSeriesVoxelRes(XnatModel):
     """XSD inline type ``xnat:dicomSeries_voxelRes`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(DicomSeriesVoxelResColumns)
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/voxelRes"
@@ -2504,6 +2890,9 @@ class DicomSeriesVoxelRes(XnatModel):
 class DicomSeriesImageSetImage(XnatModel):
     """XSD inline type ``xnat:dicomSeries_image`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DicomSeriesImageSetImageColumns)
+
     xsi_type: ClassVar[str] = "xnat:dicomSeries_image"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/imageSet/image"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2527,6 +2916,9 @@ class DicomSeriesImageSetImage(XnatModel):
 
 class DicomSeries(AbstractResource):
     """XSD type ``xnat:dicomSeries`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(DicomSeriesColumns)
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries"
     xml_element: ClassVar[str | None] = None
@@ -2598,6 +2990,9 @@ class Dx3DCraniofacialScanData(ImageScanData):
 
     X-Ray 3D Craniofacial Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(Dx3DCraniofacialScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:dx3DCraniofacialScanData"
     xml_element: ClassVar[str | None] = "xnat:DX3DCraniofacialScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:DX3DCraniofacialScan",)
@@ -2622,6 +3017,9 @@ class Dx3DCraniofacialSessionData(ImageSessionData):
 
     X-Ray 3D Craniofacial Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(Dx3DCraniofacialSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:dx3DCraniofacialSessionData"
     xml_element: ClassVar[str | None] = "xnat:DX3DCraniofacialSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:DX3DCraniofacialSession",)
@@ -2634,6 +3032,9 @@ class DxScanData(ImageScanData):
     """XSD type ``xnat:dxScanData`` (xnat/xnat.xsd).
 
     Digital Radiography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(DxScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:dxScanData"
     xml_element: ClassVar[str | None] = "xnat:DXScan"
@@ -2659,6 +3060,9 @@ class DxSessionData(ImageSessionData):
 
     An event in which Digital Radiography scans are obtained on a subject"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(DxSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:dxSessionData"
     xml_element: ClassVar[str | None] = "xnat:DXSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:DXSession",)
@@ -2671,6 +3075,9 @@ class EcgScanData(ImageScanData):
     """XSD type ``xnat:ecgScanData`` (xnat/xnat.xsd).
 
     Electrocardiography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EcgScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:ecgScanData"
     xml_element: ClassVar[str | None] = "xnat:ECGScan"
@@ -2696,6 +3103,9 @@ class EcgSessionData(ImageSessionData):
 
     Electrocardiography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EcgSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:ecgSessionData"
     xml_element: ClassVar[str | None] = "xnat:ECGSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ECGSession",)
@@ -2706,6 +3116,9 @@ class EcgSessionData(ImageSessionData):
 
 class EegScanDataParametersDataRecord(XnatModel):
     """XSD inline type ``xnat:eegScanData_parameters_dataRecord`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegScanDataParametersDataRecordColumns)
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_parameters_dataRecord"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters/dataRecord"
@@ -2723,6 +3136,9 @@ class EegScanDataParametersDataRecord(XnatModel):
 
 class EegScanDataParameters(XnatModel):
     """XSD inline type ``xnat:eegScanData_parameters`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegScanDataParametersColumns)
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters"
@@ -2763,6 +3179,9 @@ class EegScanDataParameters(XnatModel):
 class EegScanDataChannelsChannel(XnatModel):
     """XSD inline type ``xnat:eegScanData_channel`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegScanDataChannelsChannelColumns)
+
     xsi_type: ClassVar[str] = "xnat:eegScanData_channel"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/channels/channel"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2793,6 +3212,9 @@ class EegScanDataChannelsChannel(XnatModel):
 class EegScanDataSoftwareFiltersImpedancesImpedance(XnatModel):
     """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances_impedance`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegScanDataSoftwareFiltersImpedancesImpedanceColumns)
+
     xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances_impedance"
     xsd_key: ClassVar[str] = (
         "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances/impedance"
@@ -2811,6 +3233,9 @@ class EegScanDataSoftwareFiltersImpedancesImpedance(XnatModel):
 
 class EegScanDataSoftwareFiltersImpedances(XnatModel):
     """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegScanDataSoftwareFiltersImpedancesColumns)
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances"
@@ -2838,6 +3263,9 @@ class EegScanData(ImageScanData):
     """XSD type ``xnat:eegScanData`` (xnat/xnat.xsd).
 
     An individual EEG scan sequence"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:eegScanData"
     xml_element: ClassVar[str | None] = "xnat:EEGScan"
@@ -2881,6 +3309,9 @@ class EegScanData(ImageScanData):
 class EegSessionDataSamplingRate(XnatModel):
     """XSD inline type ``xnat:eegSessionData_samplingRate`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegSessionDataSamplingRateColumns)
+
     xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingRate"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingRate"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -2897,6 +3328,9 @@ class EegSessionDataSamplingRate(XnatModel):
 
 class EegSessionDataSamplingInterval(XnatModel):
     """XSD inline type ``xnat:eegSessionData_samplingInterval`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegSessionDataSamplingIntervalColumns)
 
     xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingInterval"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingInterval"
@@ -2916,6 +3350,9 @@ class EegSessionData(ImageSessionData):
     """XSD type ``xnat:eegSessionData`` (xnat/xnat.xsd).
 
     Electroencephalography Session"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EegSessionDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:eegSessionData"
     xml_element: ClassVar[str | None] = "xnat:EEGSession"
@@ -2961,6 +3398,9 @@ class EpsScanData(ImageScanData):
 
     Cardiac Electrophysiology Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EpsScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:epsScanData"
     xml_element: ClassVar[str | None] = "xnat:EPSScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:EPSScan",)
@@ -2985,6 +3425,9 @@ class EpsSessionData(ImageSessionData):
 
     Cardiac Electrophysiology Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EpsSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:epsSessionData"
     xml_element: ClassVar[str | None] = "xnat:EPSSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:EPSSession",)
@@ -2997,6 +3440,9 @@ class EsScanData(ImageScanData):
     """XSD type ``xnat:esScanData`` (xnat/xnat.xsd).
 
     Visible Light Endoscopy Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EsScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:esScanData"
     xml_element: ClassVar[str | None] = "xnat:ESScan"
@@ -3022,6 +3468,9 @@ class EsSessionData(ImageSessionData):
 
     Visible Light Endoscopy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EsSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:esSessionData"
     xml_element: ClassVar[str | None] = "xnat:ESSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ESSession",)
@@ -3034,6 +3483,9 @@ class EsvScanData(ImageScanData):
     """XSD type ``xnat:esvScanData`` (xnat/xnat.xsd).
 
     Video Endoscopy Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(EsvScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:esvScanData"
     xml_element: ClassVar[str | None] = "xnat:ESVScan"
@@ -3059,6 +3511,9 @@ class EsvSessionData(ImageSessionData):
 
     Video Endoscopy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(EsvSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:esvSessionData"
     xml_element: ClassVar[str | None] = "xnat:ESVSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ESVSession",)
@@ -3071,6 +3526,9 @@ class GmScanData(ImageScanData):
     """XSD type ``xnat:gmScanData`` (xnat/xnat.xsd).
 
     Visible Light Microscopy Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(GmScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:gmScanData"
     xml_element: ClassVar[str | None] = "xnat:GMScan"
@@ -3096,6 +3554,9 @@ class GmSessionData(ImageSessionData):
 
     Visible Light Microscopy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(GmSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:gmSessionData"
     xml_element: ClassVar[str | None] = "xnat:GMSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:GMSession",)
@@ -3108,6 +3569,9 @@ class GmvScanData(ImageScanData):
     """XSD type ``xnat:gmvScanData`` (xnat/xnat.xsd).
 
     Video Microscopy Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(GmvScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:gmvScanData"
     xml_element: ClassVar[str | None] = "xnat:GMVScan"
@@ -3133,6 +3597,9 @@ class GmvSessionData(ImageSessionData):
 
     Video Microscopy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(GmvSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:gmvSessionData"
     xml_element: ClassVar[str | None] = "xnat:GMVSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:GMVSession",)
@@ -3145,6 +3612,9 @@ class HdScanData(ImageScanData):
     """XSD type ``xnat:hdScanData`` (xnat/xnat.xsd).
 
     Hemodynamic Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(HdScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:hdScanData"
     xml_element: ClassVar[str | None] = "xnat:HDScan"
@@ -3170,6 +3640,9 @@ class HdSessionData(ImageSessionData):
 
     Hemodynamic Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(HdSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:hdSessionData"
     xml_element: ClassVar[str | None] = "xnat:HDSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:HDSession",)
@@ -3180,6 +3653,9 @@ class HdSessionData(ImageSessionData):
 
 class Resource(AbstractResource):
     """XSD type ``xnat:resource`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ResourceColumns)
 
     xsi_type: ClassVar[str] = "xnat:resource"
     xml_element: ClassVar[str | None] = None
@@ -3222,6 +3698,9 @@ class Resource(AbstractResource):
 class ImageResourceDimensions(XnatModel):
     """XSD inline type ``xnat:imageResource_dimensions`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageResourceDimensionsColumns)
+
     xsi_type: ClassVar[str] = "xnat:imageResource_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource/dimensions"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3245,6 +3724,9 @@ class ImageResourceDimensions(XnatModel):
 class ImageResourceVoxelRes(XnatModel):
     """XSD inline type ``xnat:imageResource_voxelRes`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageResourceVoxelResColumns)
+
     xsi_type: ClassVar[str] = "xnat:imageResource_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3267,6 +3749,9 @@ class ImageResourceVoxelRes(XnatModel):
 
 class ImageResource(Resource):
     """XSD type ``xnat:imageResource`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageResourceColumns)
 
     xsi_type: ClassVar[str] = "xnat:imageResource"
     xml_element: ClassVar[str | None] = None
@@ -3300,6 +3785,9 @@ class ImageResource(Resource):
 
 class ResourceSeries(AbstractResource):
     """XSD type ``xnat:resourceSeries`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ResourceSeriesColumns)
 
     xsi_type: ClassVar[str] = "xnat:resourceSeries"
     xml_element: ClassVar[str | None] = None
@@ -3344,6 +3832,9 @@ class ResourceSeries(AbstractResource):
 class ImageResourceSeriesDimensions(XnatModel):
     """XSD inline type ``xnat:imageResourceSeries_dimensions`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageResourceSeriesDimensionsColumns)
+
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries/dimensions"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3367,6 +3858,9 @@ class ImageResourceSeriesDimensions(XnatModel):
 class ImageResourceSeriesVoxelRes(XnatModel):
     """XSD inline type ``xnat:imageResourceSeries_voxelRes`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageResourceSeriesVoxelResColumns)
+
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3389,6 +3883,9 @@ class ImageResourceSeriesVoxelRes(XnatModel):
 
 class ImageResourceSeries(ResourceSeries):
     """XSD type ``xnat:imageResourceSeries`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ImageResourceSeriesColumns)
 
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries"
     xml_element: ClassVar[str | None] = None
@@ -3425,6 +3922,9 @@ class IoScanData(ImageScanData):
 
     Intraoral Radiography Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(IoScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:ioScanData"
     xml_element: ClassVar[str | None] = "xnat:IOScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:IOScan",)
@@ -3449,6 +3949,9 @@ class IoSessionData(ImageSessionData):
 
     Intraoral Radiography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(IoSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:ioSessionData"
     xml_element: ClassVar[str | None] = "xnat:IOSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:IOSession",)
@@ -3461,6 +3964,9 @@ class MegScanData(ImageScanData):
     """XSD type ``xnat:megScanData`` (xnat/xnat.xsd).
 
     Magnetoencephalography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(MegScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:megScanData"
     xml_element: ClassVar[str | None] = "xnat:MEGScan"
@@ -3486,6 +3992,9 @@ class MegSessionData(ImageSessionData):
 
     Magnetoencephalography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MegSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:megSessionData"
     xml_element: ClassVar[str | None] = "xnat:MEGSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:MEGSession",)
@@ -3498,6 +4007,9 @@ class MgScanData(ImageScanData):
     """XSD type ``xnat:mgScanData`` (xnat/xnat.xsd).
 
     Digital Mammography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(MgScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:mgScanData"
     xml_element: ClassVar[str | None] = "xnat:MGScan"
@@ -3523,6 +4035,9 @@ class MgSessionData(ImageSessionData):
 
     Digital Mammography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MgSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:mgSessionData"
     xml_element: ClassVar[str | None] = "xnat:MGSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:MGSession",)
@@ -3536,6 +4051,9 @@ class MrAssessorData(ImageAssessorData):
 
     A processing event in which primary or derived MR data is analyzed"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrAssessorDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrAssessorData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -3546,6 +4064,9 @@ class MrAssessorData(ImageAssessorData):
 
 class MrQcScanData(QcScanData):
     """XSD type ``xnat:mrQcScanData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrQcScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:mrQcScanData"
     xml_element: ClassVar[str | None] = None
@@ -3586,6 +4107,9 @@ class MrQcScanData(QcScanData):
 class MrScanDataParametersVoxelRes(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataParametersVoxelResColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/voxelRes"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3609,6 +4133,9 @@ class MrScanDataParametersVoxelRes(XnatModel):
 class MrScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataParametersFovColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/fov"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3626,6 +4153,9 @@ class MrScanDataParametersFov(XnatModel):
 class MrScanDataParametersMatrix(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_matrix`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataParametersMatrixColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_matrix"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/matrix"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3642,6 +4172,9 @@ class MrScanDataParametersMatrix(XnatModel):
 
 class MrScanDataParametersDiffusion(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_diffusion`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataParametersDiffusionColumns)
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_diffusion"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/diffusion"
@@ -3678,6 +4211,9 @@ class MrScanDataParametersDiffusion(XnatModel):
 class MrScanDataParametersInPlanePhaseEncoding(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_inPlanePhaseEncoding`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataParametersInPlanePhaseEncodingColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_inPlanePhaseEncoding"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/inPlanePhaseEncoding"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3707,6 +4243,9 @@ class MrScanDataParametersInPlanePhaseEncoding(XnatModel):
 
 class MrScanDataParameters(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataParametersColumns)
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters"
@@ -3886,6 +4425,9 @@ class MrScanDataParameters(XnatModel):
 class MrScanDataDcmValidation(XnatModel):
     """XSD inline type ``xnat:mrScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataDcmValidationColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrScanData_dcmValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/dcmValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -3904,6 +4446,9 @@ class MrScanData(ImageScanData):
     """XSD type ``xnat:mrScanData`` (xnat/xnat.xsd).
 
     Information about an individual MR scan sequence"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:mrScanData"
     xml_element: ClassVar[str | None] = "xnat:MRScan"
@@ -3967,6 +4512,9 @@ class MrSessionData(ImageSessionData):
 
     An event in which MR scans are obtained on a subject"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrSessionData"
     xml_element: ClassVar[str | None] = "xnat:MRSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:MRSession",)
@@ -4006,6 +4554,9 @@ class MrsScanData(ImageScanData):
 
     MR Spectroscopy Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(MrsScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:mrsScanData"
     xml_element: ClassVar[str | None] = "xnat:MRSScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:MRSScan",)
@@ -4029,6 +4580,9 @@ class NmScanData(ImageScanData):
     """XSD type ``xnat:nmScanData`` (xnat/xnat.xsd).
 
     Nuclear Medicine Image"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(NmScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:nmScanData"
     xml_element: ClassVar[str | None] = "xnat:NMScan"
@@ -4054,6 +4608,9 @@ class NmSessionData(ImageSessionData):
 
     Nuclear Medicine Image Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(NmSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:nmSessionData"
     xml_element: ClassVar[str | None] = "xnat:NMSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:NMSession",)
@@ -4066,6 +4623,9 @@ class OpScanData(ImageScanData):
     """XSD type ``xnat:opScanData`` (xnat/xnat.xsd).
 
     Ophthalmic Photography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(OpScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:opScanData"
     xml_element: ClassVar[str | None] = "xnat:OPScan"
@@ -4091,6 +4651,9 @@ class OpSessionData(ImageSessionData):
 
     Ophthalmic Photography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(OpSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:opSessionData"
     xml_element: ClassVar[str | None] = "xnat:OPSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:OPSession",)
@@ -4101,6 +4664,9 @@ class OpSessionData(ImageSessionData):
 
 class OptScanDataParametersVoxelRes(XnatModel):
     """XSD inline type ``xnat:optScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(OptScanDataParametersVoxelResColumns)
 
     xsi_type: ClassVar[str] = "xnat:optScanData_parameters_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/voxelRes"
@@ -4125,6 +4691,9 @@ class OptScanDataParametersVoxelRes(XnatModel):
 class OptScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:optScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(OptScanDataParametersFovColumns)
+
     xsi_type: ClassVar[str] = "xnat:optScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/fov"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4141,6 +4710,9 @@ class OptScanDataParametersFov(XnatModel):
 
 class OptScanDataParameters(XnatModel):
     """XSD inline type ``xnat:optScanData_parameters`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(OptScanDataParametersColumns)
 
     xsi_type: ClassVar[str] = "xnat:optScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters"
@@ -4199,6 +4771,9 @@ class OptScanDataParameters(XnatModel):
 class OptScanDataDcmValidation(XnatModel):
     """XSD inline type ``xnat:optScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(OptScanDataDcmValidationColumns)
+
     xsi_type: ClassVar[str] = "xnat:optScanData_dcmValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/dcmValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4217,6 +4792,9 @@ class OptScanData(ImageScanData):
     """XSD type ``xnat:optScanData`` (xnat/xnat.xsd).
 
     Ophthalmic Tomography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(OptScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:optScanData"
     xml_element: ClassVar[str | None] = "xnat:OPTScan"
@@ -4250,6 +4828,9 @@ class OptSessionData(ImageSessionData):
 
     Ophthalmic Tomography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(OptSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:optSessionData"
     xml_element: ClassVar[str | None] = "xnat:OPTSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:OPTSession",)
@@ -4262,6 +4843,9 @@ class OtherDicomScanData(ImageScanData):
     """XSD type ``xnat:otherDicomScanData`` (xnat/xnat.xsd).
 
     DICOM series of undetermined type"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(OtherDicomScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:otherDicomScanData"
     xml_element: ClassVar[str | None] = "xnat:OtherDicomScan"
@@ -4287,6 +4871,9 @@ class OtherDicomSessionData(ImageSessionData):
 
     DICOM study of undetermined type"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(OtherDicomSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:otherDicomSessionData"
     xml_element: ClassVar[str | None] = "xnat:OtherDicomSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:OtherDicomSession",)
@@ -4297,6 +4884,9 @@ class OtherDicomSessionData(ImageSessionData):
 
 class OtherQcScanData(QcScanData):
     """XSD type ``xnat:otherQcScanData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(OtherQcScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:otherQcScanData"
     xml_element: ClassVar[str | None] = None
@@ -4310,6 +4900,9 @@ class OtherQcScanData(QcScanData):
 
 class PVisitData(GenericData):
     """XSD type ``xnat:pVisitData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PVisitDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:pVisitData"
     xml_element: ClassVar[str | None] = "xnat:PVisit"
@@ -4367,6 +4960,9 @@ class PetAssessorData(ImageAssessorData):
 
     A processing event in which primary or derived PET data is analyzed"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetAssessorDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:petAssessorData"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -4377,6 +4973,9 @@ class PetAssessorData(ImageAssessorData):
 
 class PetQcScanData(QcScanData):
     """XSD type ``xnat:petQcScanData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetQcScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:petQcScanData"
     xml_element: ClassVar[str | None] = None
@@ -4476,6 +5075,9 @@ class PetQcScanData(QcScanData):
 class PetScanDataParametersFramesFrame(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_frames_frame`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersFramesFrameColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames_frame"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames/frame"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4498,6 +5100,9 @@ class PetScanDataParametersFramesFrame(XnatModel):
 
 class PetScanDataParametersFrames(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_frames`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersFramesColumns)
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames"
@@ -4524,6 +5129,9 @@ class PetScanDataParametersFrames(XnatModel):
 class PetScanDataParametersDimensions(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_dimensions`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersDimensionsColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/dimensions"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4547,6 +5155,9 @@ class PetScanDataParametersDimensions(XnatModel):
 class PetScanDataParametersOffset(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_offset`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersOffsetColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_offset"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/offset"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4566,6 +5177,9 @@ class PetScanDataParametersOffset(XnatModel):
 
 class PetScanDataParametersPixelSize(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_pixelSize`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersPixelSizeColumns)
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_pixelSize"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/pixelSize"
@@ -4587,6 +5201,9 @@ class PetScanDataParametersPixelSize(XnatModel):
 class PetScanDataParametersResolution(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_resolution`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersResolutionColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_resolution"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/resolution"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4607,6 +5224,9 @@ class PetScanDataParametersResolution(XnatModel):
 class PetScanDataParametersFilter(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_filter`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersFilterColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_filter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/filter"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4620,6 +5240,9 @@ class PetScanDataParametersFilter(XnatModel):
 
 class PetScanDataParametersRFilter(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_RFilter`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersRFilterColumns)
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_RFilter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/RFilter"
@@ -4644,6 +5267,9 @@ class PetScanDataParametersRFilter(XnatModel):
 class PetScanDataParametersZFilter(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_ZFilter`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersZFilterColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_ZFilter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/ZFilter"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -4666,6 +5292,9 @@ class PetScanDataParametersZFilter(XnatModel):
 
 class PetScanDataParameters(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataParametersColumns)
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters"
@@ -5046,6 +5675,9 @@ class PetScanDataParameters(XnatModel):
 class PetScanDataEcatValidation(XnatModel):
     """XSD inline type ``xnat:petScanData_ecatValidation`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataEcatValidationColumns)
+
     xsi_type: ClassVar[str] = "xnat:petScanData_ecatValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/ecatValidation"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5064,6 +5696,9 @@ class PetScanData(ImageScanData):
     """XSD type ``xnat:petScanData`` (xnat/xnat.xsd).
 
     Information about an individual PET scan sequence"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:petScanData"
     xml_element: ClassVar[str | None] = "xnat:PETScan"
@@ -5095,6 +5730,9 @@ class PetScanData(ImageScanData):
 class PetSessionDataTracerDose(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_dose`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetSessionDataTracerDoseColumns)
+
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_dose"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/dose"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5111,6 +5749,9 @@ class PetSessionDataTracerDose(XnatModel):
 
 class PetSessionDataTracerTotalMass(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetSessionDataTracerTotalMassColumns)
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_totalMass"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/totalMass"
@@ -5129,6 +5770,9 @@ class PetSessionDataTracerTotalMass(XnatModel):
 class PetSessionDataTracerIntermediate(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetSessionDataTracerIntermediateColumns)
+
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_intermediate"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/intermediate"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5145,6 +5789,9 @@ class PetSessionDataTracerIntermediate(XnatModel):
 
 class PetSessionDataTracerIsotope(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetSessionDataTracerIsotopeColumns)
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_isotope"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/isotope"
@@ -5167,6 +5814,9 @@ class PetSessionDataTracerIsotope(XnatModel):
 
 class PetSessionDataTracer(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetSessionDataTracerColumns)
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer"
@@ -5236,6 +5886,9 @@ class PetSessionData(ImageSessionData):
 
     An event in which PET scans are obtained on a subject"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:petSessionData"
     xml_element: ClassVar[str | None] = "xnat:PETSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:PETSession",)
@@ -5300,6 +5953,9 @@ class PetSessionData(ImageSessionData):
 class PetmrSessionDataTracerDose(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_dose`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetmrSessionDataTracerDoseColumns)
+
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_dose"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/dose"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5316,6 +5972,9 @@ class PetmrSessionDataTracerDose(XnatModel):
 
 class PetmrSessionDataTracerTotalMass(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetmrSessionDataTracerTotalMassColumns)
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_totalMass"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/totalMass"
@@ -5334,6 +5993,9 @@ class PetmrSessionDataTracerTotalMass(XnatModel):
 class PetmrSessionDataTracerIntermediate(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetmrSessionDataTracerIntermediateColumns)
+
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_intermediate"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/intermediate"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5350,6 +6012,9 @@ class PetmrSessionDataTracerIntermediate(XnatModel):
 
 class PetmrSessionDataTracerIsotope(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetmrSessionDataTracerIsotopeColumns)
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_isotope"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/isotope"
@@ -5372,6 +6037,9 @@ class PetmrSessionDataTracerIsotope(XnatModel):
 
 class PetmrSessionDataTracer(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetmrSessionDataTracerColumns)
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer"
@@ -5440,6 +6108,9 @@ class PetmrSessionData(ImageSessionData):
     """XSD type ``xnat:petmrSessionData`` (xnat/xnat.xsd).
 
     An event in which scans are obtained by a device capable of both PET and MR acquisitions"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PetmrSessionDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData"
     xml_element: ClassVar[str | None] = "xnat:PETMRSession"
@@ -5528,6 +6199,9 @@ class PetmrSessionData(ImageSessionData):
 class ProjectDataAliasesAlias(XnatModel):
     """XSD inline type ``xnat:projectData_alias`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProjectDataAliasesAliasColumns)
+
     xsi_type: ClassVar[str] = "xnat:projectData_alias"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/aliases/alias"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5544,6 +6218,9 @@ class ProjectDataAliasesAlias(XnatModel):
 
 class PublicationResource(AbstractResource):
     """XSD type ``xnat:publicationResource`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(PublicationResourceColumns)
 
     xsi_type: ClassVar[str] = "xnat:publicationResource"
     xml_element: ClassVar[str | None] = None
@@ -5593,6 +6270,9 @@ class PublicationResource(AbstractResource):
 class ProjectDataFieldsField(XnatModel):
     """XSD inline type ``xnat:projectData_field`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProjectDataFieldsFieldColumns)
+
     xsi_type: ClassVar[str] = "xnat:projectData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/fields/field"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5611,6 +6291,9 @@ class ProjectData(XnatModel, ProjectBehaviour):
     """XSD type ``xnat:projectData`` (xnat/xnat.xsd).
 
     A collection of subject involved in a unit of research"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ProjectDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:projectData"
     xml_element: ClassVar[str | None] = "xnat:Project"
@@ -5739,6 +6422,9 @@ class ProjectData(XnatModel, ProjectBehaviour):
 class QcAssessmentDataScansScanSliceQCSlice(XnatModel):
     """XSD inline type ``xnat:qcAssessmentData_scan_slice`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcAssessmentDataScansScanSliceQCSliceColumns)
+
     xsi_type: ClassVar[str] = "xnat:qcAssessmentData_scan_slice"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan/sliceQC/slice"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -5762,6 +6448,9 @@ class QcAssessmentDataScansScanSliceQCSlice(XnatModel):
 
 class QcAssessmentDataScansScan(XnatModel):
     """XSD inline type ``xnat:qcAssessmentData_scan`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcAssessmentDataScansScanColumns)
 
     xsi_type: ClassVar[str] = "xnat:qcAssessmentData_scan"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan"
@@ -5799,6 +6488,9 @@ class QcAssessmentDataScansScan(XnatModel):
 class QcAssessmentData(MrAssessorData):
     """XSD type ``xnat:qcAssessmentData`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcAssessmentDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:qcAssessmentData"
     xml_element: ClassVar[str | None] = "xnat:QCAssessment"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:QCAssessment",)
@@ -5824,6 +6516,9 @@ class QcAssessmentData(MrAssessorData):
 
 class QcManualAssessorData(ImageAssessorData):
     """XSD type ``xnat:qcManualAssessorData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(QcManualAssessorDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:qcManualAssessorData"
     xml_element: ClassVar[str | None] = "xnat:QCManualAssessment"
@@ -5892,6 +6587,9 @@ class QcManualAssessorData(ImageAssessorData):
 class ResourceCatalog(Resource):
     """XSD type ``xnat:resourceCatalog`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(ResourceCatalogColumns)
+
     xsi_type: ClassVar[str] = "xnat:resourceCatalog"
     xml_element: ClassVar[str | None] = "xnat:ResourceCatalog"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:ResourceCatalog",)
@@ -5904,6 +6602,9 @@ class RfScanData(ImageScanData):
     """XSD type ``xnat:rfScanData`` (xnat/xnat.xsd).
 
     Radiofluoroscopy Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(RfScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:rfScanData"
     xml_element: ClassVar[str | None] = "xnat:RFScan"
@@ -5929,6 +6630,9 @@ class RfSessionData(ImageSessionData):
 
     Radiofluoroscopy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(RfSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:rfSessionData"
     xml_element: ClassVar[str | None] = "xnat:RFSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:RFSession",)
@@ -5941,6 +6645,9 @@ class RgScanData(ImageScanData):
     """XSD type ``xnat:rgScanData`` (xnat/xnat.xsd).
 
     Radiographic Imaging"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(RgScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:rgScanData"
     xml_element: ClassVar[str | None] = "xnat:RGScan"
@@ -5966,6 +6673,9 @@ class RgSessionData(ImageSessionData):
 
     Radiographic Imaging"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(RgSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:rgSessionData"
     xml_element: ClassVar[str | None] = "xnat:RGSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:RGSession",)
@@ -5978,6 +6688,9 @@ class RtImageScanData(ImageScanData):
     """XSD type ``xnat:rtImageScanData`` (xnat/xnat.xsd).
 
     Radiotherapy Image"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(RtImageScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:rtImageScanData"
     xml_element: ClassVar[str | None] = "xnat:RTImageScan"
@@ -6003,6 +6716,9 @@ class RtSessionData(ImageSessionData):
 
     Radiotherapy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(RtSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:rtSessionData"
     xml_element: ClassVar[str | None] = "xnat:RTSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:RTSession",)
@@ -6015,6 +6731,9 @@ class ScScanData(ImageScanData):
     """XSD type ``xnat:scScanData`` (xnat/xnat.xsd).
 
     DICOM Secondary Capture Image Series"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(ScScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:scScanData"
     xml_element: ClassVar[str | None] = "xnat:SCScan"
@@ -6040,6 +6759,9 @@ class SegScanData(ImageScanData):
 
     DICOM Segmentation Series"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(SegScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:segScanData"
     xml_element: ClassVar[str | None] = "xnat:SegScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:SegScan",)
@@ -6063,6 +6785,9 @@ class SmScanData(ImageScanData):
     """XSD type ``xnat:smScanData`` (xnat/xnat.xsd).
 
     Visible Light Slide-Coordinates Microscopy Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SmScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:smScanData"
     xml_element: ClassVar[str | None] = "xnat:SMScan"
@@ -6088,6 +6813,9 @@ class SmSessionData(ImageSessionData):
 
     Visible Light Slide-Coordinates Microscopy Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(SmSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:smSessionData"
     xml_element: ClassVar[str | None] = "xnat:SMSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:SMSession",)
@@ -6100,6 +6828,9 @@ class SrScanData(ImageScanData):
     """XSD type ``xnat:srScanData`` (xnat/xnat.xsd).
 
     Structured Report Image"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SrScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:srScanData"
     xml_element: ClassVar[str | None] = "xnat:SRScan"
@@ -6125,6 +6856,9 @@ class SrSessionData(ImageSessionData):
 
     Structured Report Image Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(SrSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:srSessionData"
     xml_element: ClassVar[str | None] = "xnat:SRSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:SRSession",)
@@ -6135,6 +6869,9 @@ class SrSessionData(ImageSessionData):
 
 class StatisticsDataAdditionalStatistics(XnatModel):
     """XSD inline type ``xnat:statisticsData_additionalStatistics`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(StatisticsDataAdditionalStatisticsColumns)
 
     xsi_type: ClassVar[str] = "xnat:statisticsData_additionalStatistics"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/additionalStatistics"
@@ -6153,6 +6890,9 @@ class StatisticsDataAdditionalStatistics(XnatModel):
 class StatisticsDataAddField(XnatModel):
     """XSD inline type ``xnat:statisticsData_addField`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(StatisticsDataAddFieldColumns)
+
     xsi_type: ClassVar[str] = "xnat:statisticsData_addField"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/addField"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -6169,6 +6909,9 @@ class StatisticsDataAddField(XnatModel):
 
 class StatisticsData(AbstractStatistics):
     """XSD type ``xnat:statisticsData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(StatisticsDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:statisticsData"
     xml_element: ClassVar[str | None] = None
@@ -6224,6 +6967,9 @@ class StatisticsData(AbstractStatistics):
 class StudyProtocolAcqConditionsCondition(XnatModel):
     """XSD inline type ``xnat:studyProtocol_condition`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(StudyProtocolAcqConditionsConditionColumns)
+
     xsi_type: ClassVar[str] = "xnat:studyProtocol_condition"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/acqConditions/condition"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -6243,6 +6989,9 @@ class StudyProtocolAcqConditionsCondition(XnatModel):
 
 class StudyProtocolSubjectGroupsGroup(XnatModel):
     """XSD inline type ``xnat:studyProtocol_group`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(StudyProtocolSubjectGroupsGroupColumns)
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol_group"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectGroups/group"
@@ -6264,6 +7013,9 @@ class StudyProtocolSubjectGroupsGroup(XnatModel):
 class StudyProtocolSubjectVariablesVariable(XnatModel):
     """XSD inline type ``xnat:studyProtocol_variable`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(StudyProtocolSubjectVariablesVariableColumns)
+
     xsi_type: ClassVar[str] = "xnat:studyProtocol_variable"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectVariables/variable"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -6284,6 +7036,9 @@ class StudyProtocolSubjectVariablesVariable(XnatModel):
 class StudyProtocolImageSessionTypesSession(XnatModel):
     """XSD inline type ``xnat:studyProtocol_session`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(StudyProtocolImageSessionTypesSessionColumns)
+
     xsi_type: ClassVar[str] = "xnat:studyProtocol_session"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/imageSessionTypes/session"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -6303,6 +7058,9 @@ class StudyProtocolImageSessionTypesSession(XnatModel):
 
 class StudyProtocol(AbstractProtocol):
     """XSD type ``xnat:studyProtocol`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(StudyProtocolColumns)
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol"
     xml_element: ClassVar[str | None] = None
@@ -6372,6 +7130,9 @@ class StudyProtocol(AbstractProtocol):
 class SubjectMetadata(AbstractSubjectMetadata):
     """XSD type ``xnat:subjectMetadata`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectMetadataColumns)
+
     xsi_type: ClassVar[str] = "xnat:subjectMetadata"
     xml_element: ClassVar[str | None] = None
     xsd_elements: ClassVar[tuple[str, ...]] = ()
@@ -6386,6 +7147,9 @@ class SubjectMetadata(AbstractSubjectMetadata):
 
 class SubjectVariablesDataVariablesVariable(XnatModel):
     """XSD inline type ``xnat:subjectVariablesData_variable`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectVariablesDataVariablesVariableColumns)
 
     xsi_type: ClassVar[str] = "xnat:subjectVariablesData_variable"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectVariablesData/variables/variable"
@@ -6403,6 +7167,9 @@ class SubjectVariablesDataVariablesVariable(XnatModel):
 
 class SubjectVariablesData(SubjectAssessorData):
     """XSD type ``xnat:subjectVariablesData`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(SubjectVariablesDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:subjectVariablesData"
     xml_element: ClassVar[str | None] = "xnat:SubjectVariables"
@@ -6428,6 +7195,9 @@ class UsScanData(ImageScanData):
 
     Ultrasound Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(UsScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:usScanData"
     xml_element: ClassVar[str | None] = "xnat:USScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:USScan",)
@@ -6452,6 +7222,9 @@ class UsSessionData(ImageSessionData):
 
     Ultrasound Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(UsSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:usSessionData"
     xml_element: ClassVar[str | None] = "xnat:USSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:USSession",)
@@ -6464,6 +7237,9 @@ class VoiceAudioScanData(ImageScanData):
     """XSD type ``xnat:voiceAudioScanData`` (xnat/xnat.xsd).
 
     DICOM Basic Voice Audio Series"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(VoiceAudioScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:voiceAudioScanData"
     xml_element: ClassVar[str | None] = "xnat:VoiceAudioScan"
@@ -6487,6 +7263,9 @@ class VoiceAudioScanData(ImageScanData):
 class VolumetricRegionSubregionsSubregion(XnatModel):
     """XSD inline type ``xnat:volumetricRegion_subregion`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(VolumetricRegionSubregionsSubregionColumns)
+
     xsi_type: ClassVar[str] = "xnat:volumetricRegion_subregion"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}volumetricRegion/subregions/subregion"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -6505,6 +7284,9 @@ class VolumetricRegion(XnatModel):
     """XSD type ``xnat:volumetricRegion`` (xnat/xnat.xsd).
 
     Generic volumetric region type"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(VolumetricRegionColumns)
 
     xsi_type: ClassVar[str] = "xnat:volumetricRegion"
     xml_element: ClassVar[str | None] = None
@@ -6542,6 +7324,9 @@ class Xa3DScanData(ImageScanData):
 
     X-Ray 3D Angiography Scan"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(Xa3DScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:xa3DScanData"
     xml_element: ClassVar[str | None] = "xnat:XA3DScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XA3DScan",)
@@ -6566,6 +7351,9 @@ class Xa3DSessionData(ImageSessionData):
 
     X-Ray 3D Angiography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(Xa3DSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:xa3DSessionData"
     xml_element: ClassVar[str | None] = "xnat:XA3DSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XA3DSession",)
@@ -6576,6 +7364,9 @@ class Xa3DSessionData(ImageSessionData):
 
 class XaScanDataParametersPixelRes(XnatModel):
     """XSD inline type ``xnat:xaScanData_parameters_pixelRes`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XaScanDataParametersPixelResColumns)
 
     xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_pixelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/pixelRes"
@@ -6597,6 +7388,9 @@ class XaScanDataParametersPixelRes(XnatModel):
 class XaScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:xaScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XaScanDataParametersFovColumns)
+
     xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/fov"
     xsd_namespace: ClassVar[str] = "http://nrg.wustl.edu/xnat"
@@ -6613,6 +7407,9 @@ class XaScanDataParametersFov(XnatModel):
 
 class XaScanDataParameters(XnatModel):
     """XSD inline type ``xnat:xaScanData_parameters`` (xnat/xnat.xsd)."""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XaScanDataParametersColumns)
 
     xsi_type: ClassVar[str] = "xnat:xaScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters"
@@ -6681,6 +7478,9 @@ class XaScanData(ImageScanData):
 
     An individual XA scan sequence"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XaScanDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:xaScanData"
     xml_element: ClassVar[str | None] = "xnat:XAScan"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XAScan",)
@@ -6703,6 +7503,9 @@ class XaSessionData(ImageSessionData):
 
     An event in which X-ray Angiography scans are obtained on a subject"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XaSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:xaSessionData"
     xml_element: ClassVar[str | None] = "xnat:XASession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XASession",)
@@ -6715,6 +7518,9 @@ class XcScanData(ImageScanData):
     """XSD type ``xnat:xcScanData`` (xnat/xnat.xsd).
 
     Visible Light Photography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XcScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:xcScanData"
     xml_element: ClassVar[str | None] = "xnat:XCScan"
@@ -6740,6 +7546,9 @@ class XcSessionData(ImageSessionData):
 
     Visible Light Photography Session"""
 
+    if TYPE_CHECKING:
+        c = ColumnsOf(XcSessionDataColumns)
+
     xsi_type: ClassVar[str] = "xnat:xcSessionData"
     xml_element: ClassVar[str | None] = "xnat:XCSession"
     xsd_elements: ClassVar[tuple[str, ...]] = ("xnat:XCSession",)
@@ -6752,6 +7561,9 @@ class XcvScanData(ImageScanData):
     """XSD type ``xnat:xcvScanData`` (xnat/xnat.xsd).
 
     Video Photography Scan"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XcvScanDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:xcvScanData"
     xml_element: ClassVar[str | None] = "xnat:XCVScan"
@@ -6776,6 +7588,9 @@ class XcvSessionData(ImageSessionData):
     """XSD type ``xnat:xcvSessionData`` (xnat/xnat.xsd).
 
     Video Photography Session"""
+
+    if TYPE_CHECKING:
+        c = ColumnsOf(XcvSessionDataColumns)
 
     xsi_type: ClassVar[str] = "xnat:xcvSessionData"
     xml_element: ClassVar[str | None] = "xnat:XCVSession"
