@@ -38,6 +38,7 @@ RESERVED_FIELD_NAMES: frozenset[str] = frozenset(
     {
         "all_xsd_fields",
         "bool",
+        "c",
         "clearcache",
         "construct",
         "copy",
