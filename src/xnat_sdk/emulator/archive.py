@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from xnat_sdk._generated.registry import XSI_TYPES
-from xnat_sdk._modelbase import XpathError
+from xnat_sdk._modelbase import XnatModel, XpathError
 from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import EmulatorContext
 from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, forbidden, not_found
@@ -93,6 +94,30 @@ class FileEntry:
     tags: str
 
 
+@dataclass(frozen=True)
+class NewObject:
+    """One object for ``ArchiveStore.create_many``: its label (subjects, experiments,
+    assessors, resources) or ID (scans, reconstructions), type and fields."""
+
+    key: str
+    xsi_type: str
+    fields: Mapping[str, str] = field(default_factory=dict[str, str])
+
+
+# the sequence that numbers new objects of a kind (scans and reconstructions are named)
+_COUNTERS = {
+    "subject": "accession_S",
+    "experiment": "accession_E",
+    "assessor": "accession_E",
+    "resource": "resource_id",
+}
+_LOOKUP_KINDS = {
+    "subject": "'subject'",
+    "experiment": "'experiment', 'assessor'",
+    "assessor": "'experiment', 'assessor'",
+}
+
+
 def _node(row: sqlite3.Row) -> Node:
     return Node(
         pk=int(row["pk"]),
@@ -106,6 +131,43 @@ def _node(row: sqlite3.Row) -> Node:
         insert_date=row["insert_date"],
         insert_user=row["insert_user"],
     )
+
+
+_BLANKS: dict[type[XnatModel], XnatModel] = {}
+
+
+def _blank(model: type[XnatModel]) -> XnatModel:
+    """An empty instance of ``model`` to validate fields on (``with_xpath_fields`` copies it,
+    so one per class serves every check; constructing one costs more than the check)."""
+    blank = _BLANKS.get(model)
+    if blank is None:
+        blank = _BLANKS[model] = model.model_construct()
+    return blank
+
+
+_NODE_COLUMNS = (
+    "pk, kind, id, parent_pk, project, label, xsi_type, fields, insert_date, insert_user"
+)
+
+
+def _many_nodes(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[Node]:
+    """The nodes a query for ``_NODE_COLUMNS`` finds, read as plain tuples (a listing of
+    100,000 objects: sqlite3.Row lookups by name cost more than the query); identical field
+    documents, common in an archive, are parsed once and copied."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    parsed: dict[str, dict[str, str]] = {}
+    nodes: list[Node] = []
+    for pk, kind, ident, parent_pk, project, label, xsi_type, text, date, user in cursor.execute(
+        sql, params
+    ):
+        fields = parsed.get(text)
+        if fields is None:
+            fields = parsed[text] = json.loads(text)
+        nodes.append(
+            Node(pk, kind, ident, parent_pk, project, label, xsi_type, dict(fields), date, user)
+        )
+    return nodes
 
 
 def _now() -> str:
@@ -176,7 +238,7 @@ class ArchiveStore:
         }
         if model is not None and simple:
             try:
-                model.model_construct().with_xpath_fields(simple)
+                _blank(model).with_xpath_fields(simple)
             except XpathError as exc:
                 raise bad_request(f"Invalid field value: {exc}") from exc
         return checked
@@ -376,17 +438,20 @@ class ArchiveStore:
     # ------------------------------------------------------------ subjects, experiments --
     def _shared_lookup(self, kind_sql: str, project: str, key: str) -> Node | None:
         conn = self.db.read()
+        # An accession ID wins over a label. Each query is written to use its index (``+``
+        # keeps SQLite off the project index for the ID; CROSS JOIN starts from the shares):
+        # the planner's own choice scanned every object of the project, O(n) per lookup.
+        for condition in ("+project = ? AND id = ?", "project = ? AND label = ?"):
+            row = conn.execute(
+                f"SELECT * FROM nodes WHERE kind IN ({kind_sql}) AND {condition} LIMIT 1",
+                (project, key),
+            ).fetchone()
+            if row is not None:
+                return _node(row)
         row = conn.execute(
-            f"SELECT * FROM nodes WHERE kind IN ({kind_sql}) AND project = ? "
-            "AND (id = ? OR label = ?) ORDER BY id = ? DESC LIMIT 1",
-            (project, key, key, key),
-        ).fetchone()
-        if row is not None:
-            return _node(row)
-        row = conn.execute(
-            f"SELECT nodes.*, shares.label AS shared_label FROM nodes JOIN shares "
-            f"ON shares.node_pk = nodes.pk WHERE nodes.kind IN ({kind_sql}) "
-            "AND shares.project = ? AND (shares.label = ? OR nodes.id = ?) LIMIT 1",
+            f"SELECT nodes.*, shares.label AS shared_label FROM shares CROSS JOIN nodes "
+            f"ON shares.node_pk = nodes.pk WHERE shares.project = ? "
+            f"AND nodes.kind IN ({kind_sql}) AND (shares.label = ? OR nodes.id = ?) LIMIT 1",
             (project, key, key),
         ).fetchone()
         if row is None:
@@ -428,23 +493,23 @@ class ArchiveStore:
 
     def children(self, parent: Node, kinds: tuple[str, ...]) -> list[Node]:
         marks = ", ".join("?" for _ in kinds)
-        rows = self.db.read().execute(
-            f"SELECT * FROM nodes WHERE parent_pk = ? AND kind IN ({marks}) ORDER BY pk",
+        return _many_nodes(
+            self.db.read(),
+            f"SELECT {_NODE_COLUMNS} FROM nodes WHERE parent_pk = ? AND kind IN ({marks}) "
+            "ORDER BY pk",
             (parent.pk, *kinds),
         )
-        return [_node(row) for row in rows]
 
     def in_project(self, project: str, kinds: tuple[str, ...]) -> list[Node]:
         """Objects of ``kinds`` owned by or shared into ``project`` (shared ones relabelled)."""
         marks = ", ".join("?" for _ in kinds)
         conn = self.db.read()
-        own = [
-            _node(row)
-            for row in conn.execute(
-                f"SELECT * FROM nodes WHERE kind IN ({marks}) AND project = ? ORDER BY pk",
-                (*kinds, project),
-            )
-        ]
+        own = _many_nodes(
+            conn,
+            f"SELECT {_NODE_COLUMNS} FROM nodes WHERE kind IN ({marks}) AND project = ? "
+            "ORDER BY pk",
+            (*kinds, project),
+        )
         shared: list[Node] = []
         for row in conn.execute(
             f"SELECT nodes.*, shares.label AS shared_label FROM nodes JOIN shares "
@@ -459,10 +524,11 @@ class ArchiveStore:
 
     def of_kind(self, kinds: tuple[str, ...]) -> list[Node]:
         marks = ", ".join("?" for _ in kinds)
-        rows = self.db.read().execute(
-            f"SELECT * FROM nodes WHERE kind IN ({marks}) ORDER BY pk", kinds
+        return _many_nodes(
+            self.db.read(),
+            f"SELECT {_NODE_COLUMNS} FROM nodes WHERE kind IN ({marks}) ORDER BY pk",
+            kinds,
         )
-        return [_node(row) for row in rows]
 
     def parent(self, node: Node) -> Node | None:
         return self._by_pk(node.parent_pk) if node.parent_pk is not None else None
@@ -617,6 +683,93 @@ class ArchiveStore:
             )
         return self._by_pk(pk), True
 
+    def create_many(
+        self, parent: Node, kind: str, objects: Sequence[NewObject], account: Account
+    ) -> list[Node]:
+        """Create many new children of ``parent`` in one transaction (seeding large archives:
+        100,000 experiments in seconds, where one ``put_*`` call each takes minutes).
+
+        Checked as the ``put_*`` methods check them (each distinct type and field set once);
+        unlike them it never updates: a key that exists or repeats is a 409 and nothing is
+        written. Subjects go below a project, experiments below a subject, assessors, scans
+        and reconstructions below a session, resources below any of them.
+        """
+        if kind not in KIND_BASE or kind == "project":
+            raise bad_request(f"Cannot create objects of kind {kind!r} in bulk")
+        self.require_write(parent, account)
+        checked: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
+        prepared: list[tuple[str, str, dict[str, str]]] = []
+        for item in objects:
+            signature = (item.xsi_type, tuple(sorted(item.fields.items())))
+            fields = checked.get(signature)
+            if fields is None:
+                self.check_type(kind, item.xsi_type)
+                fields = checked[signature] = self.check_fields(item.xsi_type, item.fields)
+            prepared.append((item.key, item.xsi_type, fields))
+        keys = [key for key, _, _ in prepared]
+        repeated = sorted(key for key, times in Counter(keys).items() if times > 1)
+        if repeated:
+            raise conflict(f"Repeated {kind} keys: {', '.join(repeated[:10])}")
+        labelled = kind in ("subject", "experiment", "assessor")
+        for key in keys:
+            if labelled or kind == "resource":
+                check_label(f"{kind} label", key)
+            elif not key or "/" in key:
+                raise bad_request(f"Invalid {kind} ID '{key}'")
+        project = parent.id if kind == "subject" else parent.project
+        now = _now()
+        created: list[Node] = []
+        with self.db.write() as conn:
+            for key in keys:
+                existing = (
+                    self._shared_lookup(_LOOKUP_KINDS[kind], project, key)
+                    if labelled
+                    else self.child(parent, (kind,), key)
+                )
+                if existing is not None:
+                    raise conflict(f"{key} already exists in {project} as a {existing.kind}")
+            counter = _COUNTERS.get(kind)
+            first = self.db.next_counter(conn, counter, len(prepared)) if counter else 0
+            for number, (key, xsi_type, fields) in enumerate(prepared, start=first):
+                if labelled:
+                    prefix = "S" if kind == "subject" else "E"
+                    ident, label = f"{self.context.site_id}_{prefix}{number:05d}", key
+                elif kind == "resource":
+                    ident, label = str(number), key
+                else:
+                    ident, label = key, ""
+                cursor = conn.execute(
+                    "INSERT INTO nodes(kind, id, parent_pk, project, label, xsi_type, fields, "
+                    "insert_date, insert_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        kind,
+                        ident,
+                        parent.pk,
+                        project,
+                        label,
+                        xsi_type,
+                        json.dumps(fields),
+                        now,
+                        account.login,
+                    ),
+                )
+                pk = int(cursor.lastrowid or 0)
+                created.append(
+                    Node(
+                        pk,
+                        kind,
+                        ident,
+                        parent.pk,
+                        project,
+                        label,
+                        xsi_type,
+                        dict(fields),
+                        now,
+                        account.login,
+                    )
+                )
+        return created
+
     def share(self, node: Node, project: Node, label: str | None, account: Account) -> None:
         """Share ``node`` into ``project`` (XNAT: ``PUT .../projects/{p}[?label=...]``), or
         relabel an existing share; 409 when already shared (no new label) or the label is
@@ -739,6 +892,33 @@ class ArchiveStore:
         if replaced is not None and replaced != blob.blob:
             self.context.blobs.discard(replaced)
         return FileEntry(clean, blob.blob, blob.size, blob.md5, format, content, tags)
+
+    def add_files(self, resource: Node, files: Sequence[tuple[str, StagedBlob]]) -> list[FileEntry]:
+        """Record many new files of ``resource`` in one transaction (seeding); 409 when a path
+        exists or repeats, and then nothing is recorded and every blob is discarded."""
+        try:
+            entries = [
+                FileEntry(normalize_file_path(path), blob.blob, blob.size, blob.md5, "", "", "")
+                for path, blob in files
+            ]
+            repeated = sorted(p for p, n in Counter(e.path for e in entries).items() if n > 1)
+            if repeated:
+                raise conflict(f"Repeated file paths: {', '.join(repeated[:10])}")
+            with self.db.write() as conn:
+                for entry in entries:
+                    if self.file(resource, entry.path) is not None:
+                        raise conflict(
+                            f"File {entry.path} already exists in resource {resource.label}"
+                        )
+                conn.executemany(
+                    "INSERT INTO files(resource_pk, path, blob, size, md5) VALUES (?, ?, ?, ?, ?)",
+                    [(resource.pk, e.path, e.blob, e.size, e.md5) for e in entries],
+                )
+        except XnatHTTPError:
+            for _, blob in files:
+                self.context.blobs.discard(blob.blob)
+            raise
+        return entries
 
     def delete_file(self, resource: Node, entry: FileEntry) -> None:
         with self.db.write() as conn:

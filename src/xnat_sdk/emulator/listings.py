@@ -34,10 +34,23 @@ def requested_format(request: Request, default: str = "json") -> str:
 
 
 def listing_response(
-    request: Request, rows: Sequence[Row], columns: Sequence[str], title: str
+    request: Request,
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    title: str,
+    *,
+    cells: Sequence[Mapping[str, str]] | None = None,
 ) -> Response:
-    """``rows`` (already filtered) as the listing format the request asks for."""
-    table = [{column: as_cell(row.get(column)) for column in columns} for row in rows]
+    """``rows`` (already filtered) as the listing format the request asks for.
+
+    ``cells`` replaces ``rows`` when the caller already has each row as exactly ``columns``
+    mapped to strings (the archive listings): 100,000 rows need not be copied again.
+    """
+    table = (
+        cells
+        if cells is not None
+        else [{column: as_cell(row.get(column)) for column in columns} for row in rows]
+    )
     fmt = requested_format(request)
     if fmt == "json":
         body = {"ResultSet": {"Result": table, "totalRecords": str(len(table)), "title": title}}

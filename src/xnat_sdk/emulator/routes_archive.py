@@ -159,7 +159,10 @@ def listing(request: Request, store: ArchiveStore, account: Account, target: Tar
         if kinds == ("project",):
             nodes = [n for n in nodes if store.can_list(n.id, account)]
         else:
-            nodes = [n for n in nodes if store.can_read(n.project, account)]
+            readable: dict[str, bool] = {}  # asked once per project, not once per object
+            for project in {n.project for n in nodes}:
+                readable[project] = store.can_read(project, account)
+            nodes = [n for n in nodes if readable[n.project]]
     elif parent.kind == "project" and kinds[0] in ("subject", "experiment"):
         nodes = store.in_project(parent.id, kinds)
     else:
@@ -168,7 +171,7 @@ def listing(request: Request, store: ArchiveStore, account: Account, target: Tar
     if target.collection == "experiments" and parent is None:
         kind = "experiment"
     rows, columns = table(store, kind, nodes, dict(request.query_params))
-    return listing_response(request, rows, columns, TITLES[kind])
+    return listing_response(request, (), columns, TITLES[kind], cells=rows)
 
 
 def project_extras(

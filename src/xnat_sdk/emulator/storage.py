@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS shares (
     label TEXT NOT NULL,
     PRIMARY KEY (node_pk, project)
 );
+CREATE INDEX IF NOT EXISTS shares_project_label ON shares(project, label);
 CREATE TABLE IF NOT EXISTS project_access (
     project TEXT PRIMARY KEY,
     accessibility TEXT NOT NULL
@@ -133,14 +135,15 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
-    def next_counter(self, conn: sqlite3.Connection, name: str) -> int:
-        """The next value of a named sequence (accession numbers), inside the caller's write."""
+    def next_counter(self, conn: sqlite3.Connection, name: str, count: int = 1) -> int:
+        """The next value of a named sequence (accession numbers), inside the caller's write;
+        ``count`` reserves that many consecutive values and returns the first."""
         row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         value = 1 if row is None else int(row["value"]) + 1
         conn.execute(
             "INSERT INTO counters(name, value) VALUES (?, ?) "
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            (name, value),
+            (name, value + count - 1),
         )
         return value
 
@@ -220,6 +223,33 @@ class BlobStore:
             writer.abort()
             raise
         return writer.finish()
+
+    def write_many(self, contents: Iterable[bytes]) -> list[StagedBlob]:
+        """Write many small blobs with one file-system sync for all of them, instead of a
+        temporary file and two fsyncs each (seeding 60,000 files: seconds, not minutes).
+
+        Each is written straight under its final, fresh name: until a row points at it a blob
+        is invisible, and it is durable (synced) before this returns.
+        """
+        staged: list[StagedBlob] = []
+        made: set[str] = set()
+        try:
+            for content in contents:
+                name = f"bulk-{secrets.token_hex(8)}"
+                folder = name[-2:]
+                if folder not in made:
+                    (self.root / folder).mkdir(exist_ok=True)
+                    made.add(folder)
+                blob = f"{folder}/{name}"
+                with open(self.root / blob, "xb") as handle:
+                    handle.write(content)
+                staged.append(StagedBlob(blob, len(content), hashlib.md5(content).hexdigest()))
+        except BaseException:
+            for written in staged:
+                self.discard(written.blob)
+            raise
+        os.sync()
+        return staged
 
     def absolute(self, blob: str) -> Path:
         return self.root / blob
