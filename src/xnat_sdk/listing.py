@@ -175,8 +175,9 @@ class ListingSource(Protocol):
         """The rows of the listing at ``uri`` (``ResultSet.Result``), every value a string."""
         ...
 
-    def item_from_row(self, row: Row, item_type: type[T], listing: Listing[T]) -> T:
-        """The live object for ``row``, of ``item_type`` or the subclass its xsi:type names."""
+    def item_from_row(self, row: dict[str, str], key: str, listing: Listing[T]) -> T:
+        """The live object for ``row`` (keyed ``key`` in ``listing``), of the listing's item
+        type or the subclass its xsi:type names."""
         ...
 
     def create_item(
@@ -234,6 +235,8 @@ class Listing(Generic[T_co]):
     def _fetch(self, query: Mapping[str, str]) -> list[dict[str, str]]:
         """Rows from the server for ``query``, with this listing's filters applied again."""
         fetched = self._source.listing_rows(self.uri, query)
+        if not self.filters:
+            return fetched
         return [row for row in fetched if _matches(row, self.filters)]
 
     def clearcache(self) -> None:
@@ -245,11 +248,11 @@ class Listing(Generic[T_co]):
     def _key_of(self, row: Row) -> str:
         return self.spec.key(row)
 
-    def _item(self, row: Row) -> T_co:
+    def _item(self, row: dict[str, str]) -> T_co:
         key = self._key_of(row)
         item = self._items.get(key)
         if item is None:
-            item = self._source.item_from_row(row, self.item_type, self)
+            item = self._source.item_from_row(row, key, self)
             self._items[key] = item
         return item
 
@@ -266,7 +269,7 @@ class Listing(Generic[T_co]):
             self._index = index
         return rows, self._index
 
-    def _find(self, key: str) -> Row:
+    def _find(self, key: str) -> dict[str, str]:
         rows, index = self._lookup()
         by_id = index.get("1:" + key)
         if by_id:

@@ -262,33 +262,21 @@ def bind(obj: XnatObject, session: SessionLike, uri: str, *, complete: bool) -> 
     obj._bind(session, uri, complete=complete)  # pyright: ignore[reportPrivateUsage]  # same module
 
 
-def partial_model(
-    cls: type[XnatObject], values: Mapping[str, object], *, skip_invalid: bool
-) -> XnatObject:
+def partial_model(cls: type[XnatObject], values: Mapping[str, object]) -> XnatObject:
     """An instance of ``cls`` holding only ``values`` (keyed by field or XSD name), each
     validated on its own; other fields are absent (fetched on first access once bound).
-
-    Listing rows use ``skip_invalid`` (a column that is not a field, or does not validate, is
-    left for the fetch); new objects do not: a bad value raises ``FieldValueError``.
+    A bad value raises ``FieldValueError`` naming the field. (Listing rows take the faster
+    ``xnat_sdk.row_objects`` path.)
     """
     # Placeholders for every field: model_construct then computes no defaults (it inspects
-    # each default factory, which dominated listing time); all but the loaded are dropped below.
+    # each default factory); all but the loaded are dropped below.
     obj = cls.model_construct(**dict.fromkeys(cls.model_fields))
     loaded: set[str] = set()
     for key, value in values.items():
-        try:
-            name = field_named(cls, key)
-        except FieldValueError:
-            if skip_invalid:
-                continue
-            raise
-        if skip_invalid and value == "":
-            continue
+        name = field_named(cls, key)
         try:
             cls.__pydantic_validator__.validate_assignment(obj, name, value)
         except ValidationError as exc:
-            if skip_invalid:
-                continue  # the full object, fetched on first use, has the typed value
             raise _invalid(cls, name, value, exc) from None
         loaded.add(name)
     # Read the store only now: pydantic replaces __dict__ on each validated assignment.

@@ -54,14 +54,18 @@ from xnat_sdk.objects import (
     partial_model,
 )
 from xnat_sdk.prearchive import Prearchive
+from xnat_sdk.row_objects import RowBuilder
 from xnat_sdk.services import Services
 from xnat_sdk.users import Users
 
 if TYPE_CHECKING:
+    from xnat_sdk._modelbase import XnatModel
     from xnat_sdk.models import ExperimentData, ProjectData, SubjectData
+    from xnat_sdk.search import Query as SearchQuery
 
 T = TypeVar("T")
 U = TypeVar("U")
+M = TypeVar("M", bound="XnatModel")
 
 #: A JSON document as ``json.loads`` returns it.
 JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
@@ -96,6 +100,10 @@ class XNATSession:
         self.logged_in_user: str | None = None
         self.caching = True
         self._listings: dict[str, Listing[object]] = {}
+        #: Listing rows -> objects, per (xsi:type, listing item type, columns): worked out once.
+        self._row_builders: dict[
+            tuple[str, type[object], tuple[str, ...]], RowBuilder[XnatObject]
+        ] = {}
         self._closed = False
         self._version: str | None = None
         self._keepalive_interval = keepalive
@@ -636,6 +644,13 @@ class XNATSession:
         """The searchable data types and their search fields."""
         return Inspect(self)
 
+    def search(self, model: type[M]) -> SearchQuery[M]:
+        """A typed search over ``model``: ``session.search(MrSessionData).filter(
+        MrSessionData.c.date >= day).all()`` (see ``xnat_sdk.search``)."""
+        from xnat_sdk.search import Query
+
+        return Query(self, model)
+
     def listing_at_root(self, name: str, item_type: type[T]) -> Listing[T]:
         """The site-wide listing ``/data/{name}`` (projects, subjects, experiments)."""
         return self._listing_at(f"/data/{name}", LISTING_SPECS[name], item_type)
@@ -679,26 +694,29 @@ class XNATSession:
             if isinstance(row, dict)
         ]
 
-    def item_from_row(self, row: Row, item_type: type[T], listing: Listing[T]) -> T:
+    def item_from_row(self, row: dict[str, str], key: str, listing: Listing[T]) -> T:
         """The live object for a listing row: its xsi:type's class, bound below the listing."""
-        spec = listing.spec
-        key = spec.key(row)
         # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
         # row's /data/subjects/ID): XNAT creates children only within a project's path.
         uri = f"{listing.uri}/{key}"
+        item_type = listing.item_type
         if issubclass(item_type, FileData):
             built: object = _file_from_row(self, row, row.get("URI") or uri, key)
         else:
-            built = self._object_from_row(row, item_type, spec, uri)
+            built = self._row_builder(row, listing.spec, item_type).build(row, self, uri)
         return _checked(built, item_type, f"a row of {listing.uri}")
 
-    def _object_from_row(
-        self, row: Row, item_type: type[object], spec: ListingSpec, uri: str
-    ) -> XnatObject:
-        cls = _class_for(row.get(spec.type_column, "") if spec.type_column else "", item_type)
-        obj = partial_model(cls, row, skip_invalid=True)
-        bind(obj, self, uri, complete=False)
-        return obj
+    def _row_builder(
+        self, row: dict[str, str], spec: ListingSpec, item_type: type[object]
+    ) -> RowBuilder[XnatObject]:
+        """The builder for rows like ``row`` of a listing of ``item_type`` (made once)."""
+        xsi_type = row.get(spec.type_column, "") if spec.type_column else ""
+        columns = tuple(row)
+        builder = self._row_builders.get((xsi_type, item_type, columns))
+        if builder is None:
+            builder = RowBuilder(_class_for(xsi_type, item_type), columns)
+            self._row_builders[(xsi_type, item_type, columns)] = builder
+        return builder
 
     # -- live-object support (the SessionLike protocol) -----------------------------------
 
@@ -769,7 +787,7 @@ class XNATSession:
             raise XNATValueError(f"{item_type.__name__} objects cannot be created this way")
         check_label(key)
         key_field = field_named(item_type, spec.create_key)
-        model = partial_model(item_type, {**fields, key_field: key}, skip_invalid=False)
+        model = partial_model(item_type, {**fields, key_field: key})
         created = self.add_item(listing_uri, key, model)
         return _checked(created, item_type, f"{listing_uri}/{key}")
 
