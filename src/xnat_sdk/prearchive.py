@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Final, Literal, get_args
 from xnat_sdk import transfer
 from xnat_sdk.dicomdump import DicomDumpRow, dicom_dump
 from xnat_sdk.errors import XNATError, XNATNotFoundError, XNATResponseError, XNATValueError
+from xnat_sdk.objects import check_label
 
 if TYPE_CHECKING:
     import pydicom
@@ -341,6 +342,10 @@ class PrearchiveSession:
         """Archive the session; return the new experiment (its concrete class, e.g.
         ``MrSessionData``). ``project``/``subject``/``experiment`` override the labels the
         importer chose; ``overwrite`` says what to do with an existing session of that label."""
+        labels = {"project": project, "subject": subject, "session": experiment}
+        for value in labels.values():
+            if value is not None:
+                check_label(value)
         self._check("archive")
         query: dict[str, str] = {"src": self.uri, "auto-archive": "false"}
         if overwrite is not None:
@@ -349,9 +354,7 @@ class PrearchiveSession:
             query["quarantine"] = "true" if quarantine else "false"
         if trigger_pipelines is not None:
             query["triggerPipelines"] = "true" if trigger_pipelines else "false"
-        for name, value in (("project", project), ("subject", subject), ("session", experiment)):
-            if value is not None:
-                query[name] = value
+        query.update((name, value) for name, value in labels.items() if value is not None)
         response = self._session.post("/data/services/archive", query=query)
         return load_archived(self._session, response.text)
 
@@ -364,6 +367,7 @@ class PrearchiveSession:
 
     def move(self, new_project: str, asynchronous: bool | None = None) -> PrearchiveSession:
         """Move the session to the prearchive of ``new_project``; return it there."""
+        check_label(new_project)
         self._check("move")
         query = {"src": self.uri, "newProject": new_project, **_flag(asynchronous)}
         self._session.post("/data/services/prearchive/move", query=query)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from xnat_sdk import transfer
 from xnat_sdk.dicomdump import DicomDumpRow, dicom_dump, dump_source
 from xnat_sdk.errors import XNATError, XNATValueError
-from xnat_sdk.objects import XnatObject
+from xnat_sdk.objects import XnatObject, check_label
 from xnat_sdk.prearchive import (
     OverwriteMode,
     PrearchiveScan,
@@ -200,7 +200,7 @@ class Services:
             query["dest"] = dest
         for name, value in (("project", project), ("subject", subject), ("session", experiment)):
             if value is not None:
-                query[name] = value
+                query[name] = check_label(value)
         if import_handler is not None:
             query["import-handler"] = import_handler
         response = transfer.upload(

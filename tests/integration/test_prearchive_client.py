@@ -207,6 +207,17 @@ def test_actions_in_a_wrong_status_raise_before_sending(
     assert [s.status for s in session.prearchive.sessions("P1")] == [busy]
 
 
+def test_invalid_labels_are_refused_before_sending(
+    session: xnat_sdk.XNATSession, staged: PrearchiveSession
+) -> None:
+    with pytest.raises(xnat_sdk.XNATInvalidLabelError, match="'/'"):
+        staged.archive(subject="a/b")
+    with pytest.raises(xnat_sdk.XNATInvalidLabelError, match="' '"):
+        staged.move("P 2")
+    assert session.prearchive.sessions("P1") == [staged]
+    assert staged.refresh().status == "READY"
+
+
 def test_move_rebuild_delete(session: xnat_sdk.XNATSession, staged: PrearchiveSession) -> None:
     moved = staged.move("P2")
     assert moved.project == "P2"

@@ -159,6 +159,8 @@ def test_import_argument_errors_send_nothing(
     upload = pack_zip(series_files(tmp_path / "d", Study()), tmp_path / "x.zip")
     with pytest.raises(xnat_sdk.XNATValueError, match="must start with /archive or /prearchive"):
         session.services.import_(upload, destination="/elsewhere")
+    with pytest.raises(xnat_sdk.XNATInvalidLabelError, match=r"'\.'"):
+        session.services.import_(upload, project=project, experiment="visit.1")
     with pytest.raises(xnat_sdk.XNATNotFoundError, match="NOPE"):
         session.services.import_(upload, project="NOPE", destination="/archive")
 
