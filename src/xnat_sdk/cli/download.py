@@ -24,6 +24,7 @@ from xnat_sdk.cli.paths import (
 )
 from xnat_sdk.errors import XNATValueError
 from xnat_sdk.models import ImageScanData, ImageSessionData, ProjectData, SubjectData
+from xnat_sdk.objects import FileData
 from xnat_sdk.session import XNATSession
 
 
@@ -59,6 +60,11 @@ def run(args: argparse.Namespace, out: Output) -> ExitCode:
     return ExitCode.OK
 
 
+def _download_file(session: XNATSession, file: FileData, target: Path) -> Path:
+    """``file.download`` with a progress bar (atomic, checked against the catalog digest)."""
+    return transfer.download_file(session, file.uri, target, verbose=True, expected_md5=file.digest)
+
+
 def _download(session: XNATSession, path: ArchivePath, destination: Path) -> list[Path]:
     """Download what ``path`` names below ``destination``; the files or folders written."""
     if path.resource is not None:
@@ -67,10 +73,13 @@ def _download(session: XNATSession, path: ArchivePath, destination: Path) -> lis
             return resource.download_dir(destination, verbose=True)
         files = files_below(resource, path)
         if len(files) == 1 and files[0].path == path.file:
-            return [files[0].download(destination)]
+            target = destination / files[0].name if destination.is_dir() else destination
+            return [_download_file(session, files[0], target)]
         folder = path.file.rsplit("/", 1)[-1]
         return [
-            file.download(destination / folder / file.path.removeprefix(path.file + "/"))
+            _download_file(
+                session, file, destination / folder / file.path.removeprefix(path.file + "/")
+            )
             for file in files
         ]
     owner = resolve_owner(session, path)
