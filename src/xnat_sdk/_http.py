@@ -81,7 +81,8 @@ def install_log_redaction(logger: logging.Logger) -> None:
             target.addFilter(RedactSecrets())
 
 
-_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+#: No Nagle on client sockets (see ``HttpTransport``); the async transport uses them too.
+SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _MESSAGE_LIMIT = 500
 
@@ -190,7 +191,7 @@ class HttpTransport:
         install_log_redaction(logger)
         # No Nagle: h11 writes headers and body separately, and a small body would otherwise
         # wait for the server's delayed ACK (about 40 ms per upload on Linux).
-        transport = httpx.HTTPTransport(verify=verify, socket_options=_SOCKET_OPTIONS)
+        transport = httpx.HTTPTransport(verify=verify, socket_options=SOCKET_OPTIONS)
         self.client = httpx.Client(
             transport=transport, verify=verify, timeout=timeout, follow_redirects=False
         )
@@ -241,12 +242,15 @@ class HttpTransport:
                 content=content,
                 json=json,
                 files=files,
-                timeout=_as_timeout(timeout, self.client.timeout),
+                timeout=as_timeout(timeout, self.client.timeout),
             )
 
         request = build()
-        may_repeat = method in _IDEMPOTENT if idempotent is None else idempotent
-        replay = build if may_repeat and (start is not None or _replayable(request)) else None
+        replay = (
+            build
+            if may_repeat(method, idempotent) and (start is not None or _replayable(request))
+            else None
+        )
         response = self._send(request, replay, auth=auth, stream=False, follow=follow_redirects)
         self.check(response, accepted_status)
         return response
@@ -270,13 +274,13 @@ class HttpTransport:
                 self.url(path),
                 params=normalize_query(query),
                 headers=headers,
-                timeout=_as_timeout(timeout, self.client.timeout),
+                timeout=as_timeout(timeout, self.client.timeout),
             )
 
         replay = build if method in _IDEMPOTENT else None
         response = self._send(build(), replay, auth=None, stream=True, follow=True)
         try:
-            if not self._accepted(response, accepted_status):
+            if not is_accepted(response, accepted_status):
                 response.read()
                 self.check(response, accepted_status)
             yield response
@@ -285,21 +289,7 @@ class HttpTransport:
 
     def check(self, response: httpx.Response, accepted_status: Collection[int] | None) -> None:
         """Raise the typed error for ``response`` unless its status is accepted."""
-        if self._accepted(response, accepted_status):
-            return
-        raise error_for_status(
-            response.request.method,
-            str(response.request.url),
-            response.status_code,
-            server_message(response),
-        )
-
-    @staticmethod
-    def _accepted(response: httpx.Response, accepted_status: Collection[int] | None) -> bool:
-        accepted = accepted_status
-        if accepted is None:
-            accepted = DEFAULT_ACCEPTED.get(response.request.method, frozenset({200}))
-        return response.status_code in accepted
+        check_status(response, accepted_status)
 
     def _send(
         self,
@@ -333,16 +323,14 @@ class HttpTransport:
             else:
                 elapsed = time.monotonic() - started
                 self.logger.debug("%s -> %d (%.3f s)", shown, response.status_code, elapsed)
-                if (
-                    response.status_code not in self.retry.statuses
-                    or attempt >= attempts
-                    or not self._wait(
-                        attempt,
-                        started,
-                        shown,
-                        str(response.status_code),
-                        retry_after(response.headers.get("retry-after")),
-                    )
+                if not retryable_status(
+                    self.retry, response.status_code, attempt, attempts
+                ) or not self._wait(
+                    attempt,
+                    started,
+                    shown,
+                    str(response.status_code),
+                    retry_after(response.headers.get("retry-after")),
                 ):
                     return response
                 response.close()
@@ -354,9 +342,9 @@ class HttpTransport:
         self, attempt: int, started: float, shown: str, reason: str, asked: float | None
     ) -> bool:
         """Sleep before the next try; False when that would exceed the total time budget."""
-        delay = self.retry.delay(attempt) if asked is None else asked
-        if time.monotonic() - started + delay > self.retry.max_total:
-            self.logger.debug("%s: %s; no time left for a retry in %.2f s", shown, reason, delay)
+        delay = retry_delay(self.retry, attempt, time.monotonic() - started, asked)
+        if delay is None:
+            self.logger.debug("%s: %s; no time left for a retry", shown, reason)
             return False
         self.logger.debug(
             "%s: %s (try %d of %d), retrying in %.2f s",
@@ -386,7 +374,50 @@ def _replayable(request: httpx.Request) -> bool:
     return isinstance(request.stream, httpx.ByteStream)
 
 
-def _as_timeout(timeout: Timeout, default: httpx.Timeout) -> httpx.Timeout:
+# -- pure decisions, shared by HttpTransport and the async transport (xnat_sdk.aio) ------------
+
+
+def may_repeat(method: str, idempotent: bool | None) -> bool:
+    """Whether a request may be sent again after a transient failure (``idempotent``
+    overrides what the method implies)."""
+    return method in _IDEMPOTENT if idempotent is None else idempotent
+
+
+def retryable_status(policy: RetryPolicy, status: int, attempt: int, attempts: int) -> bool:
+    """Whether an answer with ``status`` after try ``attempt`` of ``attempts`` is retried."""
+    return status in policy.statuses and attempt < attempts
+
+
+def retry_delay(
+    policy: RetryPolicy, attempt: int, elapsed: float, asked: float | None
+) -> float | None:
+    """Seconds to wait before the try after ``attempt`` (``asked``: the server's Retry-After),
+    or ``None`` when that retry would end beyond the policy's total time budget."""
+    delay = policy.delay(attempt) if asked is None else asked
+    return None if elapsed + delay > policy.max_total else delay
+
+
+def is_accepted(response: httpx.Response, accepted_status: Collection[int] | None) -> bool:
+    """Whether ``response``'s status is accepted (the method's default when not given)."""
+    accepted = accepted_status
+    if accepted is None:
+        accepted = DEFAULT_ACCEPTED.get(response.request.method, frozenset({200}))
+    return response.status_code in accepted
+
+
+def check_status(response: httpx.Response, accepted_status: Collection[int] | None) -> None:
+    """Raise the typed error for ``response`` (read) unless its status is accepted."""
+    if is_accepted(response, accepted_status):
+        return
+    raise error_for_status(
+        response.request.method,
+        str(response.request.url),
+        response.status_code,
+        server_message(response),
+    )
+
+
+def as_timeout(timeout: Timeout, default: httpx.Timeout) -> httpx.Timeout:
     if timeout is None:
         return default
     if isinstance(timeout, httpx.Timeout):
