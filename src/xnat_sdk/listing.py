@@ -213,7 +213,7 @@ class Listing(Generic[T_co]):
         self.spec = spec
         self.filters: dict[str, str] = dict(filters or {})
         self._rows: list[dict[str, str]] | None = None
-        self._index: dict[str, list[dict[str, str]]] | None = None
+        self._index: RowIndex | None = None
         self._items: dict[str, T_co] = {}
 
     def __repr__(self) -> str:
@@ -234,10 +234,7 @@ class Listing(Generic[T_co]):
 
     def _fetch(self, query: Mapping[str, str]) -> list[dict[str, str]]:
         """Rows from the server for ``query``, with this listing's filters applied again."""
-        fetched = self._source.listing_rows(self.uri, query)
-        if not self.filters:
-            return fetched
-        return [row for row in fetched if _matches(row, self.filters)]
+        return filter_rows(self._source.listing_rows(self.uri, query), self.filters)
 
     def clearcache(self) -> None:
         """Forget the rows and items; the next access asks the server again."""
@@ -256,46 +253,21 @@ class Listing(Generic[T_co]):
             self._items[key] = item
         return item
 
-    def _lookup(self) -> tuple[list[dict[str, str]], dict[str, list[dict[str, str]]]]:
-        """The rows and an index of them by ID and by secondary key (built once per fetch)."""
+    def _lookup(self) -> RowIndex:
+        """An index of the rows by ID and by secondary key (built once per fetch)."""
         rows = self.rows()
         if self._index is None:
-            index: dict[str, list[dict[str, str]]] = {}
-            column = self.spec.secondary_column
-            for row in rows:
-                if column is not None and row.get(column):
-                    index.setdefault("2:" + row[column], []).append(row)
-                index.setdefault("1:" + self._key_of(row), []).append(row)
-            self._index = index
-        return rows, self._index
+            self._index = RowIndex(rows, self.spec)
+        return self._index
 
     def _find(self, key: str) -> dict[str, str]:
-        rows, index = self._lookup()
-        by_id = index.get("1:" + key)
-        if by_id:
-            return by_id[0]
-        matches = index.get("2:" + key, [])
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise XNATAmbiguousKeyError(key, [self._key_of(row) for row in matches])
-        known = ", ".join(self._key_of(row) for row in rows[:20])
-        more = ", ..." if len(rows) > 20 else ""
-        raise XNATKeyError(
-            f"{self.item_type.__name__} {key!r} is not in {self.uri} (known: {known}{more})"
-        )
+        return self._lookup().find(key, self.item_type, self.uri)
 
     # -- Mapping / Sequence behaviour ---------------------------------------------------------
 
     def __getitem__(self, key: int | str) -> T_co:
         if isinstance(key, int):
-            rows = self.rows()
-            try:
-                return self._item(rows[key])
-            except IndexError:
-                raise XNATKeyError(
-                    f"position {key} is outside {self.uri} ({len(rows)} items)"
-                ) from None
+            return self._item(row_at(self.rows(), key, self.uri))
         return self._item(self._find(key))
 
     @overload
@@ -312,10 +284,7 @@ class Listing(Generic[T_co]):
             return default
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        _, index = self._lookup()
-        return f"1:{key}" in index or f"2:{key}" in index
+        return isinstance(key, str) and key in self._lookup()
 
     def __iter__(self) -> Iterator[T_co]:
         for row in self.rows():
@@ -349,13 +318,8 @@ class Listing(Generic[T_co]):
         The filters are sent to the server as query parameters (XNAT filters where it can) and
         applied again to the answer, so the result is the same either way.
         """
-        extra = {**(filters or {}), **kwargs}
-        for column, value in extra.items():
-            if column in self.filters and self.filters[column] != value:
-                raise XNATValueError(
-                    f"filter {column}={value!r} conflicts with {column}={self.filters[column]!r}"
-                )
-        return Listing(self._source, self.uri, self.item_type, self.spec, {**self.filters, **extra})
+        merged = merge_filters(self.filters, {**(filters or {}), **kwargs})
+        return Listing(self._source, self.uri, self.item_type, self.spec, merged)
 
     @overload
     def tabulate(  # type: ignore[overload-overlap]  # typed rows first, generic last
@@ -406,14 +370,9 @@ class Listing(Generic[T_co]):
         column in ``row["lable"]`` is a type error."""
         listing = self.filter(filter) if filter else self
         rows = listing.rows()
-        if columns is None:
-            standard = dict.fromkeys(self.spec.columns, "")
-            return [{**standard, **row} for row in rows]
-        missing = [c for c in columns if rows and c not in rows[0]]
-        if missing:
-            query = {"format": "json", "columns": ",".join(columns), **listing.filters}
-            rows = listing._fetch(query)
-        return [{column: row.get(column, "") for column in columns} for row in rows]
+        if columns is not None and lacks_columns(rows, columns):
+            rows = listing._fetch(columns_query(columns, listing.filters))
+        return tabulated(rows, self.spec, columns)
 
     def tabulate_pandas(self, columns: Sequence[str] | None = None) -> object:
         """The listing as a ``pandas.DataFrame`` (needs pandas installed)."""
@@ -457,12 +416,95 @@ class Listing(Generic[T_co]):
         return self._source.add_item(self.uri, key, obj)
 
 
+# -- rules on rows, shared by Listing and the async listing (xnat_sdk.aio) ---------------------
+
+
 def _matches(row: Row, filters: Mapping[str, str]) -> bool:
     """Whether ``row`` fits ``filters``; a column the server did not return is not judged."""
     return all(
         column not in row or fnmatch.fnmatchcase(row[column], pattern)
         for column, pattern in filters.items()
     )
+
+
+def filter_rows(rows: list[dict[str, str]], filters: Mapping[str, str]) -> list[dict[str, str]]:
+    """The rows that fit ``filters`` (applied again to what the server answered)."""
+    if not filters:
+        return rows
+    return [row for row in rows if _matches(row, filters)]
+
+
+def merge_filters(current: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """``current`` and ``extra`` together; a column asked to match two patterns is an error."""
+    for column, value in extra.items():
+        if column in current and current[column] != value:
+            raise XNATValueError(
+                f"filter {column}={value!r} conflicts with {column}={current[column]!r}"
+            )
+    return {**current, **extra}
+
+
+def row_at(rows: Sequence[dict[str, str]], position: int, uri: str) -> dict[str, str]:
+    """The row at ``position`` (negative from the end), or ``XNATKeyError`` saying why not."""
+    try:
+        return rows[position]
+    except IndexError:
+        raise XNATKeyError(f"position {position} is outside {uri} ({len(rows)} items)") from None
+
+
+def lacks_columns(rows: Sequence[Row], columns: Sequence[str]) -> bool:
+    """True when the rows held do not have every column asked for (ask the server for them)."""
+    return bool(rows) and any(column not in rows[0] for column in columns)
+
+
+def columns_query(columns: Sequence[str], filters: Mapping[str, str]) -> dict[str, str]:
+    """The listing query that asks the server for ``columns``."""
+    return {"format": "json", "columns": ",".join(columns), **filters}
+
+
+def tabulated(
+    rows: Sequence[Row], spec: ListingSpec, columns: Sequence[str] | None
+) -> list[dict[str, str]]:
+    """Rows shaped for ``tabulate``: the chosen ``columns``, or every standard column of the
+    listing (``""`` where the server has no value)."""
+    if columns is None:
+        standard = dict.fromkeys(spec.columns, "")
+        return [{**standard, **row} for row in rows]
+    return [{column: row.get(column, "") for column in columns} for row in rows]
+
+
+class RowIndex:
+    """The rows of one fetch indexed by ID and by secondary key (label, name, ...)."""
+
+    def __init__(self, rows: Sequence[dict[str, str]], spec: ListingSpec) -> None:
+        self._rows = rows
+        self._spec = spec
+        self._by_id: dict[str, dict[str, str]] = {}
+        self._by_secondary: dict[str, list[dict[str, str]]] = {}
+        column = spec.secondary_column
+        for row in rows:
+            if column is not None and row.get(column):
+                self._by_secondary.setdefault(row[column], []).append(row)
+            self._by_id.setdefault(spec.key(row), row)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_id or key in self._by_secondary
+
+    def find(self, key: str, item_type: type[object], uri: str) -> dict[str, str]:
+        """The row whose ID is ``key``, else the one row whose secondary key is ``key``;
+        ``XNATAmbiguousKeyError`` when several share it, ``XNATKeyError`` naming the known IDs
+        when none has it."""
+        by_id = self._by_id.get(key)
+        if by_id is not None:
+            return by_id
+        matches = self._by_secondary.get(key, [])
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise XNATAmbiguousKeyError(key, [self._spec.key(row) for row in matches])
+        known = ", ".join(self._spec.key(row) for row in self._rows[:20])
+        more = ", ..." if len(self._rows) > 20 else ""
+        raise XNATKeyError(f"{item_type.__name__} {key!r} is not in {uri} (known: {known}{more})")
 
 
 def _is_subclass(cls: type, base: type) -> bool:
