@@ -21,7 +21,14 @@ from typing import IO, TypeAlias, cast
 
 import httpx
 
-from xnat_sdk.errors import XNATConnectionError, XNATValueError, error_for_status, redact_url
+from xnat_sdk.errors import (
+    XNATConnectionError,
+    XNATOutcomeUnknownError,
+    XNATTimeoutError,
+    XNATValueError,
+    error_for_status,
+    redact_url,
+)
 
 #: Query values as callers give them; booleans become XNAT's ``true``/``false``.
 QueryValue: TypeAlias = str | int | float | bool
@@ -84,6 +91,9 @@ def install_log_redaction(logger: logging.Logger) -> None:
 #: No Nagle on client sockets (see ``HttpTransport``); the async transport uses them too.
 SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+#: Failures before a request leaves the client: it cannot have been applied, so any request
+#: may be sent again after one.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MESSAGE_LIMIT = 500
 
 
@@ -246,12 +256,11 @@ class HttpTransport:
             )
 
         request = build()
-        replay = (
-            build
-            if may_repeat(method, idempotent) and (start is not None or _replayable(request))
-            else None
+        replay = build if start is not None or _replayable(request) else None
+        repeat = may_repeat(method, idempotent)
+        response = self._send(
+            request, replay, repeat, auth=auth, stream=False, follow=follow_redirects
         )
-        response = self._send(request, replay, auth=auth, stream=False, follow=follow_redirects)
         self.check(response, accepted_status)
         return response
 
@@ -277,8 +286,8 @@ class HttpTransport:
                 timeout=as_timeout(timeout, self.client.timeout),
             )
 
-        replay = build if method in _IDEMPOTENT else None
-        response = self._send(build(), replay, auth=None, stream=True, follow=True)
+        repeat = may_repeat(method, None)
+        response = self._send(build(), build, repeat, auth=None, stream=True, follow=True)
         try:
             if not is_accepted(response, accepted_status):
                 response.read()
@@ -295,12 +304,18 @@ class HttpTransport:
         self,
         request: httpx.Request,
         replay: Callable[[], httpx.Request] | None,
+        repeat: bool,
         *,
         auth: httpx.Auth | None,
         stream: bool,
         follow: bool,
     ) -> httpx.Response:
-        """Send ``request``; when ``replay`` rebuilds it, failures are retried per policy."""
+        """Send ``request``; when ``replay`` rebuilds it, failures are retried per policy.
+
+        A request that must not be repeated (``repeat`` False: a POST, an upload without
+        overwrite) is sent again only after a connection that failed before it left the client;
+        an answer lost after it was sent raises ``XNATOutcomeUnknownError``.
+        """
         shown = f"{request.method} {redact_url(str(request.url))}"
         attempts = self.retry.attempts if replay is not None else 1
         started = time.monotonic()
@@ -315,22 +330,26 @@ class HttpTransport:
                 )
             except httpx.TransportError as exc:
                 reason = type(exc).__name__
-                if attempt >= attempts or not self._wait(attempt, started, shown, reason, None):
+                if (
+                    not (repeat or isinstance(exc, _NEVER_SENT))
+                    or attempt >= attempts
+                    or not self._wait(attempt, started, shown, reason, None)
+                ):
                     self.logger.debug("%s failed after %d tries: %s", shown, attempt, reason)
-                    raise XNATConnectionError(
-                        f"{shown} failed after {attempt} tries: {reason}"
-                    ) from exc
+                    raise transport_failure(shown, exc, attempt, repeat) from exc
             else:
                 elapsed = time.monotonic() - started
                 self.logger.debug("%s -> %d (%.3f s)", shown, response.status_code, elapsed)
-                if not retryable_status(
-                    self.retry, response.status_code, attempt, attempts
-                ) or not self._wait(
-                    attempt,
-                    started,
-                    shown,
-                    str(response.status_code),
-                    retry_after(response.headers.get("retry-after")),
+                if (
+                    not repeat
+                    or not retryable_status(self.retry, response.status_code, attempt, attempts)
+                    or not self._wait(
+                        attempt,
+                        started,
+                        shown,
+                        str(response.status_code),
+                        retry_after(response.headers.get("retry-after")),
+                    )
                 ):
                     return response
                 response.close()
@@ -381,6 +400,23 @@ def may_repeat(method: str, idempotent: bool | None) -> bool:
     """Whether a request may be sent again after a transient failure (``idempotent``
     overrides what the method implies)."""
     return method in _IDEMPOTENT if idempotent is None else idempotent
+
+
+def transport_failure(
+    shown: str, exc: httpx.TransportError, attempt: int, repeat: bool
+) -> XNATConnectionError:
+    """The typed error for a request (``shown``: method and redacted URL) that ``exc`` ended
+    after ``attempt`` tries: ``XNATOutcomeUnknownError`` when it must not be repeated and may
+    have reached the server, ``XNATTimeoutError`` for a timeout, else ``XNATConnectionError``."""
+    reason = type(exc).__name__
+    if not repeat and not isinstance(exc, _NEVER_SENT):
+        return XNATOutcomeUnknownError(
+            f"{shown}: the connection broke ({reason}) after the request was sent, so the "
+            "outcome is unknown: the server may or may not have applied it. It was not sent "
+            "again because repeating it could apply it twice; check the server before retrying"
+        )
+    error = XNATTimeoutError if isinstance(exc, httpx.TimeoutException) else XNATConnectionError
+    return error(f"{shown} failed after {attempt} tries: {reason}")
 
 
 def retryable_status(policy: RetryPolicy, status: int, attempt: int, attempts: int) -> bool:

@@ -51,6 +51,19 @@ class XNATConnectionError(XNATError):
     """The server could not be reached or the connection broke."""
 
 
+class XNATTimeoutError(XNATConnectionError):
+    """The server did not connect or answer within the timeout (after any retries)."""
+
+
+class XNATOutcomeUnknownError(XNATConnectionError):
+    """A request that must not be repeated was sent, but its answer was lost.
+
+    The server may or may not have applied it (a POST that created something, an upload
+    without overwrite): the client does not send it again. Check the server's state before
+    trying once more.
+    """
+
+
 class XNATSessionClosedError(XNATError):
     """The session was used after ``disconnect()``."""
 
