@@ -128,11 +128,15 @@ class ResourceBehaviour:
         directory: str | os.PathLike[str],
         overwrite: bool = False,
         method: UploadMethod = "tgz_file",
+        max_workers: int | None = None,
     ) -> None:
-        """Upload a whole directory with one of xnatpy's five methods."""
+        """Upload a whole directory with one of xnatpy's five methods (``per_file`` with
+        ``max_workers`` uploads that many files at once)."""
         from xnat_sdk import operations
 
-        operations.upload_dir(cast("AbstractResource", self), directory, overwrite, method)
+        operations.upload_dir(
+            cast("AbstractResource", self), directory, overwrite, method, max_workers
+        )
 
     def download(self, path: str, target: str | os.PathLike[str]) -> Path:
         """Download the file ``path`` of the resource to ``target`` (atomic, verified)."""
@@ -140,8 +144,16 @@ class ResourceBehaviour:
 
         return operations.download(cast("AbstractResource", self), path, target)
 
-    def download_dir(self, target_dir: str | os.PathLike[str], verbose: bool = False) -> list[Path]:
-        """Download every file of the resource below ``target_dir``."""
+    def download_dir(
+        self,
+        target_dir: str | os.PathLike[str],
+        verbose: bool = False,
+        max_workers: int | None = None,
+    ) -> list[Path]:
+        """Download every file of the resource below ``target_dir`` (one zip; with
+        ``max_workers``, file by file that many at once, to ``target_dir/<path>``)."""
         from xnat_sdk import operations
 
-        return operations.download_resource_dir(cast("AbstractResource", self), target_dir, verbose)
+        return operations.download_resource_dir(
+            cast("AbstractResource", self), target_dir, verbose, max_workers
+        )

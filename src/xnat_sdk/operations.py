@@ -15,7 +15,7 @@ from typing import IO, TypeVar
 
 import pydicom
 
-from xnat_sdk import transfer
+from xnat_sdk import parallel, transfer
 from xnat_sdk.errors import XNATError, XNATNotFoundError, XNATValueError
 from xnat_sdk.models import (
     AbstractResource,
@@ -83,12 +83,21 @@ def upload_dir(
     directory: str | os.PathLike[str],
     overwrite: bool = False,
     method: transfer.UploadMethod = "tgz_file",
+    max_workers: int | None = None,
 ) -> None:
     """Upload the tree below ``directory`` into ``resource`` (``directory/a/b.txt`` becomes
-    ``a/b.txt``), with one of the five methods of xnatpy (see ``transfer.UPLOAD_METHODS``)."""
-    transfer.upload_dir(
-        _session(resource), resource.uri, directory, overwrite=overwrite, method=method
-    )
+    ``a/b.txt``), with one of the five methods of xnatpy (see ``transfer.UPLOAD_METHODS``).
+    ``max_workers`` runs that many ``per_file`` uploads at once (no other method has files to
+    run in parallel)."""
+    session = _session(resource)
+    if max_workers is None:
+        transfer.upload_dir(session, resource.uri, directory, overwrite=overwrite, method=method)
+    elif method != "per_file":
+        raise XNATValueError(f"max_workers needs method='per_file', not {method!r}")
+    else:
+        parallel.upload_tree(
+            session, resource.uri, directory, overwrite=overwrite, max_workers=max_workers
+        )
     resource.files.clearcache()
 
 
@@ -104,11 +113,23 @@ def download(resource: AbstractResource, path: str, target: str | os.PathLike[st
 
 
 def download_resource_dir(
-    resource: AbstractResource, target_dir: str | os.PathLike[str], verbose: bool = False
+    resource: AbstractResource,
+    target_dir: str | os.PathLike[str],
+    verbose: bool = False,
+    max_workers: int | None = None,
 ) -> list[Path]:
-    """Download every file of ``resource`` (one zip) and unpack it below ``target_dir``."""
-    return transfer.download_zip_to_dir(
-        _session(resource), f"{resource.uri}/files", target_dir, verbose=verbose
+    """Download every file of ``resource`` below ``target_dir``: one zip unpacked as the server
+    lays it out, or with ``max_workers``, file by file that many at a time (each verified) to
+    ``target_dir/<path in the resource>``."""
+    session = _session(resource)
+    if max_workers is None:
+        return transfer.download_zip_to_dir(
+            session, f"{resource.uri}/files", target_dir, verbose=verbose
+        )
+    files = resource.files
+    files.clearcache()  # the files as they are now, not as first listed
+    return parallel.download_files(
+        session, files.values(), target_dir, max_workers=max_workers, verbose=verbose
     )
 
 

@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Collection, Generator, Mapping
+from collections.abc import Collection, Generator, Iterable, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -764,6 +764,22 @@ class XNATSession:
     def download_to(self, uri: str, target: Path, expected_md5: str | None = None) -> Path:
         """Download ``uri`` to ``target`` atomically, checked against ``expected_md5``."""
         return transfer.download_file(self, uri, target, expected_md5=expected_md5)
+
+    def download_files(
+        self,
+        files: Iterable[FileData],
+        target_dir: str | os.PathLike[str],
+        *,
+        max_workers: int = 8,
+        verbose: bool = False,
+    ) -> list[Path]:
+        """Download ``files`` below ``target_dir`` (each at its path in its resource),
+        ``max_workers`` at a time, each atomic and verified; see ``parallel.download_files``."""
+        from xnat_sdk import parallel  # the thread pool is imported only when used
+
+        return parallel.download_files(
+            self, files, target_dir, max_workers=max_workers, verbose=verbose
+        )
 
     def read_bytes(self, uri: str) -> bytes:
         """The whole body of ``uri``."""
