@@ -107,7 +107,7 @@ def write_all(sources: dict[Path, str], managed: Path | None) -> None:
         temporary.write_text(source, encoding="utf-8")
         temporary.replace(path)
     if managed is not None:
-        for stale in sorted(managed.glob("*.py")):
+        for stale in sorted(managed.rglob("*.py")):
             if stale not in sources:
                 stale.unlink()
 
@@ -121,7 +121,7 @@ def drift(sources: dict[Path, str]) -> list[str]:
     ]
     changed.extend(
         str(path.relative_to(PROJECT_ROOT)) + " (not generated any more)"
-        for path in sorted(GENERATED_DIR.glob("*.py"))
+        for path in sorted(GENERATED_DIR.rglob("*.py"))
         if path not in sources
     )
     return changed

@@ -60,7 +60,9 @@ class RenderedClass:
     abstract: bool
     base_abstract: bool
     fields: tuple[RenderedField, ...]
-    navigation: tuple[tuple[str, str], ...]
+    #: (property, item class, module to import the item class from when the property is
+    #: used: ``None`` when it is defined in the same module or is ``FileData``)
+    navigation: tuple[tuple[str, str, str | None], ...]
 
 
 @dataclass(frozen=True)
@@ -105,32 +107,40 @@ def render_package(
     packages = {spec.prefix: external_package or package for spec in types}
     packages.update((prefix, package) for prefix in modules)
     top = header(files)
+    # The SDK's own namespaces are packages of small modules loaded on first use; a plugin
+    # package keeps one module per namespace, imported at once so its classes register.
+    split = render_only is None
+    groups = {
+        prefix: _groups(specs, by_key) if split else {prefix: specs}
+        for prefix, specs in modules.items()
+    }
+    module_of = {spec.key: f"{packages[spec.prefix]}.{spec.prefix}" for spec in types}
+    for prefix, by_group in groups.items():
+        for group, specs in by_group.items():
+            dotted = f"{package}.{prefix}.{group}" if split else f"{package}.{prefix}"
+            module_of.update((spec.key, dotted) for spec in specs)
     rendered: list[RenderedModule] = []
     for prefix in sorted(modules):
-        ordered = _base_first(modules[prefix], by_key)
-        imports = _imports(prefix, ordered, by_key, packages)
-        defined: set[str] = set()
-        classes: list[RenderedClass] = []
-        for spec in ordered:
-            classes.append(_render_class(spec, by_key, defined))
-            defined.add(spec.key)
-        source = environment.get_template("module.py.j2").render(
-            header=top,
-            prefix=prefix,
-            namespace=ordered[0].namespace,
-            imports=imports,
-            classes=classes,
-            package=package,
-            columns=render_only is None,
-            uses_datetime=any("_dt." in f.annotation for c in classes for f in c.fields),
-            uses_listing=any(c.navigation for c in classes),
-            uses_filedata=any(item == "FileData" for c in classes for _, item in c.navigation),
-            uses_json=any("JsonText" in f.annotation for c in classes for f in c.fields),
-            uses_untyped=any("UntypedText" in f.annotation for c in classes for f in c.fields),
-            uses_literal=any("Literal[" in f.annotation for c in classes for f in c.fields),
-            uses_annotated=any("Annotated[" in f.annotation for c in classes for f in c.fields),
-        )
-        rendered.append(RenderedModule(f"{prefix}.py", source))
+        namespace = modules[prefix][0].namespace
+        for group, specs in sorted(groups[prefix].items()):
+            title = (
+                f"Generated model of ``{_names(specs)}`` and its inline types."
+                if split
+                else f"Generated models of the ``{prefix}`` namespace ({namespace})."
+            )
+            source = _render_module(
+                environment, specs, by_key, module_of, top, title, package, columns=split
+            )
+            name = f"{prefix}/{group}.py" if split else f"{prefix}.py"
+            rendered.append(RenderedModule(name, source))
+        if split:
+            classes = {
+                spec.class_name: group for group, specs in groups[prefix].items() for spec in specs
+            }
+            facade = environment.get_template("namespace.py.j2").render(
+                header=top, prefix=prefix, namespace=namespace, classes=sorted(classes.items())
+            )
+            rendered.append(RenderedModule(f"{prefix}/__init__.py", facade))
     # Search columns of the SDK's own models (plugin classes inherit their base's columns).
     if render_only is None:
         columns = render_columns(environment, types, top, modules, packages)
@@ -216,7 +226,18 @@ def format_sources(sources: dict[Path, str], project_root: Path) -> dict[Path, s
             copies[path] = copy
         for command in (
             ["format", "--config", config, scratch],
-            ["check", "--fix-only", "--config", config, "--select", "I,F401,RUF022", scratch],
+            [
+                "check",
+                "--fix-only",
+                "--config",
+                config,
+                # first-party whether or not the module exists yet (a new generated module)
+                "--config",
+                "lint.isort.known-first-party = ['xnat_sdk']",
+                "--select",
+                "I,F401,RUF022",
+                scratch,
+            ],
         ):
             result = subprocess.run(
                 [sys.executable, "-m", "ruff", *command],
@@ -228,6 +249,119 @@ def format_sources(sources: dict[Path, str], project_root: Path) -> dict[Path, s
             if result.returncode != 0:
                 raise RuntimeError(f"ruff {command[0]} failed on generated code: {result.stderr}")
         return {path: copy.read_text(encoding="utf-8") for path, copy in copies.items()}
+
+
+# -- modules ---------------------------------------------------------------------------------
+def _render_module(
+    environment: jinja2.Environment,
+    specs: Sequence[TypeSpec],
+    by_key: dict[str, TypeSpec],
+    module_of: dict[str, str],
+    top: str,
+    title: str,
+    package: str,
+    columns: bool,
+) -> str:
+    """The source of one module holding ``specs`` (bases and field types first)."""
+    ordered = _base_first(specs, by_key)
+    here = module_of[ordered[0].key]
+    defined: set[str] = set()
+    classes: list[RenderedClass] = []
+    for spec in ordered:
+        classes.append(_render_class(spec, by_key, module_of, defined))
+        defined.add(spec.key)
+    return environment.get_template("module.py.j2").render(
+        header=top,
+        title=title,
+        imports=_imports(ordered, by_key, module_of, here),
+        classes=classes,
+        package=package,
+        prefix=ordered[0].prefix,
+        columns=columns,
+        uses_datetime=any("_dt." in f.annotation for c in classes for f in c.fields),
+        uses_listing=any(c.navigation for c in classes),
+        uses_filedata=any(item == "FileData" for c in classes for _, item, _ in c.navigation),
+        listed=sorted({(m, item) for c in classes for _, item, m in c.navigation if m}),
+        uses_json=any("JsonText" in f.annotation for c in classes for f in c.fields),
+        uses_untyped=any("UntypedText" in f.annotation for c in classes for f in c.fields),
+        uses_literal=any("Literal[" in f.annotation for c in classes for f in c.fields),
+        uses_annotated=any("Annotated[" in f.annotation for c in classes for f in c.fields),
+    )
+
+
+def _names(specs: Sequence[TypeSpec]) -> str:
+    """The xsi:types a module defines (its named types; else its one inline type)."""
+    named = [spec.xsi_type for spec in specs if spec.named]
+    return ", ".join(named or [spec.xsi_type for spec in specs])
+
+
+def _groups(specs: Sequence[TypeSpec], by_key: dict[str, TypeSpec]) -> dict[str, list[TypeSpec]]:
+    """The classes of one namespace split into modules, by module name.
+
+    Each named type gets a module with its inline types, so using a class loads only it, its
+    bases and its field types (pydantic's cost per class is paid for what is used). Types
+    that reference each other in a cycle share one module (the strongly connected
+    components of the reference graph), so the modules import each other without cycles.
+    """
+    local = {spec.key for spec in specs}
+
+    def owner(key: str) -> str:
+        namespace, _, path = key.rpartition("}")
+        top_key = f"{namespace}}}{path.split('/', 1)[0]}"
+        return top_key if top_key in local else key
+
+    members: dict[str, list[TypeSpec]] = {}
+    for spec in sorted(specs, key=lambda item: item.key):
+        members.setdefault(owner(spec.key), []).append(spec)
+    edges: dict[str, set[str]] = {node: set() for node in members}
+    for node, group in members.items():
+        for spec in group:
+            targets = [spec.base] if spec.base else []
+            targets.extend(field.target for field in spec.fields if field.target)
+            edges[node].update(owner(t) for t in targets if t in local and owner(t) != node)
+    grouped: dict[str, list[TypeSpec]] = {}
+    for component in _strongly_connected(edges):
+        specs_of = [spec for node in component for spec in members[node]]
+        named = sorted(spec.class_name for spec in specs_of if spec.named)
+        name = naming.snake_case((named or sorted(s.class_name for s in specs_of))[0])
+        if name in grouped:
+            raise ValueError(f"two generated modules would be called {name!r}")
+        grouped[name] = sorted(specs_of, key=lambda item: item.key)
+    return grouped
+
+
+def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of ``edges``, each sorted (deterministic)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(edges[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            components.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return components
 
 
 # -- classes ---------------------------------------------------------------------------------
@@ -262,10 +396,10 @@ def _base_first(specs: Sequence[TypeSpec], by_key: dict[str, TypeSpec]) -> list[
 
 
 def _imports(
-    prefix: str,
     specs: Iterable[TypeSpec],
     by_key: dict[str, TypeSpec],
-    packages: dict[str, str],
+    module_of: dict[str, str],
+    here: str,
 ) -> list[tuple[str, list[str]]]:
     """Classes from other generated modules and behaviour mixins: (dotted module, names)."""
     needed: dict[str, set[str]] = {}
@@ -275,14 +409,14 @@ def _imports(
         keys = [spec.base] if spec.base else []
         keys.extend(field.target for field in spec.fields if field.target)
         for key in keys:
-            other = by_key[key]
-            if other.prefix != prefix:
-                module = f"{packages[other.prefix]}.{other.prefix}"
-                needed.setdefault(module, set()).add(other.class_name)
+            if module_of[key] != here:
+                needed.setdefault(module_of[key], set()).add(by_key[key].class_name)
     return [(module, sorted(names)) for module, names in sorted(needed.items())]
 
 
-def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]) -> RenderedClass:
+def _render_class(
+    spec: TypeSpec, by_key: dict[str, TypeSpec], module_of: dict[str, str], defined: set[str]
+) -> RenderedClass:
     """One class; ``defined`` holds the keys of the classes written before it in its module."""
     base = by_key[spec.base].class_name if spec.base else "XnatModel"
     if spec.behaviour:
@@ -303,13 +437,27 @@ def _render_class(spec: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]
             _render_field(
                 field,
                 by_key,
-                forward=_is_forward(field, spec, by_key, defined),
+                forward=_is_forward(field, spec, module_of, defined),
                 secret=_is_secret(field, spec),
             )
             for field in spec.fields
         ),
-        navigation=tuple((nav.name, nav.item_class) for nav in spec.navigation),
+        navigation=tuple(
+            (nav.name, nav.item_class, _navigation_module(nav.item_class, spec, by_key, module_of))
+            for nav in spec.navigation
+        ),
     )
+
+
+def _navigation_module(
+    item_class: str, owner: TypeSpec, by_key: dict[str, TypeSpec], module_of: dict[str, str]
+) -> str | None:
+    """Where a navigation property imports its item class from, when it is used (listed
+    items are not field types: importing them with the owner would load their classes too)."""
+    for key, spec in by_key.items():
+        if spec.class_name == item_class and module_of[key] != module_of[owner.key]:
+            return module_of[key]
+    return None
 
 
 def _docstring(spec: TypeSpec) -> str:
@@ -357,13 +505,12 @@ def _quote(value: str) -> str:
 
 
 def _is_forward(
-    field: FieldSpec, owner: TypeSpec, by_key: dict[str, TypeSpec], defined: set[str]
+    field: FieldSpec, owner: TypeSpec, module_of: dict[str, str], defined: set[str]
 ) -> bool:
     """Whether the field's class is not defined yet where the field is (a reference cycle)."""
     if field.target is None:
         return False
-    target = by_key[field.target]
-    return target.prefix == owner.prefix and field.target not in defined
+    return module_of[field.target] == module_of[owner.key] and field.target not in defined
 
 
 def _is_secret(field: FieldSpec, owner: TypeSpec) -> bool:

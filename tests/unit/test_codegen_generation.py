@@ -180,9 +180,9 @@ def test_every_generated_file_starts_with_the_header(fresh_sources: dict[Path, s
 
 def test_check_reports_drift_by_file_name(fresh_sources: dict[Path, str]) -> None:
     changed = dict(fresh_sources)
-    target = cli.GENERATED_DIR / "cat.py"
+    target = cli.GENERATED_DIR / "cat" / "cat_catalog.py"
     changed[target] = changed[target] + "# hand edit\n"
-    assert cli.drift(changed) == ["src/xnat_sdk/_generated/cat.py"]
+    assert cli.drift(changed) == ["src/xnat_sdk/_generated/cat/cat_catalog.py"]
 
 
 def test_check_command_passes_on_the_committed_code(capsys: pytest.CaptureFixture[str]) -> None:
