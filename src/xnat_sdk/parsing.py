@@ -1,0 +1,217 @@
+"""Answers into typed values, and objects into request arguments: the rules both sessions share.
+
+``XNATSession`` and ``xnat_sdk.aio.AsyncXNATSession`` differ only in how they move bytes; what a
+listing row, an object document or a login answer means, and what a create request carries, is
+decided here once (as openai-python shares one implementation between its two clients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
+
+import httpx
+
+from xnat_sdk._http import Query
+from xnat_sdk.errors import XNATError, XNATResponseError, XNATValueError
+from xnat_sdk.listing import ListingSpec, Row
+from xnat_sdk.objects import (
+    FileData,
+    SessionLike,
+    XnatObject,
+    check_label,
+    field_named,
+    partial_model,
+)
+from xnat_sdk.row_objects import RowBuilder
+
+if TYPE_CHECKING:
+    from xnat_sdk._modelbase import XnatModel
+
+T = TypeVar("T")
+
+#: A JSON document as ``json.loads`` returns it.
+JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
+
+
+def parse_json(response: httpx.Response) -> JSON:
+    """The JSON body of ``response``, or ``XNATResponseError`` when it is not JSON."""
+    try:
+        document: JSON = response.json()
+    except ValueError:
+        raise XNATResponseError(
+            response.request.method,
+            str(response.request.url),
+            response.status_code,
+            "the answer is not valid JSON",
+        ) from None
+    return document
+
+
+def result_rows(document: JSON, url: str) -> list[dict[str, str]]:
+    """The rows of a ``{"ResultSet": {"Result": [...]}}`` listing, every value a string."""
+    result = document.get("ResultSet", {}) if isinstance(document, dict) else None
+    rows = result.get("Result") if isinstance(result, dict) else None
+    if not isinstance(rows, list):
+        raise XNATResponseError("GET", url, 200, "the answer is not a ResultSet listing")
+    return [
+        {str(k): "" if v is None else str(v) for k, v in row.items()}
+        for row in rows
+        if isinstance(row, dict)
+    ]
+
+
+def first_item(document: JSON, url: str) -> XnatModel:
+    """The model of ``items[0]`` of an object answer, of the class its xsi:type names."""
+    items = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+        raise XNATResponseError("GET", url, 200, "the answer has no items[0] object")
+    from xnat_sdk.models import parse_json_item
+
+    return parse_json_item(items[0])
+
+
+def custom_field_values(document: JSON) -> dict[str, str]:
+    """The custom variables (``fields/field`` children) of an object answer."""
+    items = document.get("items") if isinstance(document, dict) else None
+    first = items[0] if isinstance(items, list) and items else None
+    children = first.get("children") if isinstance(first, dict) else None
+    values: dict[str, str] = {}
+    for child in children if isinstance(children, list) else []:
+        if not isinstance(child, dict) or child.get("field") != "fields/field":
+            continue
+        entries = child.get("items")
+        for entry in entries if isinstance(entries, list) else []:
+            data = entry.get("data_fields") if isinstance(entry, dict) else None
+            if isinstance(data, dict) and isinstance(data.get("name"), str):
+                values[str(data["name"])] = str(data.get("field") or "")
+    return values
+
+
+def logged_in_user(answer: str) -> str | None:
+    """The login named by ``GET /data/auth`` (``User 'admin' is logged in``), if any."""
+    start, end = answer.find("'"), answer.rfind("'")
+    return answer[start + 1 : end] if 0 <= start < end else None
+
+
+def redirect_base(final_url: str) -> str:
+    """The server URL that a redirected ``GET {server}/`` ended on: everything before
+    ``/app/`` or ``/data/``, else the URL without query and trailing slash."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    for marker in ("/app/", "/data/"):
+        if marker in final_url:
+            return final_url.split(marker, 1)[0]
+    parts = urlsplit(final_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def query_with_format(query: Query | None, format: str | None) -> Query | None:
+    """``query`` with ``format=...`` appended (unchanged when no format is asked)."""
+    if format is None:
+        return query
+    pairs = list(query.items() if isinstance(query, Mapping) else query or [])
+    return [*pairs, ("format", format)]
+
+
+def checked(value: object, expected: type[T], source: str) -> T:
+    """``value`` if it is an ``expected``, else an error naming where it came from."""
+    if not isinstance(value, expected):
+        raise XNATError(f"{source} is a {type(value).__name__}, expected {expected.__name__}")
+    return value
+
+
+def class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
+    """The generated class named by ``xsi_type`` if it fits ``item_type``, else ``item_type``."""
+    from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
+
+    candidate = XSI_TYPES.get(xsi_type) or ELEMENTS.get(xsi_type)
+    if candidate is not None and issubclass(candidate, item_type):
+        return candidate
+    if not issubclass(item_type, XnatObject):
+        raise XNATError(f"{item_type.__name__} is not an XNAT model")
+    return item_type
+
+
+def file_from_row(session: SessionLike, row: Row, uri: str, path: str) -> FileData:
+    """The ``FileData`` of a row of a ``files`` listing."""
+    size = row.get("Size", "")
+    return FileData(
+        session,
+        uri,
+        path=path,
+        size=int(size) if size.isdigit() else None,
+        digest=row.get("digest") or None,
+        collection=row.get("collection") or None,
+        tags=row.get("file_tags") or None,
+        format=row.get("file_format") or None,
+        content=row.get("file_content") or None,
+    )
+
+
+class RowObjects:
+    """Listing rows -> live objects, with one ``RowBuilder`` per (xsi:type, item type, columns)
+    worked out once per session."""
+
+    def __init__(self) -> None:
+        self._builders: dict[tuple[str, type[object], tuple[str, ...]], RowBuilder[XnatObject]] = {}
+
+    def build(
+        self,
+        row: dict[str, str],
+        key: str,
+        listing_uri: str,
+        spec: ListingSpec,
+        item_type: type[T],
+        session: SessionLike,
+    ) -> T:
+        """The object for ``row`` (keyed ``key``), bound to ``session`` below ``listing_uri``."""
+        # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
+        # row's /data/subjects/ID): XNAT creates children only within a project's path.
+        uri = f"{listing_uri}/{key}"
+        if issubclass(item_type, FileData):
+            built: object = file_from_row(session, row, row.get("URI") or uri, key)
+        else:
+            built = self._builder(row, spec, item_type).build(row, session, uri)
+        return checked(built, item_type, f"a row of {listing_uri}")
+
+    def _builder(
+        self, row: dict[str, str], spec: ListingSpec, item_type: type[object]
+    ) -> RowBuilder[XnatObject]:
+        xsi_type = row.get(spec.type_column, "") if spec.type_column else ""
+        columns = tuple(row)
+        builder = self._builders.get((xsi_type, item_type, columns))
+        if builder is None:
+            builder = RowBuilder(class_for(xsi_type, item_type), columns)
+            self._builders[(xsi_type, item_type, columns)] = builder
+        return builder
+
+
+def new_model(
+    item_type: type[object], spec: ListingSpec, key: str, fields: Mapping[str, object]
+) -> XnatObject:
+    """The model to create at ``key`` from ``fields``, validated before anything is sent."""
+    if not issubclass(item_type, XnatObject):
+        raise XNATValueError(f"{item_type.__name__} objects cannot be created this way")
+    check_label(key)
+    key_field = field_named(item_type, spec.create_key)
+    return partial_model(item_type, {**fields, key_field: key})
+
+
+def store_query(obj: object, key: str) -> dict[str, str]:
+    """The query of the PUT that stores the model ``obj`` at key ``key``: its xsi:type and
+    every set field by xpath."""
+    if not isinstance(obj, XnatObject):
+        raise XNATValueError(f"{type(obj).__name__} is not an XNAT model")
+    check_label(key)
+    query = {"xsiType": type(obj).xsi_type}
+    query.update((xpath, value) for xpath, value in obj.to_xpath_fields().items() if value)
+    return query
+
+
+def elsewhere_message(key: str, uri: str) -> str:
+    """Why an object stored at key ``key`` is not at ``uri`` (XNAT keys labels per project)."""
+    return (
+        f"the server accepted {key!r} but it is not at {uri}: the label is probably used by "
+        "another object of the project"
+    )
