@@ -365,7 +365,7 @@ class Query(Generic[M]):
 
     def document(self) -> str:
         """The ``xdat:bundle`` search document this query POSTs."""
-        from xnat_sdk.models import XdatCriteriaSet, XdatSearchField, XdatStoredSearch
+        from xnat_sdk.models import XdatSearchField, XdatStoredSearch
 
         fields = [
             XdatSearchField(
@@ -377,11 +377,10 @@ class Query(Generic[M]):
             )
             for index, column in enumerate(self._requested())
         ]
-        where = XdatCriteriaSet(method="AND")
-        if self._where is not None:
-            _add(where, self._where)
         bundle = XdatStoredSearch(
-            root_element_name=self.model.xsi_type, search_field=fields, search_where=[where]
+            root_element_name=self.model.xsi_type,
+            search_field=fields,
+            search_where=[_search_where(self._where)],
         )
         return bundle.to_xml()
 
@@ -444,6 +443,20 @@ def _result_rows(document: object) -> list[SearchRow] | None:
             cells = cast("dict[object, object]", row)
             table.append({str(k): "" if v is None else str(v) for k, v in cells.items()})
     return table
+
+
+def _search_where(where: Constraint | None) -> XdatCriteriaSet:
+    """The ``search_where`` set: the outermost group itself, not a ``child_set`` of it."""
+    from xnat_sdk.models import XdatCriteriaSet
+
+    if where is None:
+        return XdatCriteriaSet(method="AND")
+    if isinstance(where, Criterion):
+        where = CriteriaGroup("AND", (where,))
+    result = XdatCriteriaSet(method=where.method)
+    for item in where.items:
+        _add(result, item)
+    return result
 
 
 def _add(target: XdatCriteriaSet, constraint: Constraint) -> None:
