@@ -142,7 +142,12 @@ class XNATSession:
         transport.client.cookies.clear()
         creds = self._credentials
         if creds is None:
-            transport.request("GET", "/data/JSESSION")
+            try:
+                transport.request("GET", "/data/JSESSION")
+            except XNATAuthError as refused:  # a site without guest access
+                raise XNATLoginRequiredError(
+                    refused.method, refused.url, refused.status_code, refused.message
+                ) from None
         elif creds.is_token:
             transport.request(
                 "GET", "/data/JSESSION", auth=httpx.BasicAuth(creds.user, creds.password)

@@ -88,7 +88,7 @@ def atomic_file(target: Path) -> Generator[IO[bytes]]:
     atomic) with the permissions the umask gives a new file, as a plain ``open`` would.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.{secrets.token_hex(6)}.part"
+    temp = target.parent / _temporary_name(target.name)
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -97,6 +97,34 @@ def atomic_file(target: Path) -> Generator[IO[bytes]]:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _temporary_name(name: str) -> str:
+    """A hidden, unique name for the partial file of ``name`` that a file system accepts
+    even when ``name`` itself is as long as allowed (the name is shortened, not the marks)."""
+    marks = f".{secrets.token_hex(6)}.part"
+    room = NAME_MAX - 1 - len(marks)
+    while len(os.fsencode(name)) > room:
+        name = name[: -max(1, (len(os.fsencode(name)) - room) // 4)]
+    return f".{name}{marks}"
+
+
+def check_file_name(name: str) -> str:
+    """``name`` unchanged if it can name one file inside a directory; else an
+    ``XNATValueError`` saying why. Names that come from a server pass here before anything is
+    written, so that no remote name can lead outside the directory it is downloaded into."""
+    if name in ("", ".", ".."):
+        raise XNATValueError(f"file name {name!r} does not name a file")
+    if "\0" in name:
+        raise XNATValueError(f"file name {name!r} contains a NUL character")
+    if "/" in name or (os.sep != "/" and os.sep in name):
+        raise XNATValueError(f"file name {name!r} contains a path separator")
+    size = len(os.fsencode(name))
+    if size > NAME_MAX:
+        raise XNATValueError(
+            f"file name {name[:40]!r}... is {size} bytes long; file systems allow {NAME_MAX}"
+        )
+    return name
 
 
 @dataclass
@@ -121,8 +149,9 @@ class _Digest(Protocol):
 
 
 @dataclass
-class _Progress:
-    """The part of the body already written, and what the first answer announced."""
+class DownloadProgress:
+    """The part of the body already written, and what the first answer announced (shared by
+    the sync and async downloads)."""
 
     origin: int | None  # where the body starts in the target (None: cannot rewind)
     done: int = 0
@@ -168,7 +197,7 @@ def _content_range(response: httpx.Response) -> tuple[int, int, int | None] | No
     return int(match.group(1)), int(match.group(2)), None if size == "*" else int(size)
 
 
-def _continues(response: httpx.Response, progress: _Progress) -> bool:
+def _continues(response: httpx.Response, progress: DownloadProgress) -> bool:
     """True when a 206 answer holds exactly the rest of the body we started."""
     found = _content_range(response)
     if response.status_code != 206 or found is None:
@@ -207,8 +236,8 @@ def download_stream(
     if update_func is None and verbose:
         update_func = progress_bar(f"Downloading {PurePosixPath(uri).name}")
     counted = stats if stats is not None else TransferStats()
-    params = _with_format(query, format)
-    progress = _Progress(origin=_tell(target_stream))
+    params = with_format(query, format)
+    progress = DownloadProgress(origin=stream_position(target_stream))
     policy = session.retry_policy
     shown = redact_url(session.external_url(uri))
     stalls = 0
@@ -235,7 +264,7 @@ def download_stream(
     finally:
         if update_func is not None:
             update_func(progress.done, progress.total, True)
-    _verify(shown, progress, expected_md5)
+    verify_download(shown, progress, expected_md5)
     counted.bytes_written = progress.done
     return progress.done
 
@@ -251,7 +280,7 @@ class _Fetch:
     chunk_size: int
     update_func: UpdateFunc | None
 
-    def run(self, target: IO[bytes], progress: _Progress, stats: TransferStats) -> bool:
+    def run(self, target: IO[bytes], progress: DownloadProgress, stats: TransferStats) -> bool:
         """Stream into ``target``; True once the body is complete, False to ask again."""
         ranged = progress.range_headers()
         with self.session.stream(
@@ -264,22 +293,10 @@ class _Fetch:
         ) as response:
             stats.requests += 1
             try:
-                if ranged is None:
-                    progress.total = _announced_length(response)
-                    headers = response.headers
-                    progress.validator = headers.get("etag") or headers.get("last-modified")
-                elif _continues(response, progress):
-                    stats.resumes += 1
-                else:
-                    progress.rewind(target, str(response.url))
-                    stats.restarts += 1
-                    if response.status_code != 200:
-                        return False  # a part that does not continue ours: ask for it all
-                    progress.total = _announced_length(response)
+                if not begin_body(response, ranged is not None, target, progress, stats):
+                    return False
                 for chunk in response.iter_bytes(self.chunk_size):
-                    target.write(chunk)
-                    progress.digest.update(chunk)
-                    progress.done += len(chunk)
+                    write_chunk(target, progress, chunk)
                     if self.update_func is not None:
                         self.update_func(progress.done, progress.total, False)
             finally:
@@ -287,7 +304,39 @@ class _Fetch:
         return True
 
 
-def _verify(shown: str, progress: _Progress, expected_md5: str | None) -> None:
+def begin_body(
+    response: httpx.Response,
+    ranged: bool,
+    target: IO[bytes],
+    progress: DownloadProgress,
+    stats: TransferStats,
+) -> bool:
+    """Judge the answer to a (``ranged``) body request before its bytes are read: True when
+    its body is to be appended to ``target``, False when it must be asked for again in full
+    (a part that does not continue ours; ``target`` was rewound)."""
+    if not ranged:
+        progress.total = _announced_length(response)
+        headers = response.headers
+        progress.validator = headers.get("etag") or headers.get("last-modified")
+    elif _continues(response, progress):
+        stats.resumes += 1
+    else:
+        progress.rewind(target, str(response.url))
+        stats.restarts += 1
+        if response.status_code != 200:
+            return False
+        progress.total = _announced_length(response)
+    return True
+
+
+def write_chunk(target: IO[bytes], progress: DownloadProgress, chunk: bytes) -> None:
+    """Append ``chunk`` of the body to ``target`` and to the running digest."""
+    target.write(chunk)
+    progress.digest.update(chunk)
+    progress.done += len(chunk)
+
+
+def verify_download(shown: str, progress: DownloadProgress, expected_md5: str | None) -> None:
     if progress.total is not None and progress.done != progress.total:
         raise XNATDigestError(
             f"{shown}: got {progress.done} bytes, the server announced {progress.total}"
@@ -297,7 +346,7 @@ def _verify(shown: str, progress: _Progress, expected_md5: str | None) -> None:
         raise XNATDigestError(f"{shown}: md5 {actual} does not match the catalog's {expected_md5}")
 
 
-def _tell(stream: IO[bytes]) -> int | None:
+def stream_position(stream: IO[bytes]) -> int | None:
     try:
         return stream.tell() if stream.seekable() else None
     except (OSError, ValueError):
@@ -317,8 +366,14 @@ def download_file(
     stats: TransferStats | None = None,
 ) -> Path:
     """Download ``uri`` to the file ``target`` atomically (resumed after dropped connections,
-    verified before the rename); return its path."""
+    verified before the rename); return its path.
+
+    A ``target`` whose last part is not a plain file name (``..``, NUL, too long) or that is
+    an existing directory is refused before any request."""
     destination = Path(target)
+    check_file_name(PurePosixPath(os.fspath(target).replace(os.sep, "/")).name)
+    if destination.is_dir():
+        raise XNATValueError(f"cannot download to {destination}: it is a directory")
     with atomic_file(destination) as handle:
         download_stream(
             session,
@@ -350,14 +405,7 @@ def upload(
     A path is streamed from disk, never read whole. ``str`` is always taken as a path, never as
     content (xnatpy's guess between the two is a known trap): pass bytes to upload text.
     """
-    params = dict(_with_format(query, None))
-    params.setdefault("inbody", "true")
-    if overwrite:
-        params["overwrite"] = "true"
-    headers = {"Content-Type": content_type or "application/octet-stream"}
-    # Only a PUT that overwrites may be repeated after a transient failure: without
-    # overwrite, a first try the server applied would make the repeat a 409.
-    repeatable = method == "put" and overwrite
+    params, headers, repeatable = upload_request(query, content_type, method, overwrite)
 
     def send(body: bytes | IO[bytes]) -> httpx.Response:
         return session.request(
@@ -377,6 +425,23 @@ def upload(
         with path.open("rb") as stream:
             return send(stream)
     return send(source)
+
+
+def upload_request(
+    query: Query | None,
+    content_type: str | None,
+    method: Literal["put", "post"],
+    overwrite: bool,
+) -> tuple[dict[str, str | int | float | bool], dict[str, str], bool]:
+    """The query, headers and repeatability of an upload request (sync and async alike)."""
+    params = dict(with_format(query, None))
+    params.setdefault("inbody", "true")
+    if overwrite:
+        params["overwrite"] = "true"
+    headers = {"Content-Type": content_type or "application/octet-stream"}
+    # Only a PUT that overwrites may be repeated after a transient failure: without
+    # overwrite, a first try the server applied would make the repeat a 409.
+    return params, headers, method == "put" and overwrite
 
 
 def iter_tree(directory: Path) -> Iterator[tuple[Path, str]]:
@@ -437,7 +502,7 @@ def upload_dir(
     query = {"extract": "true"}
     if method.endswith("memory"):
         buffer = io.BytesIO()
-        _write_tar(buffer, files, compress)
+        write_tar(buffer, files, compress)
         upload(
             session,
             f"{resource_uri}/files/{name}",
@@ -449,11 +514,12 @@ def upload_dir(
     with tempfile.TemporaryDirectory() as temp_dir:
         archive = Path(temp_dir) / name
         with archive.open("wb") as handle:
-            _write_tar(handle, files, compress)
+            write_tar(handle, files, compress)
         upload(session, f"{resource_uri}/files/{name}", archive, query=query, overwrite=overwrite)
 
 
-def _write_tar(target: IO[bytes], files: list[tuple[Path, str]], compress: bool) -> None:
+def write_tar(target: IO[bytes], files: list[tuple[Path, str]], compress: bool) -> None:
+    """Pack ``files`` (path, name in the archive) into a tar (gzip-compressed if asked)."""
     with tarfile.open(fileobj=target, mode="w:gz" if compress else "w") as archive:
         for path, relative in files:
             archive.add(path, arcname=relative, recursive=False)
@@ -464,6 +530,8 @@ def safe_member_path(target_dir: Path, name: str) -> Path:
     if "\0" in name:
         raise XNATValueError(f"archive member {name!r} contains a NUL character")
     member = PurePosixPath(name.replace("\\", "/"))
+    if not member.parts:
+        raise XNATValueError(f"archive member {name!r} has no file name")
     if member.is_absolute() or ".." in member.parts or (member.parts and ":" in member.parts[0]):
         raise XNATValueError(f"archive member {name!r} would be written outside {target_dir}")
     for part in member.parts:
@@ -515,7 +583,7 @@ def download_zip_to_dir(
         return extract_zip(spool, destination)
 
 
-def _with_format(
+def with_format(
     query: Query | None, format: str | None
 ) -> list[tuple[str, str | int | float | bool]]:
     pairs: list[tuple[str, str | int | float | bool]] = []

@@ -178,6 +178,11 @@ class FaultPlan:
         with self._lock:
             return self._requests[(method.upper(), path)]
 
+    def requests(self) -> int:
+        """How many requests arrived in all (every method and path)."""
+        with self._lock:
+            return sum(self._requests.values())
+
     def body_bytes(self, path: str) -> int:
         """Response body bytes sent for exactly ``path`` (cut responses count what was sent)."""
         with self._lock:
