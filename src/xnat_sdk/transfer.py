@@ -337,6 +337,7 @@ def write_chunk(target: IO[bytes], progress: DownloadProgress, chunk: bytes) -> 
 
 
 def verify_download(shown: str, progress: DownloadProgress, expected_md5: str | None) -> None:
+    """Refuse a finished body whose length or md5 is not what was announced/catalogued."""
     if progress.total is not None and progress.done != progress.total:
         raise XNATDigestError(
             f"{shown}: got {progress.done} bytes, the server announced {progress.total}"
@@ -347,6 +348,7 @@ def verify_download(shown: str, progress: DownloadProgress, expected_md5: str | 
 
 
 def stream_position(stream: IO[bytes]) -> int | None:
+    """Where ``stream`` is now, if it can be rewound to there (``None`` when it cannot)."""
     try:
         return stream.tell() if stream.seekable() else None
     except (OSError, ValueError):
@@ -586,6 +588,7 @@ def download_zip_to_dir(
 def with_format(
     query: Query | None, format: str | None
 ) -> list[tuple[str, str | int | float | bool]]:
+    """``query`` as pairs, with ``format=...`` appended when asked."""
     pairs: list[tuple[str, str | int | float | bool]] = []
     if query is not None:
         pairs.extend(query.items() if isinstance(query, Mapping) else query)
