@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import xnat_sdk
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
@@ -52,3 +54,15 @@ def md5_of(path: Path) -> str:
         while chunk := handle.read(MIB):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def server_path(session: xnat_sdk.XNATSession, uri: str) -> str:
+    """The path the emulator sees for ``uri`` (what fault paths and request counts use)."""
+    return urlsplit(session.external_url(uri)).path
+
+
+def report(test: str, **figures: object) -> None:
+    """Log a test's figures (faults injected, bytes moved...) at INFO for the closing note:
+    ``pytest tests/reliability -o log_cli=true --log-cli-level=INFO`` shows them."""
+    shown = ", ".join(f"{name}={value}" for name, value in figures.items())
+    logging.getLogger("xnat_sdk.reliability").info("%s: %s", test, shown)
