@@ -299,8 +299,26 @@ def test_the_document_nests_as_written(admin: xnat_sdk.XNATSession) -> None:
     assert "xnat:mrSessionData/age" in document
 
 
+def _check(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
 @pytest.mark.slow
-def test_type_checkers_reject_a_misspelt_column(tmp_path: Path) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="pyright gives every subclass XnatModel's declared `c: ClassVar[ColumnsOf[Columns]]`"
+    " and ignores the generated unannotated `c = ColumnsOf(<Class>Columns)`, so "
+    "MrSessionData.c.date is unknown to it; fixed when codegen declares each class's "
+    "`c: ClassVar[ColumnsOf[<Class>Columns]]`; then search_types.py joins TARGETS",
+)
+def test_pyright_accepts_the_search_types() -> None:
+    pyright = Path(sys.executable).with_name("pyright")
+    result = _check(str(pyright), "tests/typing/search_types.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_mypy_accepts_the_search_types_and_rejects_a_misspelt_column(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong_search.py"
     wrong.write_text(
         "import datetime\n"
@@ -308,13 +326,12 @@ def test_type_checkers_reject_a_misspelt_column(tmp_path: Path) -> None:
         "misspelt = MrSessionData.c.dtae > datetime.date(2024, 1, 1)\n"
         "wrong_value = MrSessionData.c.date > '2024-01-01'\n"
     )
-    mypy = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", str(wrong)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    # one run for both files: the typing checks must pass, the wrong file must not
+    mypy = _check(
+        sys.executable, "-m", "mypy", "--strict", "tests/typing/search_types.py", str(wrong)
     )
-    assert mypy.returncode == 1, mypy.stdout + mypy.stderr
-    assert 'has no attribute "dtae"' in mypy.stdout
-    assert 'Unsupported operand types for > ("SearchField[date]" and "str")' in mypy.stdout
+    errors = [line for line in mypy.stdout.splitlines() if ": error:" in line]
+    assert all(line.startswith(str(wrong)) for line in errors), mypy.stdout
+    assert len(errors) == 2, mypy.stdout
+    assert 'has no attribute "dtae"' in errors[0]
+    assert 'Unsupported operand types for > ("SearchField[date]" and "str")' in errors[1]
