@@ -521,8 +521,12 @@ def upload_dir(
 
 
 def write_tar(target: IO[bytes], files: list[tuple[Path, str]], compress: bool) -> None:
-    """Pack ``files`` (path, name in the archive) into a tar (gzip-compressed if asked)."""
-    with tarfile.open(fileobj=target, mode="w:gz" if compress else "w") as archive:
+    """Pack ``files`` (path, name in the archive) into a tar (gzip-compressed if asked).
+
+    Links are stored as the files they point to (``iter_tree`` let only links inside the tree
+    through), so the server gets the same files as with ``per_file``."""
+    mode: Literal["w:gz", "w"] = "w:gz" if compress else "w"
+    with tarfile.open(fileobj=target, mode=mode, dereference=True) as archive:
         for path, relative in files:
             archive.add(path, arcname=relative, recursive=False)
 
