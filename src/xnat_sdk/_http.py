@@ -13,12 +13,17 @@ import logging
 import random
 import re
 import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TypeAlias, cast
 
+# httpx imports httpcore when the first transport is made; importing it with this module keeps
+# that cost out of connect(), which then costs only its requests.
+import httpcore  # noqa: F401
 import httpx
 
 from xnat_sdk.errors import (
@@ -182,6 +187,27 @@ def server_message(response: httpx.Response) -> str:
     return text[:_MESSAGE_LIMIT]
 
 
+class _TlsOnFirstUse(httpx.BaseTransport):
+    """The https transport, created by the first https request (see ``HttpTransport``)."""
+
+    def __init__(self, verify: bool) -> None:
+        self._verify = verify
+        self._transport: httpx.HTTPTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            if self._transport is None:
+                self._transport = httpx.HTTPTransport(
+                    verify=self._verify, socket_options=SOCKET_OPTIONS
+                )
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 class HttpTransport:
     """An httpx client bound to one server, raising typed errors for unaccepted statuses."""
 
@@ -201,9 +227,17 @@ class HttpTransport:
         install_log_redaction(logger)
         # No Nagle: h11 writes headers and body separately, and a small body would otherwise
         # wait for the server's delayed ACK (about 40 ms per upload on Linux).
-        transport = httpx.HTTPTransport(verify=verify, socket_options=SOCKET_OPTIONS)
+        # Plain http never needs the CA bundle, whose loading is most of connect()'s own
+        # cost: https goes through a transport built on first use. The http one holds a
+        # context with no trusted CAs, so TLS through it could only fail, never go unverified.
+        plain = httpx.HTTPTransport(
+            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), socket_options=SOCKET_OPTIONS
+        )
         self.client = httpx.Client(
-            transport=transport, verify=verify, timeout=timeout, follow_redirects=False
+            transport=plain,
+            mounts={"https://": _TlsOnFirstUse(verify)},
+            timeout=timeout,
+            follow_redirects=False,
         )
 
     def url(self, path: str) -> str:
