@@ -11,6 +11,7 @@ resources, files, tree downloads, sharing and DICOM are in ``xnat_sdk.operations
 """
 
 from xnat_sdk._http import RetryPolicy
+from xnat_sdk.config import SessionConfig
 from xnat_sdk.dicomdump import DicomDumpRow
 from xnat_sdk.errors import (
     XNATAmbiguousKeyError,
@@ -57,6 +58,7 @@ __all__ = [
     "PrearchiveStatusError",
     "RetryPolicy",
     "Services",
+    "SessionConfig",
     "TokenResult",
     "User",
     "Users",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypedDict, TypeVar, overloa
 from xnat_sdk.errors import XNATAmbiguousKeyError, XNATKeyError, XNATValueError
 
 if TYPE_CHECKING:
+    from xnat_sdk.config import SessionConfig
     from xnat_sdk.models import (
         AbstractResource,
         ExperimentData,
@@ -219,6 +220,19 @@ class Listing(Generic[T_co]):
     def __repr__(self) -> str:
         shown = f" filtered by {self.filters}" if self.filters else ""
         return f"<Listing[{self.item_type.__name__}] {self.uri}{shown}>"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Like its objects, a listing travels as a reference (config, URI, item type, filters)
+        # when its session was opened from a SessionConfig; rows are fetched again on arrival.
+        from xnat_sdk.objects import reference_config_of
+
+        config = reference_config_of(self._source)
+        if config is None:
+            raise TypeError(
+                f"{self!r} cannot be pickled: its session was not opened from a SessionConfig "
+                "(use xnat_sdk.connect(config=session.config(...)))"
+            )
+        return (_live_listing, (config, self.uri, self.item_type, self.spec, self.filters))
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -510,3 +524,14 @@ class RowIndex:
 def _is_subclass(cls: type, base: type) -> bool:
     """``issubclass`` without narrowing the caller's type variable."""
     return issubclass(cls, base)
+
+
+def _live_listing(
+    config: SessionConfig,
+    uri: str,
+    item_type: type[T],
+    spec: ListingSpec,
+    filters: Mapping[str, str],
+) -> Listing[T]:
+    """Unpickle a listing reference onto this process's shared session for ``config``."""
+    return Listing(config.session(), uri, item_type, spec, filters)

@@ -14,15 +14,16 @@ objects it yields.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, SupportsIndex, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from xnat_sdk.errors import XNATError, XNATInvalidLabelError, XNATValueError
 
 if TYPE_CHECKING:
+    from xnat_sdk.config import SessionConfig
     from xnat_sdk.listing import Listing
 
 T = TypeVar("T")
@@ -70,6 +71,48 @@ class SessionLike(Protocol):
     def forget(self, uri: str) -> None:
         """Drop cached listings at and below ``uri`` (after a write)."""
         ...
+
+
+@runtime_checkable
+class ReferableSession(Protocol):
+    """A session whose objects can pickle as references that another process reconnects by."""
+
+    def reference_config(self) -> SessionConfig | None:
+        """The config to reconnect by, or ``None`` when objects pickle as plain data."""
+        ...
+
+    def config(self, include_secret: bool = False) -> SessionConfig:
+        """A description of the session to reconnect from (no secret unless asked)."""
+        ...
+
+
+def reference_config_of(session: object) -> SessionConfig | None:
+    """The config that objects of ``session`` pickle with (``None``: none, pickle plainly)."""
+    return session.reference_config() if isinstance(session, ReferableSession) else None
+
+
+def shipping_config(obj: XnatObject | FileData) -> SessionConfig | None:
+    """The config a copy of ``obj`` in another process reconnects by: its session's own
+    ``SessionConfig``, else the session's secret-free description; ``None`` when ``obj`` is
+    not bound to a session (a plain model)."""
+    if isinstance(obj, FileData):
+        session: object = obj._session  # pyright: ignore[reportPrivateUsage]  # same module
+    else:
+        session = obj._private_state().get("_session")  # pyright: ignore[reportPrivateUsage]  # same module
+    if not isinstance(session, ReferableSession):
+        return None
+    return session.reference_config() or session.config()
+
+
+def as_reference(
+    obj: XnatObject | FileData, config: SessionConfig
+) -> tuple[Callable[..., object], tuple[object, ...]]:
+    """The pickle reduction of ``obj`` as a reference: in the process that unpickles it, it
+    becomes the same object (class, loaded fields, URI) bound to ``config.session()``."""
+    if isinstance(obj, FileData):
+        described = (obj.path, obj.size, obj.digest, obj.collection, obj.tags)
+        return (_live_file, (config, obj.uri, *described, obj.format, obj.content))
+    return (_live_object, (config, type(obj).xsi_type, obj.__getstate__()))
 
 
 class DetachedObjectError(XNATError, RuntimeError):
@@ -157,6 +200,14 @@ class XnatObject(BaseModel):
             private["_session"] = None
             state["__pydantic_private__"] = private
         return state
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[object, ...]:
+        # Bound to a session opened from a SessionConfig: travel as a reference (config,
+        # xsi:type, loaded fields and URI) that unpickles live on the receiver's shared session.
+        config = reference_config_of(self._private_state().get("_session"))
+        if config is None:
+            return super().__reduce_ex__(protocol)
+        return as_reference(self, config)
 
     @property
     def uri(self) -> str:
@@ -392,6 +443,15 @@ class FileData:
     def __repr__(self) -> str:
         return f"<FileData {self.path} ({self.size} bytes)>"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        config = reference_config_of(self._session)
+        if config is None:
+            raise TypeError(
+                f"{self!r} cannot be pickled: its session was not opened from a SessionConfig "
+                "(use xnat_sdk.connect(config=session.config(...)))"
+            )
+        return as_reference(self, config)
+
     def download(self, target: str | os.PathLike[str]) -> Path:
         """Download to ``target`` (a file path, or a directory to put the file in), verified
         against the catalog's md5 digest when the server lists one."""
@@ -407,3 +467,46 @@ class FileData:
     def delete(self) -> None:
         """Remove the file from its resource."""
         self._session.delete_object(self.uri, remove_files=True)
+
+
+def _live_object(config: SessionConfig, xsi_type: str, state: dict[object, object]) -> XnatObject:
+    """Unpickle a reference: the object of class ``xsi_type`` with ``state``, bound to this
+    process's shared session for ``config``."""
+    from xnat_sdk._generated.registry import XSI_TYPES
+
+    cls = XSI_TYPES.get(xsi_type)
+    if cls is None:
+        raise XNATValueError(f"cannot unpickle an object of unknown xsi:type {xsi_type!r}")
+    obj = cls.__new__(cls)
+    obj.__setstate__(state)
+    uri = obj._uri  # pyright: ignore[reportPrivateUsage]  # same module
+    if uri is None:
+        raise XNATValueError(f"the pickled {cls.__name__} reference has no URI")
+    complete = obj._complete  # pyright: ignore[reportPrivateUsage]  # same module
+    bind(obj, config.session(), uri, complete=complete)
+    return obj
+
+
+def _live_file(
+    config: SessionConfig,
+    uri: str,
+    path: str,
+    size: int | None,
+    digest: str | None,
+    collection: str | None,
+    tags: str | None,
+    format: str | None,
+    content: str | None,
+) -> FileData:
+    """Unpickle a file reference onto this process's shared session for ``config``."""
+    return FileData(
+        config.session(),
+        uri,
+        path=path,
+        size=size,
+        digest=digest,
+        collection=collection,
+        tags=tags,
+        format=format,
+        content=content,
+    )

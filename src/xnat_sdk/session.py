@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Collection, Generator, Iterable, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypeVar
@@ -23,7 +24,6 @@ import httpx
 
 from xnat_sdk import transfer
 from xnat_sdk._http import (
-    DEFAULT_TIMEOUT,
     Files,
     HttpTransport,
     Query,
@@ -33,6 +33,7 @@ from xnat_sdk._http import (
 )
 from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
 from xnat_sdk.classes import ModelClasses
+from xnat_sdk.config import DEFAULT_KEEPALIVE_SECONDS, AuthMethod, SessionConfig, TimeoutSpec
 from xnat_sdk.errors import (
     XNATAuthError,
     XNATConflictError,
@@ -72,9 +73,6 @@ JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | 
 #: What ``put``/``post`` accept as a body: form fields, raw bytes/text or a binary stream.
 Body: TypeAlias = Mapping[str, str] | bytes | str | IO[bytes] | None
 
-#: Beat well inside the server's session timeout; XNAT's default timeout is 15 minutes.
-DEFAULT_KEEPALIVE_SECONDS = 14 * 60.0
-
 
 class XNATSession:
     """A connection to one XNAT server; create it with ``xnat_sdk.connect``.
@@ -92,6 +90,8 @@ class XNATSession:
         logger: logging.Logger,
         keepalive: float | None = DEFAULT_KEEPALIVE_SECONDS,
         original_uri: str | None = None,
+        config: SessionConfig | None = None,
+        portable: bool = False,
     ) -> None:
         self._transport = transport
         self._credentials = credentials
@@ -111,6 +111,13 @@ class XNATSession:
         self._keepalive_thread: threading.Thread | None = None
         self._login_lock = threading.Lock()
         self._logins = 0  # how many logins this session made (renewals included)
+        #: What the session was opened with (secret-free unless the user's own config had one);
+        #: ``portable``: opened from a SessionConfig, so its live objects pickle as references.
+        user = credentials.user if credentials else None
+        self._config = config or SessionConfig(
+            self.original_uri, user, auth=_auth_method(user, credentials)
+        )
+        self._portable = portable
 
     # -- identity -------------------------------------------------------------------------
 
@@ -122,7 +129,33 @@ class XNATSession:
     __str__ = __repr__
 
     def __reduce__(self) -> tuple[object, ...]:
-        raise TypeError("an XNATSession holds a live login and cannot be pickled")
+        raise TypeError(
+            "an XNATSession holds a live login and cannot be pickled: send session.config() "
+            "and reconnect with config.session() (or config.connect()) in the other process"
+        )
+
+    def config(self, include_secret: bool = False) -> SessionConfig:
+        """A picklable description of this session to reconnect from in another process.
+
+        Without ``include_secret`` it holds no password or token secret: the other process
+        finds them itself (its netrc file or ``XNAT_USER``/``XNAT_PASS``)."""
+        if include_secret and self._credentials is not None:
+            return replace(
+                self._config, user=self._credentials.user, password=self._credentials.password
+            )
+        return self._config.without_secret()
+
+    def reference_config(self) -> SessionConfig | None:
+        """The config this session's live objects pickle with: the ``SessionConfig`` it was
+        opened from (``config.connect()``, ``connect(config=...)``), as given; ``None`` for a
+        session opened with ``connect(server, user, ...)``, whose objects pickle as plain
+        models."""
+        return self._config if self._portable else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``disconnect()`` was called."""
+        return self._closed
 
     @property
     def server(self) -> str:
@@ -907,6 +940,7 @@ def connect(
     timeout: float | httpx.Timeout | None = None,
     retry: RetryPolicy | int | None = None,
     keepalive: float | None = DEFAULT_KEEPALIVE_SECONDS,
+    config: SessionConfig | None = None,
 ) -> XNATSession:
     """Log in to an XNAT server and return the session (a context manager).
 
@@ -918,34 +952,82 @@ def connect(
     ``retry`` is a ``RetryPolicy`` or a number of retries (0: none) for idempotent requests
     that fail transiently; POSTs are never retried. ``verify=False`` turns TLS verification off
     and logs one warning. See ``XNATSession`` for
-    ``extension_types`` and ``no_parse_model``.
+    ``extension_types`` and ``no_parse_model``. ``config`` (a ``SessionConfig``) replaces the
+    server, credential, timeout and retry arguments, which must then be left out.
     """
-    del extension_types, no_parse_model  # documented on XNATSession: nothing to parse
+    del no_parse_model  # documented on XNATSession: nothing to parse
     log = logger or logging.getLogger("xnat_sdk")
     if debug:
         log.setLevel(logging.DEBUG)
     elif loglevel is not None:
         log.setLevel(loglevel)
+    if config is not None:
+        given = [
+            name
+            for name, value in (
+                ("server", server),
+                ("user", user),
+                ("password", password),
+                ("netrc_file", netrc_file),
+                ("timeout", timeout),
+                ("retry", retry),
+            )
+            if value is not None
+        ]
+        if given:
+            raise XNATValueError(
+                f"connect(config=...) takes these from the config; do not pass {', '.join(given)}"
+            )
+        return config.connect(logger=log)
     base = resolve_server(server)
     credentials = resolve_credentials(base, user, password, netrc_file)
-    if not verify:
-        log.warning("TLS certificate verification is off for %s", base)
-    http_timeout = DEFAULT_TIMEOUT
-    if isinstance(timeout, httpx.Timeout):
-        http_timeout = timeout
-    elif timeout is not None:
-        http_timeout = httpx.Timeout(timeout)
+    description = SessionConfig(
+        base,
+        credentials.user if credentials else None,
+        auth=_auth_method(user, credentials),
+        netrc_file=os.fspath(netrc_file) if netrc_file is not None else None,
+        verify=verify,
+        timeout=_timeout_spec(timeout),
+        retry=retry_policy(retry),
+        keepalive=keepalive,
+        detect_redirect=detect_redirect,
+        extension_types=extension_types,
+    )
+    return open_session(description, credentials, logger=log, portable=False)
+
+
+def open_session(
+    config: SessionConfig,
+    credentials: Credentials | None,
+    *,
+    logger: logging.Logger,
+    portable: bool = True,
+) -> XNATSession:
+    """Log in as ``credentials`` to the server ``config`` describes, with its transport
+    settings; ``portable`` sessions' live objects pickle as references to ``config``."""
+    if not config.verify:
+        logger.warning("TLS certificate verification is off for %s", config.server)
     transport = HttpTransport(
-        base, verify=verify, timeout=http_timeout, retry=retry_policy(retry), logger=log
+        config.server,
+        verify=config.verify,
+        timeout=config.http_timeout(),
+        retry=config.retry,
+        logger=logger,
     )
     try:
-        if detect_redirect:
+        if config.detect_redirect:
             redirected = _detect_redirect(transport)
             if redirected != transport.server:
-                log.info("%s redirects to %s; using the latter", base, redirected)
+                logger.info("%s redirects to %s; using the latter", config.server, redirected)
                 transport.server = redirected
         session = XNATSession(
-            transport, credentials, logger=log, keepalive=keepalive, original_uri=base
+            transport,
+            credentials,
+            logger=logger,
+            keepalive=config.keepalive,
+            original_uri=config.server,
+            config=config,
+            portable=portable,
         )
         session.login()
     except BaseException:
@@ -953,3 +1035,19 @@ def connect(
         raise
     session.start_keepalive()
     return session
+
+
+def _auth_method(user_given: str | None, credentials: Credentials | None) -> AuthMethod:
+    """How ``connect()`` found ``credentials``: none, for the given user, or by netrc/env."""
+    if credentials is None:
+        return "anonymous"
+    if credentials.is_token:
+        return "token"
+    return "password" if user_given is not None else "netrc"
+
+
+def _timeout_spec(timeout: float | httpx.Timeout | None) -> TimeoutSpec:
+    """``connect(timeout=...)`` in the picklable form a ``SessionConfig`` keeps."""
+    if isinstance(timeout, httpx.Timeout):
+        return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return timeout
