@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from xnat_sdk.emulator.faults import CONTROL_PATH as CONTROL
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 
 
@@ -52,3 +53,26 @@ def test_only_admins_inject_faults(tmp_path_factory: pytest.TempPathFactory) -> 
     with Emulator(tmp_path_factory.mktemp("f"), users={"bob": "pw"}) as emu:
         bob = httpx.Client(base_url=emu.url, auth=("bob", "pw"))
         assert bob.put("/xapi/emulator/faults", json={"kind": "fail"}).status_code == 403
+
+
+def _statuses(client: httpx.Client, count: int) -> list[int]:
+    return [client.get("/data/version").status_code for _ in range(count)]
+
+
+def test_random_faults_repeat_under_the_same_seed(xnat_emulator: EmulatorHandle) -> None:
+    emu = xnat_emulator.emulator
+    admin = httpx.Client(base_url=emu.url, auth=emu.admin)
+    settings = {"kind": "random", "seed": 3, "fail_rate": 0.3, "path": "/data/version"}
+    runs: list[list[int]] = []
+    for seed in (3, 3, 4):
+        assert admin.put(CONTROL, json={**settings, "seed": seed}).status_code == 200
+        runs.append(_statuses(admin, 40))
+    first, again, other = runs
+    assert first == again  # the same seed, the same faults at the same requests
+    assert first != other
+    assert 5 <= first.count(503) <= 20 and set(first) == {200, 503}
+    counts = admin.get(CONTROL).json()
+    assert counts["injected"]["fail"] == sum(run.count(503) for run in runs)
+    assert counts["requests"]["GET /data/version"] == 120
+    assert admin.delete(CONTROL).status_code == 200
+    assert _statuses(admin, 10) == [200] * 10
