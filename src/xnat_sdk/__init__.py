@@ -11,6 +11,7 @@ resources, files, tree downloads, sharing and DICOM are in ``xnat_sdk.operations
 """
 
 from xnat_sdk._http import RetryPolicy
+from xnat_sdk.aio import AsyncXNATSession, connect_async
 from xnat_sdk.config import SessionConfig
 from xnat_sdk.dicomdump import DicomDumpRow
 from xnat_sdk.errors import (
@@ -45,6 +46,7 @@ from xnat_sdk.session import XNATSession, connect
 from xnat_sdk.users import User, Users
 
 __all__ = [
+    "AsyncXNATSession",
     "DicomDumpRow",
     "FieldValueError",
     "FileData",
@@ -79,4 +81,5 @@ __all__ = [
     "XNATValueError",
     "XnatObject",
     "connect",
+    "connect_async",
 ]

@@ -40,22 +40,28 @@ from xnat_sdk.errors import (
     XNATError,
     XNATLoginRequiredError,
     XNATNotFoundError,
-    XNATResponseError,
     XNATSessionClosedError,
     XNATValueError,
 )
 from xnat_sdk.inspect import Inspect
-from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec, Row
-from xnat_sdk.objects import (
-    FileData,
-    XnatObject,
-    bind,
-    check_label,
-    field_named,
-    partial_model,
+from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec
+from xnat_sdk.objects import FileData, XnatObject, bind
+from xnat_sdk.parsing import (
+    JSON,
+    RowObjects,
+    checked,
+    custom_field_values,
+    elsewhere_message,
+    first_item,
+    logged_in_user,
+    new_model,
+    parse_json,
+    query_with_format,
+    redirect_base,
+    result_rows,
+    store_query,
 )
 from xnat_sdk.prearchive import Prearchive
-from xnat_sdk.row_objects import RowBuilder
 from xnat_sdk.services import Services
 from xnat_sdk.users import Users
 
@@ -68,8 +74,6 @@ T = TypeVar("T")
 U = TypeVar("U")
 M = TypeVar("M", bound="XnatModel")
 
-#: A JSON document as ``json.loads`` returns it.
-JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
 #: What ``put``/``post`` accept as a body: form fields, raw bytes/text or a binary stream.
 Body: TypeAlias = Mapping[str, str] | bytes | str | IO[bytes] | None
 
@@ -100,10 +104,7 @@ class XNATSession:
         self.logged_in_user: str | None = None
         self.caching = True
         self._listings: dict[str, Listing[object]] = {}
-        #: Listing rows -> objects, per (xsi:type, listing item type, columns): worked out once.
-        self._row_builders: dict[
-            tuple[str, type[object], tuple[str, ...]], RowBuilder[XnatObject]
-        ] = {}
+        self._row_objects = RowObjects()
         self._closed = False
         self._version: str | None = None
         self._keepalive_interval = keepalive
@@ -193,8 +194,7 @@ class XNATSession:
                 accepted_status={200, 201},
             )
         answer = transport.request("GET", "/data/auth").text
-        start, end = answer.find("'"), answer.rfind("'")
-        self.logged_in_user = answer[start + 1 : end] if 0 <= start < end else None
+        self.logged_in_user = logged_in_user(answer)
         if self.logged_in_user is None:
             raise XNATAuthError("GET", transport.url("/data/auth"), 401, answer[:200])
         self._logins += 1
@@ -370,7 +370,7 @@ class XNATSession:
         return self.request(
             "GET",
             path,
-            query=_query_with_format(query, format),
+            query=query_with_format(query, format),
             accepted_status=accepted_status,
             timeout=timeout,
             headers=headers,
@@ -473,7 +473,7 @@ class XNATSession:
         return self.request(
             method,
             path,
-            query=_query_with_format(query, format),
+            query=query_with_format(query, format),
             accepted_status=accepted_status,
             timeout=timeout,
             headers=headers,
@@ -491,16 +491,7 @@ class XNATSession:
     ) -> JSON:
         """GET ``uri`` with ``format=json`` and return the parsed document."""
         response = self.get(uri, format="json", query=query, accepted_status=accepted_status)
-        try:
-            document: JSON = response.json()
-        except ValueError:
-            raise XNATResponseError(
-                "GET",
-                str(response.request.url),
-                response.status_code,
-                "the answer is not valid JSON",
-            ) from None
-        return document
+        return parse_json(response)
 
     # -- transfers ------------------------------------------------------------------------
 
@@ -720,74 +711,23 @@ class XNATSession:
     def listing_rows(self, uri: str, query: Mapping[str, str]) -> list[dict[str, str]]:
         """The rows of the ``ResultSet`` listing at ``uri``, every value a string."""
         document = self.get_json(uri, query={k: v for k, v in query.items() if k != "format"})
-        result = document.get("ResultSet", {}) if isinstance(document, dict) else None
-        rows = result.get("Result") if isinstance(result, dict) else None
-        if not isinstance(rows, list):
-            raise XNATResponseError(
-                "GET", self._transport.url(uri), 200, "the answer is not a ResultSet listing"
-            )
-        return [
-            {str(k): "" if v is None else str(v) for k, v in row.items()}
-            for row in rows
-            if isinstance(row, dict)
-        ]
+        return result_rows(document, self._transport.url(uri))
 
     def item_from_row(self, row: dict[str, str], key: str, listing: Listing[T]) -> T:
         """The live object for a listing row: its xsi:type's class, bound below the listing."""
-        # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
-        # row's /data/subjects/ID): XNAT creates children only within a project's path.
-        uri = f"{listing.uri}/{key}"
-        item_type = listing.item_type
-        if issubclass(item_type, FileData):
-            built: object = _file_from_row(self, row, row.get("URI") or uri, key)
-        else:
-            built = self._row_builder(row, listing.spec, item_type).build(row, self, uri)
-        return _checked(built, item_type, f"a row of {listing.uri}")
-
-    def _row_builder(
-        self, row: dict[str, str], spec: ListingSpec, item_type: type[object]
-    ) -> RowBuilder[XnatObject]:
-        """The builder for rows like ``row`` of a listing of ``item_type`` (made once)."""
-        xsi_type = row.get(spec.type_column, "") if spec.type_column else ""
-        columns = tuple(row)
-        builder = self._row_builders.get((xsi_type, item_type, columns))
-        if builder is None:
-            builder = RowBuilder(_class_for(xsi_type, item_type), columns)
-            self._row_builders[(xsi_type, item_type, columns)] = builder
-        return builder
+        return self._row_objects.build(row, key, listing.uri, listing.spec, listing.item_type, self)
 
     # -- live-object support (the SessionLike protocol) -----------------------------------
 
     def load_item(self, uri: str) -> XnatObject:
         """GET the object at ``uri`` in full, parse it by xsi:type and bind it."""
-        document = self.get_json(uri)
-        items = document.get("items") if isinstance(document, dict) else None
-        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
-            raise XNATResponseError(
-                "GET", self._transport.url(uri), 200, "the answer has no items[0] object"
-            )
-        from xnat_sdk.models import parse_json_item
-
-        obj = parse_json_item(items[0])
+        obj = first_item(self.get_json(uri), self._transport.url(uri))
         bind(obj, self, uri, complete=True)
         return obj
 
     def load_custom_fields(self, uri: str) -> dict[str, str]:
         """The custom variables (``fields/field`` children) of the object at ``uri``."""
-        document = self.get_json(uri)
-        items = document.get("items") if isinstance(document, dict) else None
-        first = items[0] if isinstance(items, list) and items else None
-        children = first.get("children") if isinstance(first, dict) else None
-        values: dict[str, str] = {}
-        for child in children if isinstance(children, list) else []:
-            if not isinstance(child, dict) or child.get("field") != "fields/field":
-                continue
-            entries = child.get("items")
-            for entry in entries if isinstance(entries, list) else []:
-                data = entry.get("data_fields") if isinstance(entry, dict) else None
-                if isinstance(data, dict) and isinstance(data.get("name"), str):
-                    values[str(data["name"])] = str(data.get("field") or "")
-        return values
+        return custom_field_values(self.get_json(uri))
 
     def write_fields(self, uri: str, query: Mapping[str, str]) -> None:
         """PUT xpath=value pairs on the object at ``uri``."""
@@ -837,22 +777,13 @@ class XNATSession:
         fields: Mapping[str, object],
     ) -> U:
         """Validate ``fields`` for ``item_type`` (nothing is sent if one is wrong), then PUT."""
-        if not issubclass(item_type, XnatObject):
-            raise XNATValueError(f"{item_type.__name__} objects cannot be created this way")
-        check_label(key)
-        key_field = field_named(item_type, spec.create_key)
-        model = partial_model(item_type, {**fields, key_field: key})
-        created = self.add_item(listing_uri, key, model)
-        return _checked(created, item_type, f"{listing_uri}/{key}")
+        created = self.add_item(listing_uri, key, new_model(item_type, spec, key, fields))
+        return checked(created, item_type, f"{listing_uri}/{key}")
 
     def add_item(self, listing_uri: str, key: str, obj: U) -> U:
         """PUT the model ``obj`` at ``listing_uri/key``; return it as stored, live."""
-        if not isinstance(obj, XnatObject):
-            raise XNATValueError(f"{type(obj).__name__} is not an XNAT model")
-        check_label(key)
+        query = store_query(obj, key)
         uri = f"{listing_uri}/{key}"
-        query = {"xsiType": type(obj).xsi_type}
-        query.update((xpath, value) for xpath, value in obj.to_xpath_fields().items() if value)
         stored = self.put(uri, query=query)
         self.forget(listing_uri)
         try:
@@ -863,51 +794,9 @@ class XNATSession:
                 "PUT",
                 str(stored.request.url),
                 stored.status_code,
-                f"the server accepted {key!r} but it is not at {uri}: the label is probably "
-                "used by another object of the project",
+                elsewhere_message(key, uri),
             ) from None
-        return _checked(loaded, type(obj), uri)
-
-
-def _checked(value: object, expected: type[T], source: str) -> T:
-    """``value`` if it is an ``expected``, else an error naming where it came from."""
-    if not isinstance(value, expected):
-        raise XNATError(f"{source} is a {type(value).__name__}, expected {expected.__name__}")
-    return value
-
-
-def _query_with_format(query: Query | None, format: str | None) -> Query | None:
-    if format is None:
-        return query
-    pairs = list(query.items() if isinstance(query, Mapping) else query or [])
-    return [*pairs, ("format", format)]
-
-
-def _class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
-    """The generated class named by ``xsi_type`` if it fits ``item_type``, else ``item_type``."""
-    from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
-
-    candidate = XSI_TYPES.get(xsi_type) or ELEMENTS.get(xsi_type)
-    if candidate is not None and issubclass(candidate, item_type):
-        return candidate
-    if not issubclass(item_type, XnatObject):
-        raise XNATError(f"{item_type.__name__} is not an XNAT model")
-    return item_type
-
-
-def _file_from_row(session: XNATSession, row: Row, uri: str, path: str) -> FileData:
-    size = row.get("Size", "")
-    return FileData(
-        session,
-        uri,
-        path=path,
-        size=int(size) if size.isdigit() else None,
-        digest=row.get("digest") or None,
-        collection=row.get("collection") or None,
-        tags=row.get("file_tags") or None,
-        format=row.get("file_format") or None,
-        content=row.get("file_content") or None,
-    )
+        return checked(loaded, type(obj), uri)
 
 
 def _detect_redirect(transport: HttpTransport) -> str:
@@ -916,12 +805,7 @@ def _detect_redirect(transport: HttpTransport) -> str:
     response = transport.request(
         "GET", transport.server + "/", follow_redirects=True, accepted_status=range(100, 600)
     )
-    final = str(response.url)
-    for marker in ("/app/", "/data/"):
-        if marker in final:
-            return final.split(marker, 1)[0]
-    parts = urlsplit(final)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return redirect_base(str(response.url))
 
 
 def connect(

@@ -1,0 +1,111 @@
+"""The queries of XNAT's service calls (archive, prearchive actions, import) and the reading of
+their answers, as pure functions for any session, sync or async.
+
+``xnat_sdk.aio`` builds its requests here; ``prearchive.py`` and ``services.py`` hold the same
+rules for the sync session and can call these instead (see docs/async.md).
+"""
+
+from __future__ import annotations
+
+from xnat_sdk.errors import XNATError, XNATValueError
+from xnat_sdk.objects import check_label
+from xnat_sdk.prearchive import ALLOWED_STATUSES, PrearchiveAction, PrearchiveStatusError
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def async_flag(value: bool | None) -> dict[str, str]:
+    """XNAT's ``async`` parameter of the prearchive actions (absent when not chosen)."""
+    return {} if value is None else {"async": _bool(value)}
+
+
+def require_status(action: PrearchiveAction, session_uri: str, status: str) -> None:
+    """Refuse ``action`` on a prearchive session whose current ``status`` does not allow it."""
+    if status not in ALLOWED_STATUSES[action]:
+        raise PrearchiveStatusError(action, session_uri, status)
+
+
+def archive_query(
+    source_uri: str,
+    *,
+    overwrite: str | None = None,
+    quarantine: bool | None = None,
+    trigger_pipelines: bool | None = None,
+    project: str | None = None,
+    subject: str | None = None,
+    experiment: str | None = None,
+) -> dict[str, str]:
+    """The query of ``POST /data/services/archive`` for the prearchive session at
+    ``source_uri``; labels are checked before anything is sent."""
+    labels = {"project": project, "subject": subject, "session": experiment}
+    for value in labels.values():
+        if value is not None:
+            check_label(value)
+    query: dict[str, str] = {"src": source_uri, "auto-archive": "false"}
+    if overwrite is not None:
+        query["overwrite"] = overwrite
+    if quarantine is not None:
+        query["quarantine"] = _bool(quarantine)
+    if trigger_pipelines is not None:
+        query["triggerPipelines"] = _bool(trigger_pipelines)
+    query.update((name, value) for name, value in labels.items() if value is not None)
+    return query
+
+
+def import_query(
+    *,
+    overwrite: str | None = None,
+    quarantine: bool = False,
+    destination: str | None = None,
+    trigger_pipelines: bool | None = None,
+    project: str | None = None,
+    subject: str | None = None,
+    experiment: str | None = None,
+    import_handler: str | None = None,
+    ignore_unparsable: bool | None = None,
+) -> dict[str, str]:
+    """The query of ``POST /data/services/import``; a bad destination or label is refused
+    before anything is sent."""
+    query: dict[str, str] = {}
+    if overwrite is not None:
+        query["overwrite"] = overwrite
+    if quarantine:
+        query["quarantine"] = "true"
+    if trigger_pipelines is not None:
+        query["triggerPipelines"] = _bool(trigger_pipelines)
+    if ignore_unparsable is not None:
+        query["Ignore-Unparsable"] = _bool(ignore_unparsable)
+    if destination is not None:
+        dest = destination if destination.startswith("/") else "/" + destination
+        if not dest.startswith(("/archive", "/prearchive")):
+            raise XNATValueError(
+                f"destination {destination!r} must start with /archive or /prearchive"
+            )
+        query["dest"] = dest
+    for name, value in (("project", project), ("subject", subject), ("session", experiment)):
+        if value is not None:
+            query[name] = check_label(value)
+    if import_handler is not None:
+        query["import-handler"] = import_handler
+    return query
+
+
+def answer_uris(answer: str) -> list[str]:
+    """The session URIs an archive or import answer lists, one a line."""
+    return [line.strip() for line in answer.splitlines() if line.strip()]
+
+
+def archived_uri(answer: str) -> str:
+    """The REST path of the experiment an archive/import answer names first
+    (``/data/archive/projects/P/...`` becomes ``/data/projects/P/...``)."""
+    uris = answer_uris(answer)
+    if not uris or not uris[0].startswith("/data/"):
+        raise XNATError(f"the server did not answer with an archive URI: {answer[:200]!r}")
+    return uris[0].replace("/data/archive/", "/data/", 1)
+
+
+def moved_session_uri(project: str, timestamp: str, name: str) -> str:
+    """Where a prearchive session is after ``move`` to ``project``."""
+    return f"/data/prearchive/projects/{project}/{timestamp}/{name}"
