@@ -16,7 +16,14 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
-from reliability_support import MIB, make_resource, md5_of, open_session, write_pattern
+from reliability_support import (
+    MIB,
+    make_resource,
+    md5_of,
+    open_session,
+    report,
+    write_pattern,
+)
 
 import xnat_sdk
 from xnat_sdk import transfer
@@ -64,6 +71,16 @@ def test_200_mb_download_survives_dropped_connections(
     assert peak < 32 * MIB, f"memory peaked at {peak} bytes"
     assert md5_of(target) == expected
     assert [p.name for p in out_dir.iterdir()] == ["big.bin"]  # no temporary file left
+    report(
+        "200 MB download",
+        size=size,
+        server_sent=sent,
+        resent=sent - size,
+        drops=3,
+        requests=stats.requests,
+        resumes=stats.resumes,
+        peak_memory=peak,
+    )
 
 
 def test_resumed_download_with_wrong_digest_leaves_no_file(

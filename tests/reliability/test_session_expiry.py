@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from reliability_support import open_session
+from reliability_support import open_session, report
 
 import xnat_sdk
 from xnat_sdk.emulator.faultplan import FaultSettings
@@ -47,6 +47,7 @@ def test_expiring_session_is_renewed_in_a_long_listing_loop(
     assert renewals >= 5, f"{renewals} renewals in {rounds} rounds"
     # Each renewal answers exactly one expiry the server saw (creation included).
     assert expired == session.logins - 1
+    report("expiring session", lifetime=LIFETIME, rounds=rounds, renewals=renewals, expired=expired)
 
 
 def test_anonymous_session_gets_a_clear_error_instead_of_a_login(
