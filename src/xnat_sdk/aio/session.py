@@ -515,22 +515,34 @@ class AsyncXNATSession:
         target_dir: str | os.PathLike[str],
         *,
         concurrency: int = 8,
-        progress: bool | None = None,
+        progress: bool | BulkProgress | None = None,
     ) -> list[Path]:
         """Download every item below ``target_dir`` concurrently, with ONE progress display for
-        all (on a terminal, or when ``progress=True``): files by name, resources into
-        ``{resource label}/``, image sessions into ``{label}/scans/...``. At most
-        ``concurrency`` files (and ``max_concurrency`` requests) are in flight; every file is
-        verified and written atomically. Returns the paths written."""
+        all: files by name, resources into ``{resource label}/``, image sessions into
+        ``{label}/scans/...``. At most ``concurrency`` files (and ``max_concurrency`` requests)
+        are in flight; every file is verified and written atomically. ``progress`` shows the
+        display on a terminal (``None``), always/never (a bool), or adds to a ``BulkProgress``
+        the caller holds (one display across several calls). Returns the paths written."""
         folder = Path(target_dir)
         listed = list(items)
+        if isinstance(progress, BulkProgress):
+            return await self._download_many(listed, folder, concurrency, progress)
         with BulkProgress(f"Downloading {len(listed)} items", show=progress) as shown:
-            plans = await aio_transfer.run_all(
-                [self._plan(item, self._folder_for(item, folder)) for item in listed]
-            )
-            files = [file for plan in plans for file in plan]
-            shown.plan(files)
-            return await download_planned(self, files, concurrency, shown)
+            return await self._download_many(listed, folder, concurrency, shown)
+
+    async def _download_many(
+        self,
+        items: list[FileData | AbstractResource | ImageSessionData | str],
+        folder: Path,
+        concurrency: int,
+        progress: BulkProgress,
+    ) -> list[Path]:
+        plans = await aio_transfer.run_all(
+            [self._plan(item, self._folder_for(item, folder)) for item in items]
+        )
+        files = [file for plan in plans for file in plan]
+        progress.plan(files)
+        return await download_planned(self, files, concurrency, progress)
 
     def _folder_for(
         self, item: FileData | AbstractResource | ImageSessionData | str, folder: Path

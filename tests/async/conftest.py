@@ -1,0 +1,84 @@
+"""Fixtures of the async tests: anyio on asyncio, a seeded archive shared by a module, and the
+``client`` parametrization that runs each shared scenario on the sync and the async client."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import xnat_sdk
+from xnat_sdk.aio import AsyncXNATSession, connect_async
+from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
+from xnat_sdk.models import MrScanData, MrSessionData, PetSessionData
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clients import AsyncClient, Client, SyncClient
+
+#: The files of resource DATA of scan 1 of S01_MR1, by path.
+DATA_FILES = {"a.txt": b"alpha\n", "sub/b.bin": bytes(range(256)) * 40}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The seeded emulator: P1 (S01 with an MR and a PET session, S02, S03) and P2."""
+
+    handle: EmulatorHandle
+    mr_uri: str
+    mr_id: str
+
+
+@pytest.fixture(scope="module")
+def archive(xnat_emulator_module: EmulatorHandle) -> Archive:
+    emu = xnat_emulator_module
+    with xnat_sdk.connect(emu.url, emu.user, emu.password, keepalive=None) as session:
+        p1 = session.projects.create("P1", name="First project")
+        session.projects.create("P2", name="Second project")
+        for label in ("S01", "S02", "S03"):
+            p1.subjects.create(label)
+        s01 = p1.subjects["S01"]
+        mr = s01.experiments.create_as(MrSessionData, "S01_MR1", date=datetime.date(2024, 1, 2))
+        scan = mr.scans.create_as(MrScanData, "1", type="T1w", quality="usable")
+        mr.scans.create_as(MrScanData, "2", type="T2w", quality="questionable")
+        resource = scan.create_resource("DATA", format="BIN")
+        for path, data in DATA_FILES.items():
+            resource.upload(data, path)
+        s01.experiments.create_as(PetSessionData, "S01_PET1")
+        p1.subjects["S02"].experiments.create_as(MrSessionData, "S02_MR1")
+        for project in ("IMP_sync", "IMP_async"):
+            session.projects.create(project)
+        return Archive(emu, mr.uri, mr.id or "")
+
+
+async def open_async(handle: EmulatorHandle, **options: object) -> AsyncXNATSession:
+    """An admin async session on ``handle``."""
+    max_concurrency = options.get("max_concurrency", 8)
+    assert isinstance(max_concurrency, int)
+    retry = options.get("retry")
+    assert retry is None or isinstance(retry, xnat_sdk.RetryPolicy)
+    return await connect_async(
+        handle.url, handle.user, handle.password, max_concurrency=max_concurrency, retry=retry
+    )
+
+
+@pytest.fixture(params=["sync", "async"])
+async def client(
+    request: pytest.FixtureRequest, archive: Archive, anyio_backend: str
+) -> AsyncIterator[Client]:
+    """The shared scenarios' client: the sync session, then the async one."""
+    handle = archive.handle
+    if request.param == "sync":
+        with xnat_sdk.connect(handle.url, handle.user, handle.password, keepalive=None) as session:
+            yield SyncClient(session)
+    else:
+        async with await open_async(handle) as opened:
+            yield AsyncClient(opened)
