@@ -133,7 +133,9 @@ _ARCHIVE_OBJECT = frozenset({"fields", "create_resource"})
 #: Methods xnatpy has on these types (``resource.upload``, ``subject.share``, ...); each mixin's
 #: ``names`` must equal its public names (``tests/unit/test_codegen_naming`` checks it).
 BEHAVIOURS: tuple[BehaviourSpec, ...] = (
-    BehaviourSpec("xnat:projectData", "ProjectBehaviour", _ARCHIVE_OBJECT | {"download_dir"}),
+    BehaviourSpec(
+        "xnat:projectData", "ProjectBehaviour", _ARCHIVE_OBJECT | {"download_dir", "scan_files"}
+    ),
     BehaviourSpec(
         "xnat:subjectData", "SubjectBehaviour", _ARCHIVE_OBJECT | {"download_dir", "share"}
     ),

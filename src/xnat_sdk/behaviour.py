@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from xnat_sdk.objects import CustomVariables, FileData, XnatObject
     from xnat_sdk.transfer import UploadMethod
+    from xnat_sdk.tree import ScanFile
 
 A = TypeVar("A", bound="ImageAssessorData")
 
@@ -54,6 +55,14 @@ class ProjectBehaviour(ArchiveObjectBehaviour):
         from xnat_sdk import operations
 
         return operations.download_project_dir(cast("ProjectData", self), target_dir, verbose)
+
+    def scan_files(self) -> list[ScanFile]:
+        """Every file of every scan resource of the project's image sessions, each with its
+        session, subject, scan and resource, in ``1 + sessions / ~400`` requests (a nested
+        walk over subjects, sessions, scans and resources costs one request per object)."""
+        from xnat_sdk import tree
+
+        return tree.scan_files(cast("ProjectData", self))
 
 
 class SubjectBehaviour(ArchiveObjectBehaviour):

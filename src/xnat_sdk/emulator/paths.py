@@ -110,6 +110,15 @@ def _lookup(
     kinds: tuple[str, ...],
     key: str,
 ) -> list[Node]:
+    if "," in key and "experiment" in kinds:
+        # experiments/E1,E2/scans/...: XNATTemplate splits ASSESSED_ID on commas, so one
+        # request reaches the scans (or assessors, reconstructions) of many sessions.
+        return [
+            node
+            for one in key.split(",")
+            if one
+            for node in _lookup(store, account, target, parents, kinds, one)
+        ]
     if not parents:  # top level: /data/projects/{id}, /data/subjects/{id}, ...
         if kinds == ("project",):
             return [store.require_project(key, account)] if store.project(key) else []
