@@ -43,7 +43,6 @@ async def download_stream(
     expected_md5: str | None = None,
     stats: transfer.TransferStats | None = None,
     on_bytes: OnBytes | None = None,
-    chunk_size: int = transfer.DEFAULT_CHUNK,
 ) -> int:
     """Write the body of ``uri`` to ``target`` as ``transfer.download_stream`` does (resumed,
     verified); return the number of bytes."""
@@ -56,7 +55,7 @@ async def download_stream(
     while True:
         before = progress.done
         try:
-            if await _fetch(session, uri, params, target, progress, counted, on_bytes, chunk_size):
+            if await _fetch(session, uri, params, target, progress, counted, on_bytes):
                 break
         except httpx.TransportError as exc:
             stalls = 0 if progress.done > before else stalls + 1
@@ -82,7 +81,6 @@ async def _fetch(
     progress: transfer.DownloadProgress,
     stats: transfer.TransferStats,
     on_bytes: OnBytes | None,
-    chunk_size: int,
 ) -> bool:
     """One request for the (rest of the) body; True once complete, False to ask again."""
     ranged = progress.range_headers()
@@ -100,7 +98,7 @@ async def _fetch(
                 return False
             if on_bytes is not None and progress.done < done_before:
                 on_bytes(progress.done - done_before)  # restarted: take back what was counted
-            async for chunk in response.aiter_bytes(chunk_size):
+            async for chunk in response.aiter_bytes():  # as received: a drop loses nothing held
                 transfer.write_chunk(target, progress, chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
