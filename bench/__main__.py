@@ -1,4 +1,4 @@
-"""``python -m bench``: populate an emulator, measure both clients alternately, report ratios."""
+"""``python -m bench``: populate an emulator, measure the clients alternately, report ratios."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -15,11 +16,24 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.population import Sizes, populate
+from bench.population import Sizes, populate, write_sources
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CLIENTS = ("ours", "xnatpy")
-TASKS = ("import", "connect", "experiments", "tabulate", "walk")
+ROOT = Path(__file__).resolve().parent.parent
+LISTING_TASKS = ("import", "connect", "experiments", "tabulate", "walk")
+TRANSFER_TASKS = ("download-big", "download-small", "upload-big", "upload-small")
+#: Which clients each task runs; ``httpx`` is the emulator's own cost, ``curl`` the ceiling,
+#: ``ours1`` our client with one worker (what the parallel transfers add).
+CLIENTS: dict[str, tuple[str, ...]] = {
+    **{task: ("ours", "xnatpy") for task in LISTING_TASKS},
+    "download-big": ("ours", "xnatpy", "httpx", "curl"),
+    "download-small": ("ours", "ours1", "xnatpy", "httpx", "curl"),
+    "upload-big": ("ours", "xnatpy", "httpx", "curl"),
+    "upload-small": ("ours", "ours1", "xnatpy", "httpx", "curl"),
+    "raw-listing": ("httpx",),
+    "mypy": ("ours",),
+}
+Runs = dict[str, dict[str, list[dict[str, float]]]]
 
 
 @contextmanager
@@ -50,111 +64,156 @@ def emulator(data_dir: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def one_run(task: str, client: str, url: str) -> dict[str, float]:
+def one_run(task: str, client: str, url: str, workdir: Path) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.tasks", task, client, url],
-        check=True,
+        [sys.executable, "-m", "bench.tasks", task, client, url, str(workdir)],
+        check=False,
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"{task} with {client} failed:\n{out.stderr[-3000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def median_of(runs: list[dict[str, float]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+def median_of(runs: list[dict[str, float]], key: str) -> float | None:
+    values = [run[key] for run in runs if key in run]
+    return statistics.median(values) if values else None
 
 
-def measure_all(url: str, runs: int) -> dict[str, dict[str, list[dict[str, float]]]]:
-    """Every task, the two clients alternating (ours first on even runs, xnatpy on odd)."""
-    results: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for task in TASKS:
-        per_client: dict[str, list[dict[str, float]]] = {client: [] for client in CLIENTS}
-        for index in range(runs):
-            order = CLIENTS if index % 2 == 0 else tuple(reversed(CLIENTS))
-            for client in order:
-                per_client[client].append(one_run(task, client, url))
+def measure_all(url: str, workdir: Path, runs: int, tasks: list[str]) -> Runs:
+    """Every task, its clients alternating: run ``i`` starts with client ``i mod n``."""
+    results: Runs = {}
+    for task in tasks:
+        clients = CLIENTS[task]
+        # mypy takes minutes per run on a busy machine, and varies little
+        task_runs = min(runs, 3) if task == "mypy" else runs
+        per_client: dict[str, list[dict[str, float]]] = {client: [] for client in clients}
+        for index in range(task_runs):
+            shift = index % len(clients)
+            for client in clients[shift:] + clients[:shift]:
+                per_client[client].append(one_run(task, client, url, workdir))
         results[task] = per_client
-        print(
-            f"  {task}: ours {median_of(per_client['ours'], 'seconds'):.3f}s, "
-            f"xnatpy {median_of(per_client['xnatpy'], 'seconds'):.3f}s",
-            flush=True,
-        )
-    results["raw-listing"] = {"httpx": [one_run("raw-listing", "httpx", url) for _ in range(runs)]}
+        shown = ", ".join(f"{c} {median_of(per_client[c], 'seconds'):.3f}s" for c in clients)
+        print(f"  {task}: {shown}", flush=True)
     return results
 
 
-def summarize(results: dict[str, dict[str, list[dict[str, float]]]]) -> list[dict[str, object]]:
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 2)
+
+
+def summarize(results: Runs) -> list[dict[str, object]]:
+    """One row per task: each client's medians and the ratios the issue asks for."""
     rows: list[dict[str, object]] = []
-    for task in TASKS:
-        ours, theirs = results[task]["ours"], results[task]["xnatpy"]
-        ours_s, theirs_s = median_of(ours, "seconds"), median_of(theirs, "seconds")
-        row: dict[str, object] = {
-            "task": task,
-            "ours_s": round(ours_s, 4),
-            "xnatpy_s": round(theirs_s, 4),
-            "speedup": round(theirs_s / ours_s, 2) if ours_s else None,
-            "ours_count": median_of(ours, "count"),
-            "xnatpy_count": median_of(theirs, "count"),
-        }
-        if task in ("experiments", "tabulate", "walk"):
-            row["ours_requests"] = median_of(ours, "requests")
-            row["xnatpy_requests"] = median_of(theirs, "requests")
-            row["ours_rss_kib"] = median_of(ours, "rss_delta_kib")
-            row["xnatpy_rss_kib"] = median_of(theirs, "rss_delta_kib")
+    for task, per_client in results.items():
+        row: dict[str, object] = {"task": task}
+        for client, runs in per_client.items():
+            for key in runs[0]:
+                value = median_of(runs, key)
+                row[f"{client}_{key}"] = round(value, 4) if value is not None else None
+        ours = median_of(per_client.get("ours", []), "seconds")
+        if "xnatpy" in per_client:
+            row["xnatpy_over_ours"] = ratio(median_of(per_client["xnatpy"], "seconds"), ours)
+        if "curl" in per_client:  # our throughput as a share of curl's
+            row["ours_throughput_vs_curl"] = ratio(median_of(per_client["curl"], "seconds"), ours)
         rows.append(row)
-    raw = results["raw-listing"]["httpx"]
-    raw_s = median_of(raw, "seconds")
-    experiments = next(r for r in rows if r["task"] == "experiments")
-    rows.append(
-        {
-            "task": "raw-listing (httpx GET + json.loads)",
-            "raw_s": round(raw_s, 4),
-            "raw_fetch_s": round(median_of(raw, "fetch_seconds"), 4),
-            "raw_parse_s": round(median_of(raw, "parse_seconds"), 4),
-            "ours_vs_raw": round(float(str(experiments["ours_s"])) / raw_s, 2) if raw_s else None,
-        }
-    )
+    raw = next((r for r in rows if r["task"] == "raw-listing"), None)
+    listing = next((r for r in rows if r["task"] == "experiments"), None)
+    if raw is not None and listing is not None:
+        floor = raw.get("httpx_seconds")
+        listing["ours_over_get_and_json"] = ratio(_num(listing.get("ours_seconds")), _num(floor))
     return rows
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _cell(row: dict[str, object], key: str, digits: int = 3) -> str:
+    value = row.get(key)
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}f}" if digits else f"{value:.0f}"
+    return "–"
 
 
 def markdown(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
     lines = [
         "# xnat-sdk vs xnatpy 0.8.1 (same emulator, same run)",
         "",
-        f"{meta['when']} · {meta['machine']} · {meta['runs']} runs per figure (median), "
-        f"{meta['sizes']}",
+        f"{meta['when']} · {meta['machine']} · median of {meta['runs']} runs per figure, "
+        f"clients alternating · {meta['sizes']}",
         "",
-        "| task | ours (s) | xnatpy (s) | xnatpy/ours | requests ours / xnatpy | peak RSS growth "
-        "ours / xnatpy (KiB) |",
-        "|---|---|---|---|---|---|",
+        "## Client work",
+        "",
+        "Seconds; `emulator` = the same GET requests replayed by a bare httpx client (the "
+        "server's own share); RSS = growth of peak RSS during the operation.",
+        "",
+        "| task | ours | xnatpy | xnatpy/ours | emulator ours / xnatpy | requests ours / xnatpy "
+        "| peak RSS growth ours / xnatpy (MiB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        if "raw_s" in row:
+        if row["task"] not in ("import", "connect", "experiments", "tabulate", "walk"):
             continue
-        requests = (
-            f"{row['ours_requests']:.0f} / {row['xnatpy_requests']:.0f}"
-            if "ours_requests" in row
-            else ""
-        )
-        rss = (
-            f"{row['ours_rss_kib']:.0f} / {row['xnatpy_rss_kib']:.0f}"
-            if "ours_rss_kib" in row
-            else ""
-        )
         lines.append(
-            f"| {row['task']} | {row['ours_s']} | {row['xnatpy_s']} | "
-            f"{row['speedup']}x | {requests} | {rss} |"
+            f"| {row['task']} | {_cell(row, 'ours_seconds')} | {_cell(row, 'xnatpy_seconds')} "
+            f"| {_cell(row, 'xnatpy_over_ours', 1)}x "
+            f"| {_cell(row, 'ours_replay_seconds')} / {_cell(row, 'xnatpy_replay_seconds')} "
+            f"| {_cell(row, 'ours_requests', 0)} / {_cell(row, 'xnatpy_requests', 0)} "
+            f"| {_mib(row, 'ours_rss_delta_kib')} / {_mib(row, 'xnatpy_rss_delta_kib')} |"
         )
-    raw = rows[-1]
+    by_task = {str(row["task"]): row for row in rows}
+    if "raw-listing" in by_task and "experiments" in by_task:
+        raw, listing = by_task["raw-listing"], by_task["experiments"]
+        lines += [
+            "",
+            f"Listing floor (plain httpx GET of /data/experiments + json.loads): "
+            f"{_cell(raw, 'httpx_seconds')} s (GET {_cell(raw, 'httpx_fetch_seconds')} s, parse "
+            f"{_cell(raw, 'httpx_parse_seconds')} s, peak RSS growth "
+            f"{_mib(raw, 'httpx_rss_delta_kib')} MiB); our typed listing / floor: "
+            f"{_cell(listing, 'ours_over_get_and_json', 2)}x.",
+        ]
     lines += [
         "",
-        f"Emulator's own cost for the experiment listing (plain httpx GET): {raw['raw_fetch_s']} s;"
-        f" json.loads of it: {raw['raw_parse_s']} s; our typed listing / (GET + json.loads): "
-        f"{raw['ours_vs_raw']}x.",
+        "## Transfers",
+        "",
+        "Seconds. `ours` runs 8 workers for many files, `ours 1` one; xnatpy downloads and "
+        "uploads file by file (its `per_file`); `httpx` is a bare sequential loop (the "
+        "emulator's own cost); `curl` the ceiling (`--parallel`, 8 at once, for many files).",
+        "",
+        "| task | ours | ours 1 | xnatpy | httpx | curl | xnatpy/ours | ours throughput / curl "
+        "| peak RSS growth ours / xnatpy (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    for task in ("download-big", "download-small", "upload-big", "upload-small"):
+        if task not in by_task:
+            continue
+        row = by_task[task]
+        lines.append(
+            f"| {task} | {_cell(row, 'ours_seconds')} | {_cell(row, 'ours1_seconds')} "
+            f"| {_cell(row, 'xnatpy_seconds')} | {_cell(row, 'httpx_seconds')} "
+            f"| {_cell(row, 'curl_seconds')} | {_cell(row, 'xnatpy_over_ours', 1)}x "
+            f"| {_cell(row, 'ours_throughput_vs_curl', 2)} "
+            f"| {_mib(row, 'ours_rss_delta_kib')} / {_mib(row, 'xnatpy_rss_delta_kib')} |"
+        )
+    if "mypy" in by_task:
+        row = by_task["mypy"]
+        lines += [
+            "",
+            f"`mypy --strict` on the example pipeline: {_cell(row, 'ours_seconds', 1)} s cold "
+            f"(empty cache, a fresh CI job), {_cell(row, 'ours_warm_seconds', 1)} s warm.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _mib(row: dict[str, object], key: str) -> str:
+    value = _num(row.get(key))
+    return "–" if value is None else f"{value / 1024:.0f}"
 
 
 def main() -> int:
@@ -163,18 +222,28 @@ def main() -> int:
     parser.add_argument("--experiments", type=int, default=100_000)
     parser.add_argument("--tree-subjects", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="small data, 3 runs: a smoke run")
+    parser.add_argument("--only", nargs="*", choices=list(CLIENTS), help="run only these tasks")
     args = parser.parse_args()
     sizes = Sizes(experiments=args.experiments, tree_subjects=args.tree_subjects)
-    runs = args.runs
+    runs: int = args.runs
     if args.quick:
-        sizes, runs = Sizes(experiments=2_000, tree_subjects=4, tree_files=5), 3
+        sizes = Sizes(
+            experiments=2_000, tree_subjects=4, tree_files=5, big_file_mib=16, small_files=50
+        )
+        runs = 3
+    if shutil.which("curl") is None:
+        print("curl is not installed: its column is skipped", flush=True)
+        for task in TRANSFER_TASKS:
+            CLIENTS[task] = tuple(c for c in CLIENTS[task] if c != "curl")
+    tasks = args.only or list(CLIENTS)
     with tempfile.TemporaryDirectory(prefix="xnat-bench-") as tmp:
-        data_dir = Path(tmp) / "data"
+        workdir = Path(tmp)
         print(f"populating {sizes} ...", flush=True)
-        populate(data_dir, sizes)
-        with emulator(data_dir) as url:
+        populate(workdir / "data", sizes)
+        write_sources(workdir / "source", sizes)
+        with emulator(workdir / "data") as url:
             print(f"emulator at {url}; {runs} runs per figure", flush=True)
-            results = measure_all(url, runs)
+            results = measure_all(url, workdir, runs, tasks)
     meta: dict[str, object] = {
         "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
@@ -183,13 +252,21 @@ def main() -> int:
     }
     rows = summarize(results)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "results.json").write_text(
-        json.dumps({"meta": meta, "summary": rows, "raw": results}, indent=1) + "\n"
+    write_atomic(
+        RESULTS / "results.json",
+        json.dumps({"meta": meta, "summary": rows, "raw": results}, indent=1) + "\n",
     )
     table = markdown(rows, meta)
-    (RESULTS / "results.md").write_text(table)
+    write_atomic(RESULTS / "results.md", table)
     print(table)
     return 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` through a temporary file, so a stopped run never leaves half a table."""
+    temp = path.with_suffix(path.suffix + ".tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
 
 
 if __name__ == "__main__":

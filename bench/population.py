@@ -12,19 +12,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.layout import (
+    BIG_FILE,
+    BIG_RESOURCE,
+    FILES_PROJECT,
+    FILES_SESSION,
+    FILES_SUBJECT,
+    LISTING_PROJECT,
+    MIB,
+    SMALL_RESOURCE,
+    TREE_PROJECT,
+    UPLOAD_BIG,
+    UPLOAD_SESSION,
+    UPLOAD_SMALL,
+)
 from xnat_sdk.emulator.archive import ArchiveStore, NewObject, Node
 from xnat_sdk.emulator.server import open_context
-
-LISTING_PROJECT = "BENCHLIST"
-TREE_PROJECT = "BENCHTREE"
-FILES_PROJECT = "BENCHFILES"
-#: where the transfer benchmarks find their files, below ``/data/projects/BENCHFILES``
-FILES_SESSION = "subjects/FS0001/experiments/FS0001_MR1"
-BIG_RESOURCE = "BIG"
-BIG_FILE = "big.bin"
-SMALL_RESOURCE = "SMALL"
-UPLOAD_SESSION = "subjects/FS0001/experiments/FS0001_UP"
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,13 @@ def populate(data_dir: Path, sizes: Sizes) -> None:
             store.add_files(resource, [(f"{f:04d}.dcm", blob) for f, blob in enumerate(mine)])
         files, _ = store.put_project(FILES_PROJECT, {"name": "Transfer benchmark"}, admin)
         (subject,) = store.create_many(
-            files, "subject", [NewObject("FS0001", "xnat:subjectData")], admin
+            files, "subject", [NewObject(FILES_SUBJECT, "xnat:subjectData")], admin
         )
-        session, _uploads = store.create_many(
-            subject, "experiment", [NewObject("FS0001_MR1", mr), NewObject("FS0001_UP", mr)], admin
+        session, uploads = store.create_many(
+            subject,
+            "experiment",
+            [NewObject(FILES_SESSION, mr), NewObject(UPLOAD_SESSION, mr)],
+            admin,
         )
         big, small = store.create_many(
             session,
@@ -142,3 +148,22 @@ def populate(data_dir: Path, sizes: Sizes) -> None:
         )
         blobs = context.blobs.write_many(sizes.small_content(i) for i in range(sizes.small_files))
         store.add_files(small, [(f"f{i:05d}.dat", blob) for i, blob in enumerate(blobs)])
+        store.create_many(
+            uploads,
+            "resource",
+            [NewObject(label, "xnat:resourceCatalog") for label in (UPLOAD_BIG, UPLOAD_SMALL)],
+            admin,
+        )
+
+
+def write_sources(directory: Path, sizes: Sizes) -> None:
+    """The local files the upload benchmarks send: ``big.bin`` (written 1 MiB at a time, never
+    held in memory) and ``small/`` with the small files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / BIG_FILE).open("wb") as handle:
+        for chunk in big_chunks(sizes.big_file_mib):
+            handle.write(chunk)
+    small = directory / "small"
+    small.mkdir(exist_ok=True)
+    for index in range(sizes.small_files):
+        (small / f"u{index:05d}.dat").write_bytes(sizes.small_content(index))
