@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from reliability_support import (
     MIB,
@@ -99,6 +100,38 @@ def test_resumed_download_with_wrong_digest_leaves_no_file(
         with pytest.raises(xnat_sdk.XNATDigestError, match="md5"):
             transfer.download_file(session, listed.uri, out_dir / "mid.bin", expected_md5="0" * 32)
     assert list(out_dir.iterdir()) == []
+
+
+def test_resume_survives_a_login_that_expired_while_the_connection_was_down(
+    xnat_emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    size = 12 * MIB
+    handle = xnat_emulator_factory()
+    source = tmp_path / "mid.bin"
+    expected = write_pattern(source, size)
+    with open_session(handle) as session:
+        resource = make_resource(session)
+        resource.upload(source, "mid.bin")
+        uri = resource.files["mid.bin"].uri
+        path = _server_path(session, uri)
+    # From now on a login lasts 0.3 s (set over HTTP, as an admin would).
+    admin = httpx.Client(base_url=handle.url, auth=(handle.user, handle.password))
+    lifetime = {"kind": "random", "session_lifetime": 0.3}
+    assert admin.put("/xapi/emulator/faults", json=lifetime).status_code == 200
+    faults = handle.emulator.faults
+    faults.drop(1, path=path, after_bytes=5 * MIB)  # the first answer is cut...
+    faults.delay(0.5, 1, path=path)  # ...and the resume arrives after the login ended
+    stats = TransferStats()
+    with open_session(handle) as session:
+        target = transfer.download_file(
+            session, uri, tmp_path / "out.bin", expected_md5=expected, stats=stats
+        )
+        renewals = session.logins - 1
+    assert md5_of(target) == expected
+    assert renewals == 1 and handle.emulator.expired_sessions >= 1
+    assert (stats.requests, stats.resumes, stats.restarts) == (2, 1, 0)
+    # Every byte of the file once, plus the small 401 page that asked for the renewal.
+    assert size < faults.body_bytes(path) < size + 1024
 
 
 def test_corrupted_file_on_the_server_is_caught_by_the_catalog_digest(
