@@ -13,6 +13,7 @@ BIN = Path(sys.executable).parent
 TARGETS = [
     "tests/typing/navigation_types.py",
     "tests/typing/prearchive_services_types.py",
+    "tests/typing/async_types.py",
     "examples",
     "src/xnat_sdk/__init__.py",
     "src/xnat_sdk/session.py",
