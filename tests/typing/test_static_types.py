@@ -14,6 +14,7 @@ TARGETS = [
     "tests/typing/navigation_types.py",
     "tests/typing/prearchive_services_types.py",
     "tests/typing/async_types.py",
+    "tests/typing/bulk_types.py",
     "examples",
     "src/xnat_sdk/__init__.py",
     "src/xnat_sdk/session.py",
@@ -30,6 +31,8 @@ TARGETS = [
     "src/xnat_sdk/users.py",
     "src/xnat_sdk/inspect.py",
     "src/xnat_sdk/dicomdump.py",
+    "src/xnat_sdk/config.py",
+    "src/xnat_sdk/bulk.py",
 ]
 
 
