@@ -4,6 +4,7 @@ and xnat_sdk.bulk's bags, search and dataframe on Dask's in-process scheduler.""
 from __future__ import annotations
 
 import datetime
+import importlib
 import pickle
 import sys
 from collections.abc import Iterator
@@ -170,3 +171,10 @@ def test_dataframe_of_a_listing(admin: xnat_sdk.XNATSession) -> None:
     assert frame.to_dict("records") == listing.tabulate(["ID", "label"])
     with pytest.raises(xnat_sdk.XNATValueError, match="at least one column"):
         bulk.dataframe(listing, [])
+
+
+def test_without_dask_the_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask.bag", None)  # what an absent package looks like
+    monkeypatch.delitem(sys.modules, "xnat_sdk.bulk")
+    with pytest.raises(ImportError, match=r"pip install 'xnat-sdk\[dask\]'"):
+        importlib.import_module("xnat_sdk.bulk")
