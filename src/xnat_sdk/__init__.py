@@ -10,8 +10,9 @@ resources, files, tree downloads, sharing and DICOM are in ``xnat_sdk.operations
                 print(experiment.label, experiment.scans.keys())
 """
 
+from typing import TYPE_CHECKING
+
 from xnat_sdk._http import RetryPolicy
-from xnat_sdk.aio import AsyncXNATSession, connect_async
 from xnat_sdk.config import SessionConfig
 from xnat_sdk.dicomdump import DicomDumpRow
 from xnat_sdk.errors import (
@@ -83,3 +84,15 @@ __all__ = [
     "connect",
     "connect_async",
 ]
+
+if TYPE_CHECKING:
+    from xnat_sdk.aio import AsyncXNATSession, connect_async
+
+
+def __getattr__(name: str) -> object:
+    # The async client is imported on first use: sync programs never pay for asyncio.
+    if name in ("AsyncXNATSession", "connect_async"):
+        from xnat_sdk import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module 'xnat_sdk' has no attribute {name!r}")
