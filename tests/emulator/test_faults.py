@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from xnat_sdk.emulator import cli
 from xnat_sdk.emulator.faults import CONTROL_PATH as CONTROL
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 
@@ -76,3 +80,34 @@ def test_random_faults_repeat_under_the_same_seed(xnat_emulator: EmulatorHandle)
     assert counts["requests"]["GET /data/version"] == 120
     assert admin.delete(CONTROL).status_code == 200
     assert _statuses(admin, 10) == [200] * 10
+
+
+def test_fault_flags_start_the_emulator_in_fault_mode(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "xnat_sdk.cli", "emulator", "--port", "0"]
+    command += ["--data-dir", str(tmp_path), "--fault-seed", "5", "--fault-fail-rate", "1"]
+    command += ["--fault-fail-status", "502", "--fault-path", "/data/projects"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://"), proc.stderr.read() if proc.stderr else ""
+        with httpx.Client(base_url=url, auth=("admin", "admin")) as client:
+            assert client.get("/data/version").status_code == 200  # outside --fault-path
+            assert client.get("/data/projects").status_code == 502
+            assert client.get("/xapi/emulator/faults").json()["injected"] == {"fail": 1}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_invalid_fault_flags_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = ["--data-dir", str(tmp_path), "--fault-fail-rate", "0.7", "--fault-drop-rate", "0.7"]
+    assert cli.main(flags) == 2
+    assert "must not exceed 1" in capsys.readouterr().err
