@@ -16,7 +16,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, SupportsIndex, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    ClassVar,
+    Protocol,
+    SupportsIndex,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
@@ -88,7 +96,15 @@ class ReferableSession(Protocol):
 
 def reference_config_of(session: object) -> SessionConfig | None:
     """The config that objects of ``session`` pickle with (``None``: none, pickle plainly)."""
-    return session.reference_config() if isinstance(session, ReferableSession) else None
+    kind = type(session)
+    referable = _REFERABLE.get(kind)
+    if referable is None:  # a runtime protocol check costs ~50 us: once per session class
+        referable = _REFERABLE[kind] = isinstance(session, ReferableSession)
+    return cast("ReferableSession", session).reference_config() if referable else None
+
+
+#: Per session class: whether it is a ``ReferableSession``.
+_REFERABLE: dict[type, bool] = {}
 
 
 def shipping_config(obj: XnatObject | FileData) -> SessionConfig | None:
