@@ -231,3 +231,31 @@ def test_upload_dir_does_not_follow_links_out_of_the_directory(
         f"not uploading {tree / 'leak.txt'}",
         f"not uploading {tree / 'leakdir'}",
     }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="operations.download_project_dir joins the server's project name to the target "
+    "unchecked (a name like '../x' makes folders outside it); the fix belongs to operations.py "
+    "(pass names through transfer.check_file_name) and is reported to its owner",
+)
+def test_project_name_from_the_server_cannot_climb_out_of_download_dir(
+    xnat_emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    handle = xnat_emulator_factory()
+    target = tmp_path / "a" / "b"
+    target.mkdir(parents=True)
+    with open_session(handle) as session:
+        session.put(
+            "/data/projects/ESC",
+            query={
+                "xsiType": "xnat:projectData",
+                "xnat:projectData/ID": "ESC",
+                "xnat:projectData/name": "../../escaped",  # a title is free text
+            },
+        )
+        project = session.projects["ESC"]
+        project.subjects.create("S1")
+        with pytest.raises(XNATValueError):
+            project.download_dir(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
