@@ -106,7 +106,10 @@ def _emulator(arguments: list[str]) -> int:
             f"the emulator needs the optional extra: pip install 'xnat-sdk[emulator]' ({error})",
             ExitCode.USAGE,
         )
-    return emulator_main(arguments)
+    try:
+        return emulator_main(arguments)
+    except KeyboardInterrupt:  # a SIGINT before the server installed its own handlers
+        return _fail("interrupted", 130)
 
 
 def _fail(message: str, code: int) -> int:
