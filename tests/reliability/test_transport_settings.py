@@ -18,7 +18,7 @@ from xnat_sdk.emulator.faultplan import FaultSettings
 from xnat_sdk.emulator.pytest_plugin import EmulatorFactory
 from xnat_sdk.errors import XNATTimeoutError
 
-SLOW = 0.8  # seconds the emulator's slow mode holds every /data/projects request
+SLOW = 1.2  # seconds the emulator's slow mode holds every /data/projects request
 
 
 def test_timeouts_are_on_by_default_and_overridable_per_call(
