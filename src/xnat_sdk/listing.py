@@ -482,8 +482,10 @@ def tabulated(
     """Rows shaped for ``tabulate``: the chosen ``columns``, or every standard column of the
     listing (``""`` where the server has no value)."""
     if columns is None:
-        standard = dict.fromkeys(spec.columns, "")
-        return [{**standard, **row} for row in rows]
+        # XNAT's rows hold every standard column: then a row is copied as it is (a copy, so the
+        # rows the listing holds stay its own); only a short row is completed with "".
+        standard, needed = dict.fromkeys(spec.columns, ""), frozenset(spec.columns)
+        return [dict(row) if row.keys() >= needed else {**standard, **row} for row in rows]
     return [{column: row.get(column, "") for column in columns} for row in rows]
 
 
@@ -533,5 +535,8 @@ def _live_listing(
     spec: ListingSpec,
     filters: Mapping[str, str],
 ) -> Listing[T]:
-    """Unpickle a listing reference onto this process's shared session for ``config``."""
-    return Listing(config.session(), uri, item_type, spec, filters)
+    """Unpickle a listing reference onto this process's shared session for ``config`` (logged
+    in when first used)."""
+    from xnat_sdk.objects import DeferredSession
+
+    return Listing(DeferredSession.for_config(config), uri, item_type, spec, filters)
