@@ -229,7 +229,8 @@ def markdown(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
     lines = [
         "# Async transfers",
         "",
-        f"{meta['when']}, {meta['machine']}, Python {meta['python']}, "
+        f"{meta['when']}, {meta['machine']} (load {meta.get('load_before', '?')}), "
+        f"Python {meta['python']}, "
         f"{meta['rounds']} rounds (median), {'quick' if meta['quick'] else 'full'} sizes. "
         "Each client downloads every file of one resource, one request per file; ours verify "
         "each file's md5 and write it atomically. `vs sync`/`vs xnatpy`: how many times faster "
@@ -259,6 +260,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 3)
+    load_before = os.getloadavg()[0]  # a busy machine slows the emulator and the clients alike
     with tempfile.TemporaryDirectory(prefix="xnat-async-bench-") as temp:
         data_dir = Path(temp) / "emulator"
         populate(data_dir, sizes)
@@ -268,6 +270,7 @@ def main() -> int:
     meta: dict[str, object] = {
         "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} x{os.cpu_count()}",
+        "load_before": round(load_before, 2),
         "python": platform.python_version(),
         "rounds": rounds,
         "quick": args.quick,
