@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from reliability_support import make_resource, open_session, report, server_path
 
+import xnat_sdk
 from xnat_sdk.emulator.pytest_plugin import EmulatorFactory
-from xnat_sdk.errors import XNATConflictError, XNATOutcomeUnknownError
+from xnat_sdk.errors import XNATConflictError, XNATConnectionError, XNATOutcomeUnknownError
 
 
 def test_post_with_a_lost_answer_is_applied_once_and_reported_unknown(
@@ -63,3 +64,17 @@ def test_overwriting_upload_is_repeated_after_a_lost_answer(
         resource.files.clearcache()
         assert resource.files["again.txt"].read() == b"second"
     report("lost answers", post_sent=1, upload_sent=1, overwrite_sent=3, drops=2)
+
+
+def test_post_that_never_left_the_client_is_retried_and_not_called_unknown(
+    xnat_emulator_factory: EmulatorFactory,
+) -> None:
+    handle = xnat_emulator_factory()
+    retry = xnat_sdk.RetryPolicy(attempts=3, backoff=0.01)
+    with open_session(handle, retry=retry) as session:
+        handle.emulator.stop()  # nothing listens any more: every connection is refused
+        with pytest.raises(
+            XNATConnectionError, match="failed after 3 tries: ConnectError"
+        ) as caught:
+            session.post("/data/projects/GONE/subjects/S1", query={"xsiType": "xnat:subjectData"})
+        assert not isinstance(caught.value, XNATOutcomeUnknownError)
