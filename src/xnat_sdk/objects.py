@@ -32,9 +32,11 @@ from xnat_sdk.errors import XNATError, XNATInvalidLabelError, XNATValueError
 
 if TYPE_CHECKING:
     from xnat_sdk.config import SessionConfig
-    from xnat_sdk.listing import Listing
+    from xnat_sdk.listing import Listing, ListingSpec
+    from xnat_sdk.session import XNATSession
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: Characters XNAT accepts in IDs and labels (its ``XftStringUtils``/label validation).
 LABEL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -320,8 +322,14 @@ class XnatObject(BaseModel):
 
 
 def session_of(obj: XnatObject) -> SessionLike:
-    """The session ``obj`` is bound to (a function, so models gain no public attribute)."""
-    return obj._bound_session("session_of")  # pyright: ignore[reportPrivateUsage]  # same module
+    """The session ``obj`` is bound to (a function, so models gain no public attribute); an
+    object unpickled from a reference is bound to its live session here, logging in if needed."""
+    session = obj._bound_session("session_of")  # pyright: ignore[reportPrivateUsage]  # same module
+    if isinstance(session, DeferredSession):
+        session = session.live()
+        complete = obj._complete  # pyright: ignore[reportPrivateUsage]  # same module
+        bind(obj, session, obj.uri, complete=complete)
+    return session
 
 
 def bind(obj: XnatObject, session: SessionLike, uri: str, *, complete: bool) -> None:
@@ -485,9 +493,97 @@ class FileData:
         self._session.delete_object(self.uri, remove_files=True)
 
 
+class DeferredSession:
+    """Stands for ``config.session()`` in what was unpickled from a reference, until it is used:
+    unpickling (in a Dask scheduler, or a client receiving results) never logs in, and a process
+    that only passes objects on needs no credentials. One per config per process."""
+
+    __slots__ = ("_config",)
+
+    def __init__(self, config: SessionConfig) -> None:
+        self._config = config
+
+    def __repr__(self) -> str:
+        return f"<DeferredSession {self._config.user or 'anonymous'}@{self._config.server}>"
+
+    @classmethod
+    def for_config(cls, config: SessionConfig) -> DeferredSession:
+        """The stand-in for ``config`` in this process (made once)."""
+        deferred = _DEFERRED.get(config)
+        if deferred is None:
+            deferred = _DEFERRED.setdefault(config, cls(config))
+        return deferred
+
+    def live(self) -> XNATSession:
+        """This process's shared session for the config (logged in on first use)."""
+        return self._config.session()
+
+    # ReferableSession: what is bound to it pickles as a reference again, without logging in.
+    def reference_config(self) -> SessionConfig:
+        return self._config
+
+    def config(self, include_secret: bool = False) -> SessionConfig:
+        return self._config if include_secret else self._config.without_secret()
+
+    # SessionLike and ListingSource, by the live session.
+    @property
+    def caching(self) -> bool:
+        return self.live().caching
+
+    def listing_for(self, owner: XnatObject, name: str, item_type: type[T]) -> Listing[T]:
+        return self.live().listing_for(owner, name, item_type)
+
+    def load_item(self, uri: str) -> XnatObject:
+        return self.live().load_item(uri)
+
+    def load_custom_fields(self, uri: str) -> dict[str, str]:
+        return self.live().load_custom_fields(uri)
+
+    def write_fields(self, uri: str, query: Mapping[str, str]) -> None:
+        self.live().write_fields(uri, query)
+
+    def delete_object(self, uri: str, *, remove_files: bool) -> None:
+        self.live().delete_object(uri, remove_files=remove_files)
+
+    def download_to(self, uri: str, target: Path, expected_md5: str | None = None) -> Path:
+        return self.live().download_to(uri, target, expected_md5)
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self.live().read_bytes(uri)
+
+    def external_url(self, uri: str, query: Mapping[str, str] | None = None) -> str:
+        return self.live().external_url(uri, query)
+
+    def forget(self, uri: str) -> None:
+        self.live().forget(uri)
+
+    def listing_rows(self, uri: str, query: Mapping[str, str]) -> list[dict[str, str]]:
+        return self.live().listing_rows(uri, query)
+
+    def item_from_row(self, row: dict[str, str], key: str, listing: Listing[T]) -> T:
+        return self.live().item_from_row(row, key, listing)
+
+    def create_item(
+        self,
+        listing_uri: str,
+        spec: ListingSpec,
+        key: str,
+        item_type: type[U],
+        fields: Mapping[str, object],
+    ) -> U:
+        return self.live().create_item(listing_uri, spec, key, item_type, fields)
+
+    def add_item(self, listing_uri: str, key: str, obj: U) -> U:
+        return self.live().add_item(listing_uri, key, obj)
+
+
+#: The stand-ins by config (a config is small and hashable; there are few per process).
+_DEFERRED: dict[SessionConfig, DeferredSession] = {}
+
+
 def _live_object(config: SessionConfig, xsi_type: str, state: dict[object, object]) -> XnatObject:
     """Unpickle a reference: the object of class ``xsi_type`` with ``state``, bound to this
-    process's shared session for ``config``."""
+    process's shared session for ``config`` (logged in when first used)."""
     from xnat_sdk._generated.registry import XSI_TYPES
 
     cls = XSI_TYPES.get(xsi_type)
@@ -499,7 +595,7 @@ def _live_object(config: SessionConfig, xsi_type: str, state: dict[object, objec
     if uri is None:
         raise XNATValueError(f"the pickled {cls.__name__} reference has no URI")
     complete = obj._complete  # pyright: ignore[reportPrivateUsage]  # same module
-    bind(obj, config.session(), uri, complete=complete)
+    bind(obj, DeferredSession.for_config(config), uri, complete=complete)
     return obj
 
 
@@ -516,7 +612,7 @@ def _live_file(
 ) -> FileData:
     """Unpickle a file reference onto this process's shared session for ``config``."""
     return FileData(
-        config.session(),
+        DeferredSession.for_config(config),
         uri,
         path=path,
         size=size,

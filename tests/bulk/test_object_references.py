@@ -17,7 +17,7 @@ import xnat_sdk
 from xnat_sdk import SessionConfig, bulk
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.models import MrScanData, MrSessionData
-from xnat_sdk.objects import session_of
+from xnat_sdk.objects import XnatObject, as_reference, session_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from sample_data import load_sample_project
@@ -71,6 +71,32 @@ def test_row_object_unpickles_live_on_the_shared_session(
     assert restored.scans.keys() == original.scans.keys() == ["1", "2"]
     scan = restored.scans["1"]
     assert isinstance(scan, MrScanData) and scan.type == "T1w"
+
+
+class _Via:
+    """Pickles ``obj`` as a reference to ``config`` (what xnat_sdk.bulk ships)."""
+
+    def __init__(self, obj: XnatObject, config: SessionConfig) -> None:
+        self.obj, self.config = obj, config
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return as_reference(self.obj, self.config)
+
+
+def test_unpickling_logs_in_only_when_the_object_is_used(
+    portable: xnat_sdk.XNATSession, xnat_emulator_module: EmulatorHandle
+) -> None:
+    emu = xnat_emulator_module
+    wrong = SessionConfig(emu.url, emu.user, password="not-the-password", keepalive=None)
+    original = _first_mr(portable)
+    logins = emu.emulator.faults.seen("PUT", "/data/services/auth")
+    restored = pickle.loads(pickle.dumps(_Via(original, wrong)))  # as a Dask scheduler would
+    assert type(restored) is MrSessionData and restored.label == original.label  # held fields
+    again = pickle.loads(pickle.dumps(restored))  # passed on, still without a login
+    assert emu.emulator.faults.seen("PUT", "/data/services/auth") == logins
+    with pytest.raises(xnat_sdk.XNATAuthError):
+        _ = again.scans.keys()  # first use: the login happens, and is refused
+    assert emu.emulator.faults.seen("PUT", "/data/services/auth") == logins + 1
 
 
 def test_navigation_and_files_from_unpickled_objects(portable: xnat_sdk.XNATSession) -> None:
