@@ -4,7 +4,11 @@ their exit codes; no secret ever appears in what a command prints."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -111,6 +115,51 @@ def test_user_without_password_and_terminal_is_told_how(cli: Cli) -> None:
     assert "XNAT_PASS" in error_line(result)
 
 
+def test_password_prompt_on_a_terminal_is_not_echoed(cli: Cli) -> None:
+    env = cli.env()
+    del env["XNAT_PASS"]
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(ENTRY_POINT), "login", "--json", "--user", "carol"],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=env,
+        )
+        shown = _read_until(leader, b"Password for carol")
+        os.write(leader, CAROL_PASSWORD.encode() + b"\n")
+        out, _ = process.communicate(timeout=120)
+        os.close(follower)
+        follower = -1
+        shown += _read_until(leader, b"")
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert process.returncode == 0, shown
+    assert f"Password for carol at {cli.server.url}".encode() in shown
+    assert json.loads(out)["user"] == "carol"
+    assert CAROL_PASSWORD.encode() not in shown + out
+
+
+def _read_until(descriptor: int, wanted: bytes) -> bytes:
+    """What the terminal showed, up to ``wanted`` (or its end when ``wanted`` is empty)."""
+    shown = b""
+    while not wanted or wanted not in shown:
+        ready, _, _ = select.select([descriptor], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(descriptor, 4096)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return shown
+
+
 def test_token_is_issued_and_works_as_credentials(cli: Cli) -> None:
     env = cli.env("carol", CAROL_PASSWORD)
     issued = cli("login", "token", env=env)
@@ -215,6 +264,7 @@ def test_codegen_generates_a_plugin_package(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "site_models"
     result = cli(
         "codegen",
+        "--json",
         "--extra-schemas",
         str(PROJECT_ROOT / "schemas" / "examples"),
         "--out",
@@ -222,11 +272,11 @@ def test_codegen_generates_a_plugin_package(cli: Cli, tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert (out / "registry.py").is_file()
-    generated = [path.name for path in out.glob("*.py")]
-    assert len(generated) >= 3
-    source = (out / "registry.py").read_text()
-    assert "XSI_TYPES" in source
+    answer = json.loads(result.stdout)  # the generator's own messages went to stderr
+    assert answer["out"] == str(out)
+    assert answer["files"] == sorted(str(path.relative_to(out)) for path in out.rglob("*.py"))
+    assert "registry.py" in answer["files"] and len(answer["files"]) >= 3
+    assert "XSI_TYPES" in (out / "registry.py").read_text()
 
 
 def test_codegen_rejects_a_missing_folder(cli: Cli, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ imports its XNAT base classes from ``xnat_sdk``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import xnat_sdk
 from xnat_sdk.cli.exits import ExitCode
+from xnat_sdk.cli.output import Output
 from xnat_sdk.errors import XNATValueError
 
 #: Where the source checkout is when xnat_sdk is imported from ``<checkout>/src/xnat_sdk``.
@@ -40,10 +42,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the XNAT core schemas (default: $XNAT_SDK_SCHEMAS or ../shared/schemas/xsd)",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the written files as JSON (the generator's messages go to stderr)",
+    )
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, _out: object) -> ExitCode:
+def run(args: argparse.Namespace, out: Output) -> ExitCode:
     extra: Path = args.extra_schemas
     out_dir: Path = args.out
     schemas: Path | None = args.schemas
@@ -52,7 +59,15 @@ def run(args: argparse.Namespace, _out: object) -> ExitCode:
     argv = ["--extra-schemas", str(extra), "--out", str(out_dir)]
     if schemas is not None:
         argv += ["--schemas", str(schemas)]
-    return ExitCode(generator()(argv))
+    generate = generator()
+    if not out.as_json:
+        return ExitCode(generate(argv))
+    with contextlib.redirect_stdout(sys.stderr):
+        code = ExitCode(generate(argv))
+    if code == ExitCode.OK:
+        written = sorted(str(path.relative_to(out_dir)) for path in out_dir.rglob("*.py"))
+        out.json({"out": str(out_dir), "files": written})
+    return code
 
 
 def generator() -> Callable[[Sequence[str]], int]:
