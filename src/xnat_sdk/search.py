@@ -8,6 +8,14 @@
     )
     rows = query.columns(MrSessionData.c.label, MrSessionData.c.date).all()
 
+Why ``MrSessionData.c.date`` and not ``MrSessionData.date`` (as the issue and xnatpy write it):
+on a pydantic model, ``MrSessionData.date`` is the *instance* field to a type checker, typed
+``datetime.date | None``, so ``MrSessionData.date > day`` would be checked as a date comparison
+(an error on the ``None`` branch, a ``bool`` result) and a misspelt name would not be caught as
+a column; at run time pydantic keeps no class attribute for a field at all. Giving the class
+attributes a second meaning would break both, so the columns live in their own namespace,
+``c``, as SQLAlchemy's ``Table.c`` does.
+
 ``Model.c`` holds the model's search columns, typed per generated class (the generated
 ``_generated/columns_<prefix>.py`` modules, seen only by type checkers): a misspelt field or a
 value of the wrong type is a mypy/pyright error. At run time ``Columns`` builds the same columns

@@ -1,8 +1,8 @@
 """The ``xnat-sdk`` command: day-to-day XNAT work from a shell, built on the typed client.
 
 Exit codes: 0 ok, 1 XNAT/server error (or the connection failed), 2 usage error, 3 credentials
-refused or permission denied, 4 not found. Expected errors print one line on stderr, never a
-traceback and never a secret.
+refused or permission denied, 4 not found, 130 interrupted. Expected errors print one line on
+stderr, never a traceback and never a secret.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         return _fail(f"{type(error).__name__}: {error}", ExitCode.SERVER)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", ExitCode.INTERRUPTED)
 
 
 def _emulator(arguments: list[str]) -> int:
@@ -109,7 +109,7 @@ def _emulator(arguments: list[str]) -> int:
     try:
         return emulator_main(arguments)
     except KeyboardInterrupt:  # a SIGINT before the server installed its own handlers
-        return _fail("interrupted", 130)
+        return _fail("interrupted", ExitCode.INTERRUPTED)
 
 
 def _fail(message: str, code: int) -> int:

@@ -27,6 +27,8 @@ class ExitCode(IntEnum):
     AUTH = 3
     #: The project, subject, experiment, scan, resource or file does not exist.
     NOT_FOUND = 4
+    #: Stopped by Ctrl-C (SIGINT), as shells report it (128 + 2).
+    INTERRUPTED = 130
 
 
 def exit_code_for(error: XNATError) -> ExitCode:
