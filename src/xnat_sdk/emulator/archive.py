@@ -510,8 +510,13 @@ class ArchiveStore:
             "ORDER BY pk",
             (*kinds, project),
         )
+        return own + self.shared_into(project, kinds)
+
+    def shared_into(self, project: str, kinds: tuple[str, ...]) -> list[Node]:
+        """Objects of ``kinds`` shared into ``project``, with the label they have there."""
+        marks = ", ".join("?" for _ in kinds)
         shared: list[Node] = []
-        for row in conn.execute(
+        for row in self.db.read().execute(
             f"SELECT nodes.*, shares.label AS shared_label FROM nodes JOIN shares "
             f"ON shares.node_pk = nodes.pk WHERE nodes.kind IN ({marks}) AND shares.project = ? "
             "ORDER BY nodes.pk",
@@ -520,7 +525,15 @@ class ArchiveStore:
             node = _node(row)
             node.shared_label = row["shared_label"]
             shared.append(node)
-        return own + shared
+        return shared
+
+    def projects_holding(self, kinds: tuple[str, ...]) -> list[str]:
+        """The projects that own objects of ``kinds``."""
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.db.read().execute(
+            f"SELECT DISTINCT project FROM nodes WHERE kind IN ({marks})", kinds
+        )
+        return [str(row[0]) for row in rows]
 
     def of_kind(self, kinds: tuple[str, ...]) -> list[Node]:
         marks = ", ".join("?" for _ in kinds)

@@ -23,7 +23,7 @@ from xnat_sdk.emulator.documents import ParsedObject, json_item, parse_document,
 from xnat_sdk.emulator.errors import bad_request, forbidden, not_found
 from xnat_sdk.emulator.listings import listing_response, requested_format
 from xnat_sdk.emulator.paths import Target, resolve
-from xnat_sdk.emulator.rows import TITLES, table
+from xnat_sdk.emulator.rows import TITLES, sql_table, sql_table_applies, table
 
 # query parameters that steer the request and are never object fields
 CONTROL_PARAMS = frozenset(
@@ -154,6 +154,11 @@ def get(request: Request, store: ArchiveStore, account: Account, target: Target)
 def listing(request: Request, store: ArchiveStore, account: Account, target: Target) -> Response:
     parent = target.parent
     kinds = target.kinds
+    kind = "experiment" if target.collection == "experiments" and parent is None else kinds[0]
+    params = dict(request.query_params)
+    if sql_table_applies(kind, params):  # large listings: rows straight from SQLite
+        rows, columns = listing_in_sql(store, account, target, kind, params)
+        return listing_response(request, (), columns, TITLES[kind], cells=rows)
     if parent is None:
         nodes = store.of_kind(kinds)
         if kinds == ("project",):
@@ -167,11 +172,26 @@ def listing(request: Request, store: ArchiveStore, account: Account, target: Tar
         nodes = store.in_project(parent.id, kinds)
     else:
         nodes = store.children(parent, kinds)
-    kind = kinds[0]
-    if target.collection == "experiments" and parent is None:
-        kind = "experiment"
-    rows, columns = table(store, kind, nodes, dict(request.query_params))
+    rows, columns = table(store, kind, nodes, params)
     return listing_response(request, (), columns, TITLES[kind], cells=rows)
+
+
+def listing_in_sql(
+    store: ArchiveStore, account: Account, target: Target, kind: str, params: dict[str, str]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows ``listing`` would build from nodes, for the listings ``sql_table`` serves."""
+    parent, kinds = target.parent, target.kinds
+    if parent is None:
+        readable = None
+        if not account.is_admin:
+            held = store.projects_holding(kinds)
+            readable = [project for project in held if store.can_read(project, account)]
+        return sql_table(store, kind, kinds, params, projects=readable)
+    if parent.kind == "project" and kinds[0] in ("subject", "experiment"):
+        rows, columns = sql_table(store, kind, kinds, params, owned_by=parent.id)
+        shared = table(store, kind, store.shared_into(parent.id, kinds), params)[0]
+        return rows + shared, columns
+    return sql_table(store, kind, kinds, params, child_of=parent.pk)
 
 
 def project_extras(
