@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
@@ -37,6 +38,26 @@ from xnat_sdk.errors import XNATConnectionError, XNATValueError, redact_url
 AsyncBody = bytes | Callable[[], AsyncIterator[bytes]]
 
 
+class _TlsOnFirstUse(httpx.AsyncBaseTransport):
+    """The https transport, created by the first https request."""
+
+    def __init__(self, verify: bool, limits: httpx.Limits) -> None:
+        self._verify = verify
+        self._limits = limits
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:  # no await before the assignment: no race in one loop
+            self._transport = httpx.AsyncHTTPTransport(
+                verify=self._verify, socket_options=SOCKET_OPTIONS, limits=self._limits
+            )
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
 class AsyncHttpTransport:
     """An httpx.AsyncClient bound to one server: typed errors, safe retries, bounded concurrency."""
 
@@ -60,11 +81,18 @@ class AsyncHttpTransport:
         limits = httpx.Limits(
             max_connections=max_concurrency, max_keepalive_connections=max_concurrency
         )
-        transport = httpx.AsyncHTTPTransport(
-            verify=verify, socket_options=SOCKET_OPTIONS, limits=limits
+        # As HttpTransport: plain http never loads the CA bundle (a context trusting nothing,
+        # so TLS through it could only fail); https gets its transport on first use.
+        plain = httpx.AsyncHTTPTransport(
+            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+            socket_options=SOCKET_OPTIONS,
+            limits=limits,
         )
         self.client = httpx.AsyncClient(
-            transport=transport, verify=verify, timeout=timeout, follow_redirects=False
+            transport=plain,
+            mounts={"https://": _TlsOnFirstUse(verify, limits)},
+            timeout=timeout,
+            follow_redirects=False,
         )
         self._slots = asyncio.Semaphore(max_concurrency)
         self.in_flight = 0
