@@ -20,7 +20,7 @@ wrappers here keep the item type (``ObjectBag[T]``) so the functions mapped are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
 try:
@@ -146,6 +146,16 @@ def bag_of(
     return ObjectBag(bag.map(_arrived))  # type: ignore[no-untyped-call]  # dask.bag is unannotated
 
 
+@overload
+def map(
+    fn: Callable[[M], R],
+    items: Query[M],
+    *,
+    client: Client | None = None,
+    npartitions: int | None = None,
+    config: SessionConfig | None = None,
+) -> list[R]: ...
+@overload
 def map(
     fn: Callable[[T], R],
     items: Iterable[T],
@@ -153,24 +163,51 @@ def map(
     client: Client | None = None,
     npartitions: int | None = None,
     config: SessionConfig | None = None,
+) -> list[R]: ...
+def map(
+    fn: Callable[[M], R] | Callable[[T], R],
+    items: Query[M] | Iterable[T],
+    *,
+    client: Client | None = None,
+    npartitions: int | None = None,
+    config: SessionConfig | None = None,
 ) -> list[R]:
     """``[fn(item) for item in items]``, each call on a Dask worker with the item live there;
-    results come back in the order of ``items``. ``client`` is the cluster to use (default:
-    Dask's current scheduler)."""
-    return bag_of(items, npartitions=npartitions, config=config).map(fn).compute(client)
+    ``items`` as ``bag_of`` takes them; results come back in their order. ``client`` is the
+    cluster to use (default: Dask's current scheduler)."""
+    bag = bag_of(items, npartitions=npartitions, config=config)
+    # The overloads tie fn to the items' type; the union of both here cannot say so.
+    return bag.map(cast("Callable[[object], R]", fn)).compute(client)
 
 
+@overload
 def dataframe(
-    listing: Listing[object], columns: Sequence[str], *, npartitions: int = 1
+    source: Query[M], columns: Sequence[str] | None = None, *, npartitions: int = 1
+) -> dask.dataframe.DataFrame: ...
+@overload
+def dataframe(
+    source: Listing[object], columns: Sequence[str] | None = None, *, npartitions: int = 1
+) -> dask.dataframe.DataFrame: ...
+def dataframe(
+    source: Listing[object] | Query[M],
+    columns: Sequence[str] | None = None,
+    *,
+    npartitions: int = 1,
 ) -> dask.dataframe.DataFrame:
-    """A Dask dataframe of the listing's ``columns`` (``listing.tabulate(columns)``: one
-    request, every value a string as XNAT gives it)."""
+    """A Dask dataframe of a listing's ``tabulate(columns)`` (every standard column without
+    ``columns``) or of a search's result rows (``columns`` picks among them): one request,
+    every value a string as XNAT gives it."""
     import dask.dataframe as dask_dataframe
 
-    if not columns:
-        raise XNATValueError("dataframe() needs at least one column")
-    rows = listing.tabulate(columns)
-    data = {column: [row[column] for row in rows] for column in columns}
+    if columns is not None and not columns:
+        raise XNATValueError("dataframe() needs at least one column (or None for all)")
+    if isinstance(source, Query):
+        rows: Sequence[Mapping[str, str]] = source.all()
+        chosen = list(columns) if columns is not None else list(rows[0]) if rows else []
+    else:
+        rows = source.tabulate(columns)
+        chosen = list(columns) if columns is not None else list(source.spec.columns)
+    data = {column: [row.get(column, "") for row in rows] for column in chosen}
     frame = dask_dataframe.from_dict(data, npartitions=npartitions)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # dask.dataframe is unannotated
     return cast("dask.dataframe.DataFrame", frame)
 

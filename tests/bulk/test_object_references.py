@@ -197,6 +197,20 @@ def test_dataframe_of_a_listing(admin: xnat_sdk.XNATSession) -> None:
     assert frame.to_dict("records") == listing.tabulate(["ID", "label"])
     with pytest.raises(xnat_sdk.XNATValueError, match="at least one column"):
         bulk.dataframe(listing, [])
+    standard = bulk.dataframe(listing).compute()
+    assert list(standard.columns) == list(listing.spec.columns) and len(standard) == 2
+
+
+def test_dataframe_and_map_of_a_search(admin: xnat_sdk.XNATSession) -> None:
+    query = admin.search(MrSessionData)
+    rows = query.all()
+    frame = bulk.dataframe(query, npartitions=2).compute()
+    assert frame.to_dict("records") == rows and len(rows) == 2
+    picked = bulk.dataframe(query, ["label"]).compute()
+    assert sorted(picked["label"]) == ["DEMO_S01_MR1", "DEMO_S02_MR1"]
+    with dask.config.set(scheduler="synchronous"):
+        dates = bulk.map(lambda s: s.date, query)
+    assert dates == [datetime.date(2024, 1, 2)] * 2
 
 
 def test_without_dask_the_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,3 +39,10 @@ def bags(session: xnat_sdk.XNATSession, project: ProjectData) -> None:
     found = bulk.bag_of(session.search(MrSessionData))
     assert_type(found, bulk.ObjectBag[MrSessionData])
     assert_type(bulk.dataframe(project.subjects, ["ID"]), dask.dataframe.DataFrame)
+
+
+def searches_and_frames(session: xnat_sdk.XNATSession, project: ProjectData) -> None:
+    query = session.search(MrSessionData)
+    assert_type(bulk.map(lambda s: s.label, query), list[str | None])
+    assert_type(bulk.dataframe(query), dask.dataframe.DataFrame)
+    assert_type(bulk.dataframe(project.experiments), dask.dataframe.DataFrame)
