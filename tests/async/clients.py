@@ -65,7 +65,7 @@ class SyncClient:
 
     async def subject_labels(self, project: str, **filters: str) -> list[str]:
         def work() -> list[str]:
-            subjects = self.session.projects[project].subjects.filter(**filters)
+            subjects = self.session.projects[project].subjects.filter(filters)
             return sorted(subject.label or "" for subject in subjects)
 
         return await self._run(work)
@@ -136,7 +136,7 @@ class AsyncClient:
 
     async def subject_labels(self, project: str, **filters: str) -> list[str]:
         owner = await self.session.projects.get(project)
-        subjects = self.session.listing(owner.subjects).filter(**filters)
+        subjects = self.session.listing(owner.subjects).filter(filters)
         return sorted([subject.label or "" async for subject in subjects])
 
     async def subject_rows(self, project: str) -> list[SubjectRow]:

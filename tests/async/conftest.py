@@ -59,12 +59,13 @@ def archive(xnat_emulator_module: EmulatorHandle) -> Archive:
         return Archive(emu, mr.uri, mr.id or "")
 
 
-async def open_async(handle: EmulatorHandle, **options: object) -> AsyncXNATSession:
+async def open_async(
+    handle: EmulatorHandle,
+    *,
+    max_concurrency: int = 8,
+    retry: xnat_sdk.RetryPolicy | None = None,
+) -> AsyncXNATSession:
     """An admin async session on ``handle``."""
-    max_concurrency = options.get("max_concurrency", 8)
-    assert isinstance(max_concurrency, int)
-    retry = options.get("retry")
-    assert retry is None or isinstance(retry, xnat_sdk.RetryPolicy)
     return await connect_async(
         handle.url, handle.user, handle.password, max_concurrency=max_concurrency, retry=retry
     )
