@@ -110,11 +110,15 @@ def _arrived(item: object) -> object:
     return item.item if isinstance(item, _Shipped) else item
 
 
-def _ship(item: object, config: SessionConfig | None) -> object:
+def _ship(
+    item: object, config: SessionConfig | None, same: dict[SessionConfig, SessionConfig]
+) -> object:
+    """``item`` ready to travel; ``same`` makes equal configs one object, which pickle then
+    writes once per partition instead of once per item."""
     if isinstance(item, (XnatObject, FileData)):
         chosen = config or shipping_config(item)
         if chosen is not None:
-            return _Shipped(item, chosen)
+            return _Shipped(item, same.setdefault(chosen, chosen))
     return item  # a plain model or value travels as plain data
 
 
@@ -138,10 +142,11 @@ def bag_of(
     worker as a reference and arrives live (fields not in the listing row are fetched there,
     on first use). ``npartitions`` defaults to Dask's choice (about 100 items each).
     """
-    items: Sequence[object] = _search_items(source) if isinstance(source, Query) else list(source)
     if npartitions is not None and npartitions < 1:
         raise XNATValueError(f"npartitions must be at least 1, not {npartitions}")
-    shipped = [_ship(item, config) for item in items]
+    items: Sequence[object] = _search_items(source) if isinstance(source, Query) else list(source)
+    same: dict[SessionConfig, SessionConfig] = {}
+    shipped = [_ship(item, config, same) for item in items]
     bag: dask_bag.Bag = dask_bag.from_sequence(shipped, npartitions=npartitions)  # type: ignore[no-untyped-call]  # dask.bag is unannotated
     return ObjectBag(bag.map(_arrived))  # type: ignore[no-untyped-call]  # dask.bag is unannotated
 
