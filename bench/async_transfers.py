@@ -6,7 +6,8 @@ emulator data directory; the emulator then runs in its own process. Each client 
 resources file by file (every file listed, fetched, and for our clients verified against its
 catalog md5 and written atomically): the async client at concurrency 1, 4 and 16, the sync
 client and xnatpy one file after the other, timed from after the login (xnatpy's connect
-parses the server's schemas first). Rounds alternate the clients; the median time is reported with its ratio to the sync client and to xnatpy, in ``bench/results/async.{md,json}``.
+parses the server's schemas first). Rounds alternate the clients; the median time is reported
+with its ratio to the sync client and to xnatpy, in ``bench/results/async.{md,json}``.
 """
 
 from __future__ import annotations
