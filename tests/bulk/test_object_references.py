@@ -15,6 +15,7 @@ import pytest
 
 import xnat_sdk
 from xnat_sdk import SessionConfig, bulk
+from xnat_sdk.config import close_shared_sessions
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.models import MrScanData, MrSessionData
 from xnat_sdk.objects import XnatObject, as_reference, session_of
@@ -29,6 +30,13 @@ def admin(xnat_emulator_module: EmulatorHandle) -> Iterator[xnat_sdk.XNATSession
     with xnat_sdk.connect(emu.url, emu.user, emu.password, keepalive=None) as session:
         load_sample_project(session, "DEMO", subjects=2)
         yield session
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_sessions_closed(xnat_emulator_module: EmulatorHandle) -> Iterator[None]:
+    """Log the shared sessions out while the emulator still runs (not at interpreter exit)."""
+    yield
+    close_shared_sessions()
 
 
 @pytest.fixture
