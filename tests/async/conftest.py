@@ -6,35 +6,21 @@ from __future__ import annotations
 import datetime
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import xnat_sdk
-from xnat_sdk.aio import AsyncXNATSession, connect_async
 from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.models import MrScanData, MrSessionData, PetSessionData
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import AsyncClient, Client, SyncClient
-
-#: The files of resource DATA of scan 1 of S01_MR1, by path.
-DATA_FILES = {"a.txt": b"alpha\n", "sub/b.bin": bytes(range(256)) * 40}
+from async_support import DATA_FILES, Archive, AsyncClient, Client, SyncClient, open_async
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@dataclass(frozen=True)
-class Archive:
-    """The seeded emulator: P1 (S01 with an MR and a PET session, S02, S03) and P2."""
-
-    handle: EmulatorHandle
-    mr_uri: str
-    mr_id: str
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +43,6 @@ def archive(xnat_emulator_module: EmulatorHandle) -> Archive:
         for project in ("IMP_sync", "IMP_async"):
             session.projects.create(project)
         return Archive(emu, mr.uri, mr.id or "")
-
-
-async def open_async(
-    handle: EmulatorHandle,
-    *,
-    max_concurrency: int = 8,
-    retry: xnat_sdk.RetryPolicy | None = None,
-) -> AsyncXNATSession:
-    """An admin async session on ``handle``."""
-    return await connect_async(
-        handle.url, handle.user, handle.password, max_concurrency=max_concurrency, retry=retry
-    )
 
 
 @pytest.fixture(params=["sync", "async"])

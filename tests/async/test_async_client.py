@@ -22,7 +22,7 @@ from xnat_sdk.transfer import TransferStats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from conftest import DATA_FILES, Archive, open_async
+from async_support import DATA_FILES, Archive, open_async
 from sample_data import load_sample_project
 
 pytestmark = pytest.mark.anyio

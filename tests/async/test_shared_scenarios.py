@@ -20,8 +20,7 @@ from xnat_sdk.models import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
-from clients import Client
-from conftest import DATA_FILES, Archive
+from async_support import DATA_FILES, Archive, Client
 from dicom_factory import Study, make_series, pack_zip
 
 pytestmark = pytest.mark.anyio

@@ -1,18 +1,22 @@
-"""One scenario, two clients: the sync ``XNATSession`` and the ``AsyncXNATSession`` behind the
-same small async interface, so the integration scenarios run against both (the sync calls run
-in a worker thread, one at a time)."""
+"""Support of the async tests: the seeded archive's description, async sessions on it, and one
+scenario interface with two clients behind it: the sync ``XNATSession`` and the
+``AsyncXNATSession``, so the integration scenarios run against both (the sync calls run in a
+worker thread, one at a time). A module of its own name: test directories are not packages,
+so ``conftest`` is not importable by name."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import anyio.to_thread
 
 import xnat_sdk
-from xnat_sdk.aio import AsyncPrearchiveSession, AsyncXNATSession
+from xnat_sdk.aio import AsyncPrearchiveSession, AsyncXNATSession, connect_async
+from xnat_sdk.emulator.pytest_plugin import EmulatorHandle
 from xnat_sdk.listing import SubjectRow
 from xnat_sdk.models import (
     AbstractResource,
@@ -24,6 +28,30 @@ from xnat_sdk.models import (
 from xnat_sdk.parsing import JSON
 
 R = TypeVar("R")
+
+#: The files of resource DATA of scan 1 of S01_MR1, by path.
+DATA_FILES = {"a.txt": b"alpha\n", "sub/b.bin": bytes(range(256)) * 40}
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The seeded emulator: P1 (S01 with an MR and a PET session, S02, S03) and P2."""
+
+    handle: EmulatorHandle
+    mr_uri: str
+    mr_id: str
+
+
+async def open_async(
+    handle: EmulatorHandle,
+    *,
+    max_concurrency: int = 8,
+    retry: xnat_sdk.RetryPolicy | None = None,
+) -> AsyncXNATSession:
+    """An admin async session on ``handle``."""
+    return await connect_async(
+        handle.url, handle.user, handle.password, max_concurrency=max_concurrency, retry=retry
+    )
 
 
 class Client(Protocol):
