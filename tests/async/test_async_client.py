@@ -192,3 +192,34 @@ async def test_upload_dir_round_trips(archive: Archive, tmp_path: Path, method: 
         await session.upload_dir(resource, tmp_path / "in", method=method)  # type: ignore[arg-type]  # parametrized literal
         paths = await session.download(resource, tmp_path / "out")
     assert {p.relative_to(tmp_path / "out").as_posix(): p.read_bytes() for p in paths} == tree
+
+
+async def test_download_many_mixes_kinds_and_refuses_clashing_targets(
+    archive: Archive, tmp_path: Path
+) -> None:
+    async with await open_async(archive.handle) as session:
+        resource = await _resource(session, archive)
+        file = await session.listing(resource.files).get("a.txt")
+        written = await session.download_many(
+            [file, resource], tmp_path, concurrency=2, progress=False
+        )
+        relative = [p.relative_to(tmp_path).as_posix() for p in written]
+        assert relative[0] == "a.txt"  # results in the order of the items
+        assert {"DATA/a.txt", "DATA/sub/b.bin"} <= set(relative[1:])
+        assert (tmp_path / "DATA" / "sub" / "b.bin").read_bytes() == DATA_FILES["sub/b.bin"]
+        with pytest.raises(xnat_sdk.XNATValueError, match="same file"):
+            await session.download_many([file, file.uri], tmp_path / "again", progress=False)
+    assert not (tmp_path / "again").exists()  # refused before any download
+
+
+def test_scan_file_rows_cannot_name_paths_outside_the_target(tmp_path: Path) -> None:
+    from xnat_sdk.aio.downloads import scan_file_path
+    from xnat_sdk.transfer import safe_member_path
+
+    row = {"URI": "/data/experiments/E1/scans/1/resources/7/files/x/y.dcm", "collection": "DICOM"}
+    assert scan_file_path(row) == "scans/1/resources/DICOM/files/x/y.dcm"
+    with pytest.raises(xnat_sdk.XNATValueError, match="not the URI of a scan file"):
+        scan_file_path({"URI": "/data/experiments/E1/resources/7/files/y.dcm"})
+    climbing = {"URI": "/data/experiments/E1/scans/1/resources/7/files/../../../../etc/x"}
+    with pytest.raises(xnat_sdk.XNATValueError, match="outside"):
+        safe_member_path(tmp_path, scan_file_path(climbing))
