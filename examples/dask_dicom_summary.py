@@ -26,6 +26,7 @@ import pydicom
 from distributed import Client, LocalCluster
 
 from xnat_sdk import FileData, SessionConfig, bulk
+from xnat_sdk.config import close_shared_sessions
 from xnat_sdk.models import MrScanData, MrSessionData, ProjectData
 
 
@@ -83,7 +84,10 @@ def run(config: SessionConfig, project_id: str, workers: int) -> list[ScanSummar
     try:
         client = Client(cluster)  # type: ignore[no-untyped-call]  # distributed is unannotated here
         with config.connect() as session, client:
-            return summarise_project(session.projects[project_id], client)
+            try:
+                return summarise_project(session.projects[project_id], client)
+            finally:
+                client.run(close_shared_sessions)  # pyright: ignore[reportUnknownMemberType]  # distributed is unannotated here
     finally:
         cluster.close()
 

@@ -13,7 +13,6 @@ objects unpickled in a worker bind to.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -151,12 +150,11 @@ _SHARED_LOCK = threading.Lock()
 
 
 def close_shared_sessions() -> None:
-    """Disconnect this process's shared sessions (registered to run at exit)."""
+    """Log out and close this process's shared sessions (``client.run(close_shared_sessions)``
+    on Dask workers). Not run at exit on purpose: logging out of an unreachable server would
+    hold the exit for the whole retry budget; unclosed, the server expires the session."""
     with _SHARED_LOCK:
         mine = [key for key in _SHARED if key[0] == os.getpid()]
         sessions = [_SHARED.pop(key) for key in mine]
     for session in sessions:
         session.disconnect()
-
-
-atexit.register(close_shared_sessions)

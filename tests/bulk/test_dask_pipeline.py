@@ -94,6 +94,7 @@ def test_dask_example_on_two_worker_processes(
     env["HOME"] = str(tmp_path)  # no ~/.netrc of the machine running the tests
     command = [sys.executable, str(EXAMPLES / "dask_dicom_summary.py"), emu.url, "DEMO"]
     logins = emu.emulator.faults.seen("PUT", "/data/services/auth")
+    logouts = emu.emulator.faults.seen("DELETE", "/data/JSESSION")
     started = time.monotonic()
     done = subprocess.run(
         [*command, "--json", "--workers", "2", "--netrc", str(netrc)],
@@ -110,5 +111,7 @@ def test_dask_example_on_two_worker_processes(
     assert emu.password not in done.stdout + done.stderr
     # The client and each worker that got a task log in once; the scheduler, which unpickles
     # the graph's references, never does.
-    assert 2 <= emu.emulator.faults.seen("PUT", "/data/services/auth") - logins <= 3
+    logged_in = emu.emulator.faults.seen("PUT", "/data/services/auth") - logins
+    assert 2 <= logged_in <= 3
+    assert emu.emulator.faults.seen("DELETE", "/data/JSESSION") - logouts == logged_in
     print(f"dask example: {len(expected)} scans on 2 worker processes in {elapsed:.1f} s")
