@@ -119,13 +119,50 @@ def test_comparisons() -> None:
     assert criterion_holds(Criterion("t/date", ">=", "01/01/2024"), "2024-03-05")
     assert not criterion_holds(Criterion("t/date", "<", "01/01/2024"), "2024-03-05")
     assert criterion_holds(Criterion("t/n", ">", "9"), "10")
-    assert criterion_holds(Criterion("t/l", "=", "abc"), "ABC")
+    assert criterion_holds(Criterion("t/l", "=", "abc"), "abc")
+    assert not criterion_holds(Criterion("t/l", "=", "abc"), "ABC"), "SQL = keeps the case"
+    assert criterion_holds(Criterion("t/l", "<", "abd"), "ABC"), "order ignores the case"
     assert criterion_holds(Criterion("t/l", "!=", "abc"), "abd")
     assert criterion_holds(Criterion("t/l", "IS NULL", ""), "")
     assert criterion_holds(Criterion("t/l", "IS NOT NULL", ""), "x")
     assert not criterion_holds(Criterion("t/l", "=", "x"), None)
     assert like("MR_001", "mr%") and like("MR_001", "MR_00_") and not like("CT1", "MR%")
     assert like("MR_001", "00"), "a pattern without wildcards matches as a substring"
+
+
+def test_comparisons_follow_xnats_sql_for_missing_values() -> None:
+    # DisplayCriteria.handleValues: "!=" is "(f != v OR f IS NULL)", "= ''" is "f IS NULL",
+    # a value of "*" is "f IS NOT NULL"; LIKE on NULL is not true
+    assert criterion_holds(Criterion("t/l", "!=", "abc"), None)
+    assert criterion_holds(Criterion("t/l", "!=", "abc"), "")
+    assert not criterion_holds(Criterion("t/l", "!=", "abc"), "abc")
+    assert criterion_holds(Criterion("t/l", "=", ""), None)
+    assert not criterion_holds(Criterion("t/l", "=", ""), "x")
+    assert criterion_holds(Criterion("t/l", "=", "*"), "x")
+    assert not criterion_holds(Criterion("t/l", "=", "*"), None)
+    assert not criterion_holds(Criterion("t/l", "LIKE", "%"), None)
+    assert not criterion_holds(Criterion("t/l", "NOT LIKE", "x%"), None)
+    assert not criterion_holds(Criterion("t/n", "<", "5"), None)
+
+
+def test_in_and_between() -> None:
+    assert criterion_holds(Criterion("t/l", "IN", "a,'b',\"c\""), "b")
+    assert not criterion_holds(Criterion("t/l", "IN", "a,b"), "d")
+    assert criterion_holds(Criterion("t/n", "BETWEEN", "2 AND 10"), "9")
+    assert not criterion_holds(Criterion("t/n", "BETWEEN", "2 and 10"), "11")
+    assert criterion_holds(
+        Criterion("t/d", "BETWEEN", "'01/01/2024' AND '2024-12-31'"), "2024-06-01"
+    )
+    document = (
+        b'<xdat:bundle xmlns:xdat="http://nrg.wustl.edu/security">'
+        b"<xdat:root_element_name>xnat:subjectData</xdat:root_element_name>"
+        b'<xdat:search_where method="AND"><xdat:criteria>'
+        b"<xdat:schema_field>xnat:subjectData/label</xdat:schema_field>"
+        b"<xdat:comparison_type>BETWEEN</xdat:comparison_type><xdat:value>a</xdat:value>"
+        b"</xdat:criteria></xdat:search_where></xdat:bundle>"
+    )
+    with pytest.raises(SearchError, match="BETWEEN clauses require an AND"):
+        parse_search(document)
 
 
 def test_matches_and_or_nesting() -> None:

@@ -101,13 +101,14 @@ C = MrSessionData.c
 #: (constraint, the same test in Python on a listed MrSessionData).
 CASES: list[tuple[str, Constraint, Callable[[MrSessionData], bool]]] = [
     ("date ==", C.date == DAY, lambda e: e.date == DAY),
-    ("date !=", C.date != DAY, lambda e: e.date is not None and e.date != DAY),
+    ("date !=", C.date != DAY, lambda e: e.date != DAY),  # missing values too, as XNAT
     ("date <", C.date < DAY, lambda e: e.date is not None and e.date < DAY),
     ("date <=", C.date <= DAY, lambda e: e.date is not None and e.date <= DAY),
     ("date >", C.date > DAY, lambda e: e.date is not None and e.date > DAY),
     ("date >=", C.date >= DAY, lambda e: e.date is not None and e.date >= DAY),
     ("age ==", C.age == 41.5, lambda e: e.age == 41.5),
-    ("age !=", C.age != 41.5, lambda e: e.age is not None and e.age != 41.5),
+    ("age !=", C.age != 41.5, lambda e: e.age != 41.5),
+    ("note !=", C.note != "repeat", lambda e: e.note != "repeat"),
     ("age <", C.age < 41.5, lambda e: e.age is not None and e.age < 41.5),
     ("age <=", C.age <= 41.5, lambda e: e.age is not None and e.age <= 41.5),
     ("age >", C.age > 10, lambda e: e.age is not None and e.age > 10),

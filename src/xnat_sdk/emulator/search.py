@@ -29,7 +29,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 XDAT = "{http://nrg.wustl.edu/security}"
-COMPARISONS = ("=", "!=", "<>", "<", ">", "<=", ">=", "LIKE", "NOT LIKE", "IS NULL", "IS NOT NULL")
+COMPARISONS = (
+    "=",
+    "!=",
+    "<>",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "LIKE",
+    "NOT LIKE",
+    "IS NULL",
+    "IS NOT NULL",
+    "IN",
+    "BETWEEN",
+)
 
 
 class SearchError(ValueError):
@@ -85,7 +99,10 @@ def _criteria_set(node: ET.Element) -> CriteriaSet:
             schema_field = _text(child, "schema_field")
             if "/" not in schema_field and "." not in schema_field:
                 raise SearchError(f"Invalid schema_field: {schema_field} (expected type/field)")
-            result.items.append(Criterion(schema_field, comparison, _text(child, "value")))
+            value = _text(child, "value")
+            if comparison == "BETWEEN":
+                between_bounds(value)  # refused when the document arrives, as XNAT does
+            result.items.append(Criterion(schema_field, comparison, value))
         elif child.tag == XDAT + "child_set":
             result.items.append(_criteria_set(child))
     return result
@@ -175,15 +192,33 @@ def _as_number(value: str) -> float | None:
 
 
 def _compare(left: str, right: str) -> int:
-    """-1/0/1 comparing as dates, then numbers, then case-insensitive text."""
+    """-1/0/1 comparing as dates, then numbers, then text (case-insensitive order, as a
+    locale collation sorts, but equal only when the case matches too, as SQL's ``=``)."""
     left_date, right_date = _as_date(left), _as_date(right)
     if left_date is not None and right_date is not None:
         return (left_date > right_date) - (left_date < right_date)
     left_number, right_number = _as_number(left), _as_number(right)
     if left_number is not None and right_number is not None:
         return (left_number > right_number) - (left_number < right_number)
-    a, b = left.casefold(), right.casefold()
+    a, b = (left.casefold(), left), (right.casefold(), right)
     return (a > b) - (a < b)
+
+
+def between_bounds(value: str) -> tuple[str, str]:
+    """The bounds of a ``BETWEEN`` criterion's ``A AND B`` value, their quotes stripped."""
+    bounds = re.split(r"\s+AND\s+", value.strip(), maxsplit=1, flags=re.IGNORECASE)
+    if len(bounds) != 2:
+        raise SearchError("BETWEEN clauses require an AND to separate values")
+    low, high = (bound.strip().strip("'\"") for bound in bounds)
+    return low, high
+
+
+def _in_values(value: str) -> list[str]:
+    """The comma-separated values of an ``IN`` criterion, their quotes stripped."""
+    return [
+        token.strip().strip("'\"")
+        for token in re.split(r",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", value)
+    ]
 
 
 def like(value: str, pattern: str) -> bool:
@@ -196,22 +231,30 @@ def like(value: str, pattern: str) -> bool:
 
 
 def criterion_holds(criterion: Criterion, value: str | None) -> bool:
-    op = criterion.comparison
-    if op == "IS NULL":
-        return not value
-    if op == "IS NOT NULL":
-        return bool(value)
-    if value is None:
+    """Whether a field's ``value`` (``None`` or ``""``: missing) meets ``criterion``, as XNAT's
+    ``DisplayCriteria.handleValues`` writes the SQL: ``= ''`` is ``IS NULL``, ``!=`` also holds
+    for a missing value, a value of ``*`` means ``IS NOT NULL``, ``LIKE`` compares lower case,
+    ``IN`` takes comma-separated values and ``BETWEEN`` takes ``A AND B``."""
+    op, wanted = criterion.comparison, criterion.value
+    present = bool(value)
+    if op == "IS NULL" or (op == "=" and not wanted.strip()):
+        return not present
+    if op in ("!=", "<>"):
+        return not present or _compare(value or "", wanted) != 0
+    if op in ("LIKE", "NOT LIKE"):  # SQL: NULL [NOT] LIKE anything is not true
+        return value is not None and present and like(value, wanted) == (op == "LIKE")
+    if op == "IS NOT NULL" or wanted.strip() == "*":
+        return present
+    if value is None or not present:
         return False
-    if op == "LIKE":
-        return like(value, criterion.value)
-    if op == "NOT LIKE":
-        return not like(value, criterion.value)
-    order = _compare(value, criterion.value)
+    if op == "IN":
+        return any(_compare(value, item) == 0 for item in _in_values(wanted))
+    if op == "BETWEEN":
+        low, high = between_bounds(wanted)
+        return _compare(value, low) >= 0 and _compare(value, high) <= 0
+    order = _compare(value, wanted)
     return {
         "=": order == 0,
-        "!=": order != 0,
-        "<>": order != 0,
         "<": order < 0,
         ">": order > 0,
         "<=": order <= 0,
