@@ -29,6 +29,8 @@ The query is sent as XNAT's search document, ``POST /data/search``: an ``xdat:bu
 ``xdat`` models, so it validates against that schema. How the server reads a criterion (an xpath
 ``type/path`` is tried as a display field, then as a schema field; ``IS NULL``/``IS NOT NULL``
 take no value): XNAT's ``org.nrg.xdat.om.XdatCriteria.buildDisplaySearchCriteria`` (NrgXnat/xnat).
+Its SQL (``DisplayCriteria.handleValues``) makes ``!=`` match a missing value too, ``== ""`` mean
+``IS NULL`` and ``== "*"`` mean ``IS NOT NULL``; ``LIKE`` compares lower case.
 Dates are sent as ``MM/DD/YYYY`` as xnatpy 0.8.1 does against real servers.
 
 Result rows are ``dict[str, str]`` keyed by the server's column names: XNAT names a column
