@@ -7,8 +7,8 @@ netrc file or ``XNAT_USER``/``XNAT_PASS``); ``session.config(include_secret=True
 appears in a repr.
 
 ``config.connect()`` opens a new session; ``config.session()`` is the one session of this process
-for that config (opened on first use, reopened after a fork or a disconnect), which is what live
-objects unpickled in a worker bind to.
+for that config (opened on first use, reopened after a fork or a disconnect), which live objects
+unpickled in a worker use from their first request on.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from xnat_sdk._http import RetryPolicy
+from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
 from xnat_sdk.errors import XNATValueError
 
 if TYPE_CHECKING:
     import httpx
 
-    from xnat_sdk.auth import Credentials
     from xnat_sdk.session import XNATSession
 
 #: How the connecting process logs in: a user name and password (or alias token and secret),
@@ -63,8 +63,6 @@ class SessionConfig:
     extension_types: bool = True
 
     def __post_init__(self) -> None:
-        from xnat_sdk.auth import Credentials, resolve_server
-
         object.__setattr__(self, "server", resolve_server(self.server))
         if self.password is not None and self.auth == "netrc":
             is_token = Credentials(self.user or "", self.password).is_token
@@ -106,8 +104,6 @@ class SessionConfig:
 
     def credentials(self) -> Credentials | None:
         """The credentials to log in with, found now (netrc, environment) when not carried."""
-        from xnat_sdk.auth import Credentials, resolve_credentials
-
         if self.auth == "anonymous":
             return None
         if self.password is not None and self.user is not None:
