@@ -268,12 +268,13 @@ def _render_module(
     defined: set[str] = set()
     classes: list[RenderedClass] = []
     for spec in ordered:
-        classes.append(_render_class(spec, by_key, module_of, defined))
+        classes.append(_render_class(spec, by_key, module_of, defined, lazy=columns))
         defined.add(spec.key)
     return environment.get_template("module.py.j2").render(
         header=top,
         title=title,
-        imports=_imports(ordered, by_key, module_of, here),
+        imports=_imports(ordered, by_key, module_of, here, lazy=columns),
+        type_imports=_type_imports(ordered, by_key, module_of, here) if columns else [],
         classes=classes,
         package=package,
         prefix=ordered[0].prefix,
@@ -298,10 +299,11 @@ def _names(specs: Sequence[TypeSpec]) -> str:
 def _groups(specs: Sequence[TypeSpec], by_key: dict[str, TypeSpec]) -> dict[str, list[TypeSpec]]:
     """The classes of one namespace split into modules, by module name.
 
-    Each named type gets a module with its inline types, so using a class loads only it, its
-    bases and its field types (pydantic's cost per class is paid for what is used). Types
-    that reference each other in a cycle share one module (the strongly connected
-    components of the reference graph), so the modules import each other without cycles.
+    Each named type gets a module with its inline types, so using a class loads only it and
+    its bases (pydantic's cost per class is paid for what is used); field types of other
+    modules are loaded when the model is first validated (``XnatModel.model_rebuild``).
+    Modules whose types extend each other's in a cycle would share one (the strongly
+    connected components of the base graph), so modules import each other without cycles.
     """
     local = {spec.key for spec in specs}
 
@@ -316,9 +318,9 @@ def _groups(specs: Sequence[TypeSpec], by_key: dict[str, TypeSpec]) -> dict[str,
     edges: dict[str, set[str]] = {node: set() for node in members}
     for node, group in members.items():
         for spec in group:
-            targets = [spec.base] if spec.base else []
-            targets.extend(field.target for field in spec.fields if field.target)
-            edges[node].update(owner(t) for t in targets if t in local and owner(t) != node)
+            base = spec.base
+            if base is not None and base in local and owner(base) != node:
+                edges[node].add(owner(base))
     grouped: dict[str, list[TypeSpec]] = {}
     for component in _strongly_connected(edges):
         specs_of = [spec for node in component for spec in members[node]]
@@ -400,22 +402,50 @@ def _imports(
     by_key: dict[str, TypeSpec],
     module_of: dict[str, str],
     here: str,
+    lazy: bool,
 ) -> list[tuple[str, list[str]]]:
-    """Classes from other generated modules and behaviour mixins: (dotted module, names)."""
+    """What a module imports at run time, as (dotted module, names): behaviour mixins, bases
+    from other modules and, unless ``lazy``, field types from other modules."""
     needed: dict[str, set[str]] = {}
     for spec in specs:
         if spec.behaviour:
             needed.setdefault("xnat_sdk.behaviour", set()).add(spec.behaviour)
         keys = [spec.base] if spec.base else []
-        keys.extend(field.target for field in spec.fields if field.target)
+        if not lazy:
+            keys.extend(field.target for field in spec.fields if field.target)
         for key in keys:
             if module_of[key] != here:
                 needed.setdefault(module_of[key], set()).add(by_key[key].class_name)
     return [(module, sorted(names)) for module, names in sorted(needed.items())]
 
 
+def _type_imports(
+    specs: Iterable[TypeSpec],
+    by_key: dict[str, TypeSpec],
+    module_of: dict[str, str],
+    here: str,
+) -> list[tuple[str, list[str]]]:
+    """Field types of other modules, imported for type checkers only (their annotations are
+    strings that pydantic resolves when the model is first built)."""
+    runtime = _imports(specs, by_key, module_of, here, True)
+    imported = {name for _, names in runtime for name in names}
+    needed: dict[str, set[str]] = {}
+    for spec in specs:
+        for field in spec.fields:
+            key = field.target
+            if key is not None and module_of[key] != here:
+                name = by_key[key].class_name
+                if name not in imported:
+                    needed.setdefault(module_of[key], set()).add(name)
+    return [(module, sorted(names)) for module, names in sorted(needed.items())]
+
+
 def _render_class(
-    spec: TypeSpec, by_key: dict[str, TypeSpec], module_of: dict[str, str], defined: set[str]
+    spec: TypeSpec,
+    by_key: dict[str, TypeSpec],
+    module_of: dict[str, str],
+    defined: set[str],
+    lazy: bool,
 ) -> RenderedClass:
     """One class; ``defined`` holds the keys of the classes written before it in its module."""
     base = by_key[spec.base].class_name if spec.base else "XnatModel"
@@ -437,7 +467,7 @@ def _render_class(
             _render_field(
                 field,
                 by_key,
-                forward=_is_forward(field, spec, module_of, defined),
+                forward=_is_forward(field, spec, module_of, defined, lazy),
                 secret=_is_secret(field, spec),
             )
             for field in spec.fields
@@ -505,12 +535,15 @@ def _quote(value: str) -> str:
 
 
 def _is_forward(
-    field: FieldSpec, owner: TypeSpec, module_of: dict[str, str], defined: set[str]
+    field: FieldSpec, owner: TypeSpec, module_of: dict[str, str], defined: set[str], lazy: bool
 ) -> bool:
-    """Whether the field's class is not defined yet where the field is (a reference cycle)."""
+    """Whether the field's annotation is a string: its class is defined later in the module (a
+    reference cycle) or, with ``lazy``, in another module (loaded when the model is built)."""
     if field.target is None:
         return False
-    return module_of[field.target] == module_of[owner.key] and field.target not in defined
+    if module_of[field.target] != module_of[owner.key]:
+        return lazy
+    return field.target not in defined
 
 
 def _is_secret(field: FieldSpec, owner: TypeSpec) -> bool:

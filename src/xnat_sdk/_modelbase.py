@@ -104,11 +104,33 @@ def empty_list() -> list[Any]:
 
 
 def model_class(key: str) -> type[XnatModel]:
-    """The generated class registered under ``key`` (``{namespace}localName``)."""
-    try:
-        return _BY_KEY[key]
-    except KeyError:
-        raise LookupError(f"no generated model for {key!r}: is its module imported?") from None
+    """The generated class of ``key`` (``{namespace}localName``, ``{namespace}owner/path``),
+    importing the module of the named type it belongs to when that is not loaded yet."""
+    found = _BY_KEY.get(key)
+    if found is None:
+        namespace, _, path = key.removeprefix("{").partition("}")
+        _registry_qname("XSI_TYPES", namespace, path.split("/", 1)[0])  # registers its module
+        found = _BY_KEY.get(key)
+    if found is None:
+        raise LookupError(f"no generated model for {key!r}: is its module imported?")
+    return found
+
+
+def field_classes(cls: type[XnatModel]) -> dict[str, type[XnatModel]]:
+    """Every class the fields of ``cls`` refer to, directly or through other classes' fields,
+    by class name (importing their modules): what pydantic needs to build ``cls``."""
+    found: dict[str, type[XnatModel]] = {}
+    pending = [cls]
+    seen: set[str] = set()
+    while pending:
+        for spec in pending.pop().all_xsd_fields():
+            target = spec.target
+            if target is not None and target not in seen:
+                seen.add(target)
+                klass = model_class(target)
+                found[klass.__name__] = klass
+                pending.append(klass)
+    return found
 
 
 def class_for_xsi_type(xsi_type: str) -> type[XnatModel] | None:
@@ -225,6 +247,31 @@ class XnatModel(XnatObject):
             _BY_QNAME[(cls.xsd_namespace, local)] = cls
         for element in vars(cls).get("xsd_elements", ()):
             _BY_ELEMENT[(cls.xsd_namespace, element.partition(":")[2])] = cls
+
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Mapping[str, Any] | None = None,
+    ) -> bool | None:
+        """Build the validator, first loading the classes of fields in other modules.
+
+        Generated modules import only their bases; a field typed by a class of another module
+        is a string annotation (so that using ``MrSessionData`` does not load every class its
+        data could hold). Pydantic resolves them here, when the model is first used.
+        """
+        if cls.__pydantic_complete__ and not force:
+            return None
+        namespace = {**field_classes(cls), **(_types_namespace or {})}
+        return super().model_rebuild(
+            force=force,
+            raise_errors=raise_errors,
+            _parent_namespace_depth=_parent_namespace_depth,
+            _types_namespace=namespace,
+        )
 
     # -- metadata -------------------------------------------------------------------------
     @classmethod

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.arc.arc_pipeline_parameter_data import ArcPipelineParameterData
 from xnat_sdk._modelbase import UntypedText, XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
+    from xnat_sdk._generated.arc.arc_pipeline_parameter_data import ArcPipelineParameterData
     from xnat_sdk._generated.columns_arc import ArcPipelineDataColumns
     from xnat_sdk._modelbase import ColumnsOf
 
@@ -57,7 +57,7 @@ class ArcPipelineData(XnatModel):
 
     description: str | None = Field(default=None, description="Short description of the pipeline")
 
-    parameters: list[ArcPipelineParameterData] = Field(default_factory=empty_list)
+    parameters: "list[ArcPipelineParameterData]" = Field(default_factory=empty_list)
 
     customwebpage: UntypedText | None = Field(
         default=None,

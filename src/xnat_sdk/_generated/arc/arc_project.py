@@ -5,13 +5,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.arc.arc_field_specification import ArcFieldSpecification
-from xnat_sdk._generated.arc.arc_path_info import ArcPathInfo
 from xnat_sdk._generated.arc.arc_pipeline_data import ArcPipelineData
-from xnat_sdk._generated.arc.arc_property import ArcProperty
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
+    from xnat_sdk._generated.arc.arc_field_specification import ArcFieldSpecification
+    from xnat_sdk._generated.arc.arc_path_info import ArcPathInfo
+    from xnat_sdk._generated.arc.arc_property import ArcProperty
     from xnat_sdk._generated.columns_arc import (
         ArcProjectColumns,
         ArcProjectPipelinesColumns,
@@ -205,14 +205,14 @@ class ArcProject(XnatModel):
         description="0: all data placed in prearchive (default); 1: sessions which match precreated project, subject, and session id are auto-archived; 2: sessions which match precreated project and subject will be auto-archived; 3: sessions which match precreated projects will be auto-archived; 4: all sessions will be auto-archived; 5: all sessions will be auto-archived and overwrite existing files",
     )
 
-    paths: ArcPathInfo | None = Field(default=None)
+    paths: "ArcPathInfo | None" = Field(default=None)
 
-    field_specifications: list[ArcFieldSpecification] = Field(
+    field_specifications: "list[ArcFieldSpecification]" = Field(
         default_factory=empty_list,
         validation_alias="fieldSpecifications",
         serialization_alias="fieldSpecifications",
     )
 
-    properties: list[ArcProperty] = Field(default_factory=empty_list)
+    properties: "list[ArcProperty]" = Field(default_factory=empty_list)
 
     pipelines: ArcProjectPipelines | None = Field(default=None)

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.build.build_image_session_data import BuildImageSessionData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
+    from xnat_sdk._generated.build.build_image_session_data import BuildImageSessionData
     from xnat_sdk._generated.columns_build import BuildBuildDataColumns
     from xnat_sdk._modelbase import ColumnsOf
 
@@ -39,4 +39,4 @@ class BuildBuildData(XnatModel):
         ),
     )
 
-    project: list[BuildImageSessionData] = Field(default_factory=empty_list)
+    project: "list[BuildImageSessionData]" = Field(default_factory=empty_list)

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.build.build_pipeline_parameter_data import BuildPipelineParameterData
 from xnat_sdk._modelbase import UntypedText, XnatModel, XsdField
 
 if TYPE_CHECKING:
+    from xnat_sdk._generated.build.build_pipeline_parameter_data import BuildPipelineParameterData
     from xnat_sdk._generated.columns_build import BuildPipelineDataColumns
     from xnat_sdk._modelbase import ColumnsOf
 
@@ -55,7 +55,7 @@ class BuildPipelineData(XnatModel):
 
     description: str | None = Field(default=None, description="Short description of the pipeline")
 
-    parameters: BuildPipelineParameterData | None = Field(default=None)
+    parameters: "BuildPipelineParameterData | None" = Field(default=None)
 
     customwebpage: UntypedText | None = Field(
         default=None,

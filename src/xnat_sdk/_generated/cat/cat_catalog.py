@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.cat.cat_entry import CatEntry
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
+    from xnat_sdk._generated.cat.cat_entry import CatEntry
     from xnat_sdk._generated.columns_cat import (
         CatCatalogColumns,
         CatCatalogMetaFieldsMetaFieldColumns,
@@ -97,4 +97,4 @@ class CatCatalog(XnatModel):
 
     sets: "list[CatCatalog]" = Field(default_factory=empty_list)
 
-    entries: list[CatEntry] = Field(default_factory=empty_list)
+    entries: "list[CatEntry]" = Field(default_factory=empty_list)

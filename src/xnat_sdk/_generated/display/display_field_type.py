@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from xnat_sdk._generated.display.display_html_cell import DisplayHTMLCell
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
         DisplayFieldTypeHTMLLinkSecureLinkColumns,
         DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValueColumns,
     )
+    from xnat_sdk._generated.display.display_html_cell import DisplayHTMLCell
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -346,7 +346,7 @@ class DisplayFieldType(XnatModel):
         default=None, validation_alias="HTML-Link", serialization_alias="HTML-Link"
     )
 
-    html_cell: DisplayHTMLCell | None = Field(
+    html_cell: "DisplayHTMLCell | None" = Field(
         default=None, validation_alias="HTML-Cell", serialization_alias="HTML-Cell"
     )
 

@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.prov.prov_process_step import ProvProcessStep
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_prov import ProvProcessColumns
+    from xnat_sdk._generated.prov.prov_process_step import ProvProcessStep
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -39,7 +39,7 @@ class ProvProcess(XnatModel):
         ),
     )
 
-    process_step: list[ProvProcessStep] = Field(
+    process_step: "list[ProvProcessStep]" = Field(
         default_factory=empty_list,
         validation_alias="processStep",
         serialization_alias="processStep",

@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.scr.scr_screening_scan_data import ScrScreeningScanData
 from xnat_sdk._generated.xnat.image_assessor_data import ImageAssessorData
 from xnat_sdk._modelbase import XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_scr import ScrScreeningAssessmentColumns
+    from xnat_sdk._generated.scr.scr_screening_scan_data import ScrScreeningScanData
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -49,4 +49,4 @@ class ScrScreeningAssessment(ImageAssessorData):
 
     pass_: str | None = Field(default=None, validation_alias="pass", serialization_alias="pass")
 
-    scans: list[ScrScreeningScanData] = Field(default_factory=empty_list)
+    scans: "list[ScrScreeningScanData]" = Field(default_factory=empty_list)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.val.val_additional_val import ValAdditionalVal
 from xnat_sdk._generated.xnat.image_assessor_data import ImageAssessorData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
         ValProtocolDataScansScanCheckCommentsCommentColumns,
         ValProtocolDataScansScanCheckConditionsConditionColumns,
     )
+    from xnat_sdk._generated.val.val_additional_val import ValAdditionalVal
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -129,7 +129,7 @@ class ValProtocolDataCheck(XnatModel):
 
     comments: list[ValProtocolDataCheckCommentsComment] = Field(default_factory=empty_list)
 
-    additional_val: ValAdditionalVal | None = Field(
+    additional_val: "ValAdditionalVal | None" = Field(
         default=None, validation_alias="additionalVal", serialization_alias="additionalVal"
     )
 
@@ -241,7 +241,7 @@ class ValProtocolDataScansScanCheck(XnatModel):
 
     comments: list[ValProtocolDataScansScanCheckCommentsComment] = Field(default_factory=empty_list)
 
-    additional_val: ValAdditionalVal | None = Field(
+    additional_val: "ValAdditionalVal | None" = Field(
         default=None, validation_alias="additionalVal", serialization_alias="additionalVal"
     )
 

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.wrk.wrk_abstract_execution_environment import (
-    WrkAbstractExecutionEnvironment,
-)
 from xnat_sdk._modelbase import XnatModel, XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_wrk import WrkWorkflowDataColumns
+    from xnat_sdk._generated.wrk.wrk_abstract_execution_environment import (
+        WrkAbstractExecutionEnvironment,
+    )
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -103,7 +103,7 @@ class WrkWorkflowData(XnatModel):
 
     job_id: str | None = Field(default=None, validation_alias="jobID", serialization_alias="jobID")
 
-    execution_environment: WrkAbstractExecutionEnvironment | None = Field(
+    execution_environment: "WrkAbstractExecutionEnvironment | None" = Field(
         default=None,
         validation_alias="executionEnvironment",
         serialization_alias="executionEnvironment",

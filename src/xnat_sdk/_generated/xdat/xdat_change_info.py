@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_user import XdatUser
 from xnat_sdk._modelbase import XnatModel, XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatChangeInfoColumns
+    from xnat_sdk._generated.xdat.xdat_user import XdatUser
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -47,6 +47,6 @@ class XdatChangeInfo(XnatModel):
         Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)] | None
     ) = Field(default=None)
 
-    change_user: XdatUser | None = Field(default=None)
+    change_user: "XdatUser | None" = Field(default=None)
 
     comment: str | None = Field(default=None)

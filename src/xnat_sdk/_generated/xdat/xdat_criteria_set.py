@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_criteria import XdatCriteria
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatCriteriaSetColumns
+    from xnat_sdk._generated.xdat.xdat_criteria import XdatCriteria
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -48,6 +48,6 @@ class XdatCriteriaSet(XnatModel):
 
     method: Literal["AND", "OR"] | None = Field(default=None)
 
-    criteria: list[XdatCriteria] = Field(default_factory=empty_list)
+    criteria: "list[XdatCriteria]" = Field(default_factory=empty_list)
 
     child_set: "list[XdatCriteriaSet]" = Field(default_factory=empty_list)

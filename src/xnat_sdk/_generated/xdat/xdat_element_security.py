@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_element_action_type import XdatElementActionType
-from xnat_sdk._generated.xdat.xdat_primary_security_field import XdatPrimarySecurityField
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
@@ -14,6 +12,8 @@ if TYPE_CHECKING:
         XdatElementSecurityColumns,
         XdatElementSecurityListingActionsListingActionColumns,
     )
+    from xnat_sdk._generated.xdat.xdat_element_action_type import XdatElementActionType
+    from xnat_sdk._generated.xdat.xdat_primary_security_field import XdatPrimarySecurityField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -163,9 +163,9 @@ class XdatElementSecurity(XnatModel):
 
     code: str | None = Field(default=None)
 
-    primary_security_fields: list[XdatPrimarySecurityField] = Field(default_factory=empty_list)
+    primary_security_fields: "list[XdatPrimarySecurityField]" = Field(default_factory=empty_list)
 
-    element_actions: list[XdatElementActionType] = Field(default_factory=empty_list)
+    element_actions: "list[XdatElementActionType]" = Field(default_factory=empty_list)
 
     listing_actions: list[XdatElementSecurityListingActionsListingAction] = Field(
         default_factory=empty_list

@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_field_mapping import XdatFieldMapping
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatFieldMappingSetColumns
+    from xnat_sdk._generated.xdat.xdat_field_mapping import XdatFieldMapping
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -48,6 +48,6 @@ class XdatFieldMappingSet(XnatModel):
 
     method: Literal["AND", "OR"] | None = Field(default=None)
 
-    allow: list[XdatFieldMapping] = Field(default_factory=empty_list)
+    allow: "list[XdatFieldMapping]" = Field(default_factory=empty_list)
 
     sub_set: "list[XdatFieldMappingSet]" = Field(default_factory=empty_list)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_user import XdatUser
 from xnat_sdk._modelbase import UntypedText, XnatModel, XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatHistoryColumns
+    from xnat_sdk._generated.xdat.xdat_user import XdatUser
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -47,4 +47,4 @@ class XdatHistory(XnatModel):
 
     new_row: UntypedText | None = Field(default=None)
 
-    change_user: XdatUser | None = Field(default=None)
+    change_user: "XdatUser | None" = Field(default=None)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_user import XdatUser
 from xnat_sdk._modelbase import XnatModel, XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatMetaDataColumns
+    from xnat_sdk._generated.xdat.xdat_user import XdatUser
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -63,11 +63,11 @@ class XdatMetaData(XnatModel):
 
     insert_date: _dt.datetime | None = Field(default=None)
 
-    insert_user: XdatUser | None = Field(default=None)
+    insert_user: "XdatUser | None" = Field(default=None)
 
     activation_date: _dt.datetime | None = Field(default=None)
 
-    activation_user: XdatUser | None = Field(default=None)
+    activation_user: "XdatUser | None" = Field(default=None)
 
     last_modified: _dt.datetime | None = Field(default=None)
 

@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_action_type import XdatActionType
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatRoleTypeColumns
+    from xnat_sdk._generated.xdat.xdat_action_type import XdatActionType
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -48,4 +48,4 @@ class XdatRoleType(XnatModel):
 
     sequence: int = Field(default=0)
 
-    allowed_actions: list[XdatActionType] = Field(default_factory=empty_list)
+    allowed_actions: "list[XdatActionType]" = Field(default_factory=empty_list)

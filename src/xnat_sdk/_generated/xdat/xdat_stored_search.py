@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_criteria_set import XdatCriteriaSet
-from xnat_sdk._generated.xdat.xdat_search_field import XdatSearchField
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
@@ -15,6 +13,8 @@ if TYPE_CHECKING:
         XdatStoredSearchColumns,
         XdatStoredSearchSortByColumns,
     )
+    from xnat_sdk._generated.xdat.xdat_criteria_set import XdatCriteriaSet
+    from xnat_sdk._generated.xdat.xdat_search_field import XdatSearchField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -135,9 +135,9 @@ class XdatStoredSearch(XnatModel):
 
     root_element_name: str | None = Field(default=None)
 
-    search_field: list[XdatSearchField] = Field(default_factory=empty_list)
+    search_field: "list[XdatSearchField]" = Field(default_factory=empty_list)
 
-    search_where: list[XdatCriteriaSet] = Field(default_factory=empty_list)
+    search_where: "list[XdatCriteriaSet]" = Field(default_factory=empty_list)
 
     sort_by: XdatStoredSearchSortBy | None = Field(default=None)
 

@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_field_mapping_set import XdatFieldMappingSet
-from xnat_sdk._generated.xdat.xdat_role_type import XdatRoleType
 from xnat_sdk._modelbase import UntypedText, XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
@@ -16,6 +14,8 @@ if TYPE_CHECKING:
         XdatUserElementAccessSecondaryPasswordColumns,
         XdatUserPrimaryPasswordColumns,
     )
+    from xnat_sdk._generated.xdat.xdat_field_mapping_set import XdatFieldMappingSet
+    from xnat_sdk._generated.xdat.xdat_role_type import XdatRoleType
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -107,7 +107,7 @@ class XdatUserElementAccess(XnatModel):
 
     secure_ip: list[str] = Field(default_factory=empty_list)
 
-    permissions: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
+    permissions: "list[XdatFieldMappingSet]" = Field(default_factory=empty_list)
 
 
 class XdatUser(XnatModel):
@@ -172,7 +172,7 @@ class XdatUser(XnatModel):
 
     element_access: list[XdatUserElementAccess] = Field(default_factory=empty_list)
 
-    assigned_roles: list[XdatRoleType] = Field(default_factory=empty_list)
+    assigned_roles: "list[XdatRoleType]" = Field(default_factory=empty_list)
 
     quarantine_path: Annotated[str, Field(max_length=255)] | None = Field(default=None)
 

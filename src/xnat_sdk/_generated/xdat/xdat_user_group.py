@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_field_mapping_set import XdatFieldMappingSet
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
@@ -14,6 +13,7 @@ if TYPE_CHECKING:
         XdatUserGroupElementAccessColumns,
         XdatUserGroupElementAccessSecondaryPasswordColumns,
     )
+    from xnat_sdk._generated.xdat.xdat_field_mapping_set import XdatFieldMappingSet
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -84,7 +84,7 @@ class XdatUserGroupElementAccess(XnatModel):
 
     secure_ip: list[str] = Field(default_factory=empty_list)
 
-    permissions: list[XdatFieldMappingSet] = Field(default_factory=empty_list)
+    permissions: "list[XdatFieldMappingSet]" = Field(default_factory=empty_list)
 
 
 class XdatUserGroup(XnatModel):

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xdat.xdat_user import XdatUser
 from xnat_sdk._modelbase import XnatModel, XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xdat import XdatUserLoginColumns
+    from xnat_sdk._generated.xdat.xdat_user import XdatUser
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -50,4 +50,4 @@ class XdatUserLogin(XnatModel):
 
     node_id: str | None = Field(default=None)
 
-    user: XdatUser | None = Field(default=None)
+    user: "XdatUser | None" = Field(default=None)

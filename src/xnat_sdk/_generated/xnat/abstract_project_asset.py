@@ -5,13 +5,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.experiment_data import ExperimentData
 from xnat_sdk._generated.xnat.generic_data import GenericData
-from xnat_sdk._generated.xnat.subject_data import SubjectData
 from xnat_sdk._modelbase import XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import AbstractProjectAssetColumns
+    from xnat_sdk._generated.xnat.experiment_data import ExperimentData
+    from xnat_sdk._generated.xnat.subject_data import SubjectData
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -52,6 +52,6 @@ class AbstractProjectAsset(GenericData):
         ),
     )
 
-    subjects: list[SubjectData] = Field(default_factory=empty_list)
+    subjects: "list[SubjectData]" = Field(default_factory=empty_list)
 
-    experiments: list[ExperimentData] = Field(default_factory=empty_list)
+    experiments: "list[ExperimentData]" = Field(default_factory=empty_list)

@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.dicom_coded_value import DicomCodedValue
 from xnat_sdk._modelbase import XnatModel, XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import AlgorithmColumns
+    from xnat_sdk._generated.xnat.dicom_coded_value import DicomCodedValue
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -47,7 +47,7 @@ class Algorithm(XnatModel):
         ),
     )
 
-    family: DicomCodedValue | None = Field(default=None)
+    family: "DicomCodedValue | None" = Field(default=None)
 
     name: str | None = Field(default=None)
 
@@ -57,6 +57,6 @@ class Algorithm(XnatModel):
 
     parameters: Annotated[str, Field(max_length=10000)] | None = Field(default=None)
 
-    name_code: DicomCodedValue | None = Field(
+    name_code: "DicomCodedValue | None" = Field(
         default=None, validation_alias="nameCode", serialization_alias="nameCode"
     )

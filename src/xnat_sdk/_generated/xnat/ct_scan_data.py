@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.add_field import AddField
-from xnat_sdk._generated.xnat.contrast_bolus import ContrastBolus
 from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
 from xnat_sdk._modelbase import UntypedText, XnatModel, XsdField, empty_list
 
@@ -22,6 +20,8 @@ if TYPE_CHECKING:
         CtScanDataParametersRescaleColumns,
         CtScanDataParametersVoxelResColumns,
     )
+    from xnat_sdk._generated.xnat.add_field import AddField
+    from xnat_sdk._generated.xnat.contrast_bolus import ContrastBolus
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -408,11 +408,11 @@ class CtScanDataParameters(XnatModel):
         default=None, description="Text description of how this image was derived"
     )
 
-    contrast_bolus: ContrastBolus | None = Field(
+    contrast_bolus: "ContrastBolus | None" = Field(
         default=None, validation_alias="contrastBolus", serialization_alias="contrastBolus"
     )
 
-    add_param: list[AddField] = Field(
+    add_param: "list[AddField]" = Field(
         default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
     )
 

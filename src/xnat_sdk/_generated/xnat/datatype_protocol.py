@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from xnat_sdk._generated.xnat.abstract_protocol import AbstractProtocol
-from xnat_sdk._generated.xnat.field_definition_group import FieldDefinitionGroup
 from xnat_sdk._modelbase import XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import DatatypeProtocolColumns
+    from xnat_sdk._generated.xnat.field_definition_group import FieldDefinitionGroup
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -40,4 +40,4 @@ class DatatypeProtocol(AbstractProtocol):
         ),
     )
 
-    definitions: list[FieldDefinitionGroup] = Field(default_factory=empty_list)
+    definitions: "list[FieldDefinitionGroup]" = Field(default_factory=empty_list)

@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.prov.prov_process import ProvProcess
 from xnat_sdk._generated.xnat.experiment_data import ExperimentData
 from xnat_sdk._modelbase import XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import DerivedDataColumns
+    from xnat_sdk._generated.prov.prov_process import ProvProcess
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -37,4 +37,4 @@ class DerivedData(ExperimentData):
         ),
     )
 
-    provenance: ProvProcess | None = Field(default=None)
+    provenance: "ProvProcess | None" = Field(default=None)

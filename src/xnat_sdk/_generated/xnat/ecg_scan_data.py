@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.add_field import AddField
 from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
 from xnat_sdk._modelbase import XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import EcgScanDataColumns
+    from xnat_sdk._generated.xnat.add_field import AddField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -42,4 +42,4 @@ class EcgScanData(ImageScanData):
         ),
     )
 
-    parameters: list[AddField] = Field(default_factory=empty_list)
+    parameters: "list[AddField]" = Field(default_factory=empty_list)

@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.add_field import AddField
 from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
         EegScanDataSoftwareFiltersImpedancesColumns,
         EegScanDataSoftwareFiltersImpedancesImpedanceColumns,
     )
+    from xnat_sdk._generated.xnat.add_field import AddField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -87,7 +87,7 @@ class EegScanDataParameters(XnatModel):
         default=None, validation_alias="dataRecord", serialization_alias="dataRecord"
     )
 
-    add_param: list[AddField] = Field(
+    add_param: "list[AddField]" = Field(
         default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
     )
 

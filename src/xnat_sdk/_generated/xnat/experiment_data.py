@@ -6,9 +6,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
-from xnat_sdk._generated.xnat.investigator_data import InvestigatorData
-from xnat_sdk._generated.xnat.validation_data import ValidationData
 from xnat_sdk._modelbase import JsonText, XnatModel, XsdField, empty_list
 from xnat_sdk.behaviour import ExperimentBehaviour
 
@@ -20,6 +17,8 @@ if TYPE_CHECKING:
         ExperimentDataSharingShareColumns,
     )
     from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
+    from xnat_sdk._generated.xnat.investigator_data import InvestigatorData
+    from xnat_sdk._generated.xnat.validation_data import ValidationData
     from xnat_sdk._modelbase import ColumnsOf
     from xnat_sdk.listing import Listing
 
@@ -209,11 +208,11 @@ class ExperimentData(XnatModel, ExperimentBehaviour):
         default=None, description="Free form text for misc. information"
     )
 
-    investigator: InvestigatorData | None = Field(default=None)
+    investigator: "InvestigatorData | None" = Field(default=None)
 
-    validation: ValidationData | None = Field(default=None)
+    validation: "ValidationData | None" = Field(default=None)
 
-    resources_: list[AbstractResource] = Field(
+    resources_: "list[AbstractResource]" = Field(
         default_factory=empty_list, validation_alias="resources", serialization_alias="resources"
     )
 

@@ -5,13 +5,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
-from xnat_sdk._generated.xnat.add_field import AddField
 from xnat_sdk._generated.xnat.derived_data import DerivedData
 from xnat_sdk._modelbase import XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import ImageAssessorDataColumns
+    from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
+    from xnat_sdk._generated.xnat.add_field import AddField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -60,14 +60,14 @@ class ImageAssessorData(DerivedData):
         ),
     )
 
-    in_: list[AbstractResource] = Field(
+    in_: "list[AbstractResource]" = Field(
         default_factory=empty_list, validation_alias="in", serialization_alias="in"
     )
 
-    out: list[AbstractResource] = Field(default_factory=empty_list)
+    out: "list[AbstractResource]" = Field(default_factory=empty_list)
 
     image_session_id: str | None = Field(
         default=None, validation_alias="imageSession_ID", serialization_alias="imageSession_ID"
     )
 
-    parameters: list[AddField] = Field(default_factory=empty_list)
+    parameters: "list[AddField]" = Field(default_factory=empty_list)

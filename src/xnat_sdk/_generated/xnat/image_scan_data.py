@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
-from xnat_sdk._generated.xnat.validation_data import ValidationData
 from xnat_sdk._modelbase import JsonText, XnatModel, XsdField, empty_list
 from xnat_sdk.behaviour import ScanBehaviour
 
@@ -18,6 +16,7 @@ if TYPE_CHECKING:
         ImageScanDataSharingShareColumns,
     )
     from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
+    from xnat_sdk._generated.xnat.validation_data import ValidationData
     from xnat_sdk._modelbase import ColumnsOf
     from xnat_sdk.listing import Listing
 
@@ -185,9 +184,9 @@ class ImageScanData(XnatModel, ScanBehaviour):
         default=None, description="Free form text to indicate individuals who operated scanner"
     )
 
-    file: list[AbstractResource] = Field(default_factory=empty_list)
+    file: "list[AbstractResource]" = Field(default_factory=empty_list)
 
-    validation: ValidationData | None = Field(default=None)
+    validation: "ValidationData | None" = Field(default=None)
 
     start_time: _dt.time | None = Field(
         default=None,

@@ -6,10 +6,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.image_assessor_data import ImageAssessorData
-from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
-from xnat_sdk._generated.xnat.reconstructed_image_data import ReconstructedImageData
-from xnat_sdk._generated.xnat.region_resource import RegionResource
 from xnat_sdk._generated.xnat.subject_assessor_data import SubjectAssessorData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 from xnat_sdk.behaviour import ImageSessionBehaviour
@@ -22,6 +18,7 @@ if TYPE_CHECKING:
     from xnat_sdk._generated.xnat.image_assessor_data import ImageAssessorData
     from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
     from xnat_sdk._generated.xnat.reconstructed_image_data import ReconstructedImageData
+    from xnat_sdk._generated.xnat.region_resource import RegionResource
     from xnat_sdk._modelbase import ColumnsOf
     from xnat_sdk.listing import Listing
 
@@ -130,7 +127,7 @@ class ImageSessionData(SubjectAssessorData, ImageSessionBehaviour):
 
     study_id: str | None = Field(default=None)
 
-    regions: list[RegionResource] = Field(default_factory=empty_list)
+    regions: "list[RegionResource]" = Field(default_factory=empty_list)
 
     scanner: ImageSessionDataScanner | None = Field(
         default=None, description="Free form text to indicate name/ID of scanner"
@@ -144,17 +141,17 @@ class ImageSessionData(SubjectAssessorData, ImageSessionBehaviour):
         default=None, validation_alias="prearchivePath", serialization_alias="prearchivePath"
     )
 
-    scans_: list[ImageScanData] = Field(
+    scans_: "list[ImageScanData]" = Field(
         default_factory=empty_list, validation_alias="scans", serialization_alias="scans"
     )
 
-    reconstructions_: list[ReconstructedImageData] = Field(
+    reconstructions_: "list[ReconstructedImageData]" = Field(
         default_factory=empty_list,
         validation_alias="reconstructions",
         serialization_alias="reconstructions",
     )
 
-    assessors_: list[ImageAssessorData] = Field(
+    assessors_: "list[ImageAssessorData]" = Field(
         default_factory=empty_list, validation_alias="assessors", serialization_alias="assessors"
     )
 

@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.add_field import AddField
 from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
         MrScanDataParametersMatrixColumns,
         MrScanDataParametersVoxelResColumns,
     )
+    from xnat_sdk._generated.xnat.add_field import AddField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -339,7 +339,7 @@ class MrScanDataParameters(XnatModel):
 
     diffusion: MrScanDataParametersDiffusion | None = Field(default=None)
 
-    add_param: list[AddField] = Field(
+    add_param: "list[AddField]" = Field(
         default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
     )
 

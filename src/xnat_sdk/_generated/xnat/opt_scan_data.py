@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.add_field import AddField
 from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
         OptScanDataParametersFovColumns,
         OptScanDataParametersVoxelResColumns,
     )
+    from xnat_sdk._generated.xnat.add_field import AddField
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -129,7 +129,7 @@ class OptScanDataParameters(XnatModel):
         default=None, validation_alias="imageType", serialization_alias="imageType"
     )
 
-    add_param: list[AddField] = Field(
+    add_param: "list[AddField]" = Field(
         default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
     )
 

@@ -5,10 +5,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_protocol import AbstractProtocol
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
-from xnat_sdk._generated.xnat.investigator_data import InvestigatorData
-from xnat_sdk._generated.xnat.publication_resource import PublicationResource
 from xnat_sdk._modelbase import JsonText, XnatModel, XsdField, empty_list
 from xnat_sdk.behaviour import ProjectBehaviour
 
@@ -18,8 +14,11 @@ if TYPE_CHECKING:
         ProjectDataColumns,
         ProjectDataFieldsFieldColumns,
     )
+    from xnat_sdk._generated.xnat.abstract_protocol import AbstractProtocol
     from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
     from xnat_sdk._generated.xnat.experiment_data import ExperimentData
+    from xnat_sdk._generated.xnat.investigator_data import InvestigatorData
+    from xnat_sdk._generated.xnat.publication_resource import PublicationResource
     from xnat_sdk._generated.xnat.subject_data import SubjectData
     from xnat_sdk._modelbase import ColumnsOf
     from xnat_sdk.listing import Listing
@@ -161,23 +160,23 @@ class ProjectData(XnatModel, ProjectBehaviour):
 
     aliases: list[ProjectDataAliasesAlias] = Field(default_factory=empty_list)
 
-    publications: list[PublicationResource] = Field(default_factory=empty_list)
+    publications: "list[PublicationResource]" = Field(default_factory=empty_list)
 
-    resources_: list[AbstractResource] = Field(
+    resources_: "list[AbstractResource]" = Field(
         default_factory=empty_list, validation_alias="resources", serialization_alias="resources"
     )
 
-    study_protocol: list[AbstractProtocol] = Field(
+    study_protocol: "list[AbstractProtocol]" = Field(
         default_factory=empty_list,
         validation_alias="studyProtocol",
         serialization_alias="studyProtocol",
     )
 
-    pi: InvestigatorData | None = Field(
+    pi: "InvestigatorData | None" = Field(
         default=None, validation_alias="PI", serialization_alias="PI"
     )
 
-    investigators: list[InvestigatorData] = Field(default_factory=empty_list)
+    investigators: "list[InvestigatorData]" = Field(default_factory=empty_list)
 
     fields_: list[ProjectDataFieldsField] = Field(
         default_factory=empty_list, validation_alias="fields", serialization_alias="fields"

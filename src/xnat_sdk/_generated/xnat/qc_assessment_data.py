@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_statistics import AbstractStatistics
 from xnat_sdk._generated.xnat.mr_assessor_data import MrAssessorData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
@@ -15,6 +14,7 @@ if TYPE_CHECKING:
         QcAssessmentDataScansScanColumns,
         QcAssessmentDataScansScanSliceQCSliceColumns,
     )
+    from xnat_sdk._generated.xnat.abstract_statistics import AbstractStatistics
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -46,7 +46,7 @@ class QcAssessmentDataScansScanSliceQCSlice(XnatModel):
 
     number: str | None = Field(default=None)
 
-    slice_statistics: AbstractStatistics | None = Field(
+    slice_statistics: "AbstractStatistics | None" = Field(
         default=None, validation_alias="sliceStatistics", serialization_alias="sliceStatistics"
     )
 
@@ -85,7 +85,7 @@ class QcAssessmentDataScansScan(XnatModel):
         default_factory=empty_list, validation_alias="sliceQC", serialization_alias="sliceQC"
     )
 
-    scan_statistics: AbstractStatistics | None = Field(
+    scan_statistics: "AbstractStatistics | None" = Field(
         default=None, validation_alias="scanStatistics", serialization_alias="scanStatistics"
     )
 

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 from pydantic import Field
 
 from xnat_sdk._generated.xnat.image_assessor_data import ImageAssessorData
-from xnat_sdk._generated.xnat.qc_scan_data import QcScanData
 from xnat_sdk._modelbase import XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import QcManualAssessorDataColumns
+    from xnat_sdk._generated.xnat.qc_scan_data import QcScanData
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -67,7 +67,7 @@ class QcManualAssessorData(ImageAssessorData):
         description="Possible clinical findings made during Quality Control. Not necessarily authorizative or clinical diagnoses. Further investigation required.",
     )
 
-    scans: list[QcScanData] = Field(default_factory=empty_list)
+    scans: "list[QcScanData]" = Field(default_factory=empty_list)
 
     comments: Annotated[str, Field(max_length=1000)] | None = Field(default=None)
 

@@ -5,14 +5,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.prov.prov_process import ProvProcess
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
-from xnat_sdk._generated.xnat.add_field import AddField
-from xnat_sdk._generated.xnat.computation_data import ComputationData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import ReconstructedImageDataColumns
+    from xnat_sdk._generated.prov.prov_process import ProvProcess
+    from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
+    from xnat_sdk._generated.xnat.add_field import AddField
+    from xnat_sdk._generated.xnat.computation_data import ComputationData
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -90,14 +90,14 @@ class ReconstructedImageData(XnatModel):
         default_factory=empty_list, validation_alias="inScans", serialization_alias="inScans"
     )
 
-    in_: list[AbstractResource] = Field(
+    in_: "list[AbstractResource]" = Field(
         default_factory=empty_list, validation_alias="in", serialization_alias="in"
     )
 
-    out: list[AbstractResource] = Field(default_factory=empty_list)
+    out: "list[AbstractResource]" = Field(default_factory=empty_list)
 
-    provenance: ProvProcess | None = Field(default=None)
+    provenance: "ProvProcess | None" = Field(default=None)
 
-    parameters: list[AddField] = Field(default_factory=empty_list)
+    parameters: "list[AddField]" = Field(default_factory=empty_list)
 
-    computations: list[ComputationData] = Field(default_factory=empty_list)
+    computations: "list[ComputationData]" = Field(default_factory=empty_list)

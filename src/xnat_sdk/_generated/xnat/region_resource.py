@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
 if TYPE_CHECKING:
@@ -14,6 +13,7 @@ if TYPE_CHECKING:
         RegionResourceCreatorColumns,
         RegionResourceSubregionlabelsLabelColumns,
     )
+    from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -118,9 +118,9 @@ class RegionResource(XnatModel):
 
     session_id: str | None = Field(default=None)
 
-    file: AbstractResource | None = Field(default=None, description="details of the region file")
+    file: "AbstractResource | None" = Field(default=None, description="details of the region file")
 
-    baseimage: AbstractResource | None = Field(
+    baseimage: "AbstractResource | None" = Field(
         default=None, description="the details of the file against which this region was created"
     )
 

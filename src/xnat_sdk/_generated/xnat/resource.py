@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.prov.prov_process import ProvProcess
 from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
 from xnat_sdk._modelbase import XsdField
 
 if TYPE_CHECKING:
     from xnat_sdk._generated.columns_xnat import ResourceColumns
+    from xnat_sdk._generated.prov.prov_process import ProvProcess
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -59,4 +59,4 @@ class Resource(AbstractResource):
         default=None, validation_alias="cachePath", serialization_alias="cachePath"
     )
 
-    provenance: ProvProcess | None = Field(default=None)
+    provenance: "ProvProcess | None" = Field(default=None)

@@ -5,12 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.abstract_demographic_data import AbstractDemographicData
-from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
-from xnat_sdk._generated.xnat.abstract_subject_metadata import AbstractSubjectMetadata
-from xnat_sdk._generated.xnat.investigator_data import InvestigatorData
-from xnat_sdk._generated.xnat.project_participant import ProjectParticipant
-from xnat_sdk._generated.xnat.subject_assessor_data import SubjectAssessorData
 from xnat_sdk._modelbase import JsonText, XnatModel, XsdField, empty_list
 from xnat_sdk.behaviour import SubjectBehaviour
 
@@ -20,7 +14,11 @@ if TYPE_CHECKING:
         SubjectDataColumns,
         SubjectDataFieldsFieldColumns,
     )
+    from xnat_sdk._generated.xnat.abstract_demographic_data import AbstractDemographicData
     from xnat_sdk._generated.xnat.abstract_resource import AbstractResource
+    from xnat_sdk._generated.xnat.abstract_subject_metadata import AbstractSubjectMetadata
+    from xnat_sdk._generated.xnat.investigator_data import InvestigatorData
+    from xnat_sdk._generated.xnat.project_participant import ProjectParticipant
     from xnat_sdk._generated.xnat.subject_assessor_data import SubjectAssessorData
     from xnat_sdk._modelbase import ColumnsOf
     from xnat_sdk.listing import Listing
@@ -164,17 +162,17 @@ class SubjectData(XnatModel, SubjectBehaviour):
 
     initials: str | None = Field(default=None)
 
-    sharing: list[ProjectParticipant] = Field(default_factory=empty_list)
+    sharing: "list[ProjectParticipant]" = Field(default_factory=empty_list)
 
-    resources_: list[AbstractResource] = Field(
+    resources_: "list[AbstractResource]" = Field(
         default_factory=empty_list, validation_alias="resources", serialization_alias="resources"
     )
 
-    investigator: InvestigatorData | None = Field(default=None)
+    investigator: "InvestigatorData | None" = Field(default=None)
 
-    demographics: AbstractDemographicData | None = Field(default=None)
+    demographics: "AbstractDemographicData | None" = Field(default=None)
 
-    metadata: AbstractSubjectMetadata | None = Field(default=None)
+    metadata: "AbstractSubjectMetadata | None" = Field(default=None)
 
     add_id: list[SubjectDataAddID] = Field(
         default_factory=empty_list, validation_alias="addID", serialization_alias="addID"
@@ -184,7 +182,7 @@ class SubjectData(XnatModel, SubjectBehaviour):
         default_factory=empty_list, validation_alias="fields", serialization_alias="fields"
     )
 
-    experiments_: list[SubjectAssessorData] = Field(
+    experiments_: "list[SubjectAssessorData]" = Field(
         default_factory=empty_list,
         validation_alias="experiments",
         serialization_alias="experiments",

@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from xnat_sdk._generated.xnat.add_field import AddField
-from xnat_sdk._generated.xnat.contrast_bolus import ContrastBolus
 from xnat_sdk._generated.xnat.image_scan_data import ImageScanData
 from xnat_sdk._modelbase import XnatModel, XsdField, empty_list
 
@@ -17,6 +15,8 @@ if TYPE_CHECKING:
         XaScanDataParametersFovColumns,
         XaScanDataParametersPixelResColumns,
     )
+    from xnat_sdk._generated.xnat.add_field import AddField
+    from xnat_sdk._generated.xnat.contrast_bolus import ContrastBolus
     from xnat_sdk._modelbase import ColumnsOf
 
 __all__ = [
@@ -129,11 +129,11 @@ class XaScanDataParameters(XnatModel):
         default=None, description="Text description of how this image was derived"
     )
 
-    contrast_bolus: ContrastBolus | None = Field(
+    contrast_bolus: "ContrastBolus | None" = Field(
         default=None, validation_alias="contrastBolus", serialization_alias="contrastBolus"
     )
 
-    add_param: list[AddField] = Field(
+    add_param: "list[AddField]" = Field(
         default_factory=empty_list, validation_alias="addParam", serialization_alias="addParam"
     )
 
