@@ -36,7 +36,9 @@ Dates are sent as ``MM/DD/YYYY`` as xnatpy 0.8.1 does against real servers.
 Result rows are ``dict[str, str]`` keyed by the server's column names: XNAT names a column
 after the display field of the requested xpath in lower case (``session_id``/``subjectid``/``id``
 for ``ID``, ``label``, ``project``, ``subject_id``, ``date``; other fields: the path with ``/``
-as ``_``, e.g. ``scanner_manufacturer``); every value is a string (``""`` when missing).
+as ``_``, e.g. ``scanner_manufacturer``); every value is a string (``""`` when missing), and
+each column's ``parse`` turns a cell into its typed value (``MrSessionData.c.date.parse(
+row["date"])`` is a ``datetime.date | None``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from __future__ import annotations
 import datetime as _dt
 import importlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeAlias, TypeVar, cast
 
@@ -152,6 +154,41 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "datetime": (_dt.datetime,),
     "time": (_dt.time,),
 }
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+    return lowered in ("true", "1")
+
+
+def _parse_date(text: str) -> _dt.date:
+    """ISO (how XNAT's JSON writes dates) or ``MM/DD/YYYY``; a time part is ignored."""
+    day = text.split(" ", 1)[0]
+    if "/" in day:
+        return _dt.datetime.strptime(day, "%m/%d/%Y").date()
+    return _dt.date.fromisoformat(day)
+
+
+def _with_microseconds(text: str) -> str:
+    """``10:00:00.0`` -> ``10:00:00.000000`` (Python 3.10's ``fromisoformat`` wants 3 or 6
+    digits)."""
+    whole, dot, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(6, '0')[:6]}" if dot and fraction.isdigit() else text
+
+
+#: Result cell text -> Python value, per value kind (XNAT writes ``2024-03-05 10:00:00.0``).
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "str": str,
+    "json": str,
+    "int": lambda text: int(float(text)) if text.endswith(".0") else int(text),
+    "float": float,
+    "bool": _parse_bool,
+    "date": _parse_date,
+    "datetime": lambda text: _dt.datetime.fromisoformat(_with_microseconds(text)),
+    "time": lambda text: _dt.time.fromisoformat(_with_microseconds(text)),
+}
 #: The ``xdat:search_field/type`` of each value kind.
 _SEARCH_TYPES = {"int": "integer", "float": "float", "bool": "boolean", "date": "date"}
 
@@ -216,6 +253,18 @@ class SearchField(Column, Generic[T]):
         if not criteria:
             raise SearchError(f"{self.xpath}: in_() needs at least one value")
         return CriteriaGroup("OR", criteria)
+
+    def parse(self, cell: str) -> T | None:
+        """A result cell of this column as its Python value (``None`` for an empty cell):
+        ``MrSessionData.c.date.parse(row["date"])`` is a ``datetime.date``."""
+        text = cell.strip()
+        if not text:
+            return None
+        try:
+            value = _PARSERS[self.kind](text)
+        except ValueError:
+            raise SearchError(f"{self.xpath}: {cell!r} is not a valid {self.kind} value") from None
+        return cast("T", value)
 
     def _criterion(self, comparison: Comparison, value: object) -> Criterion:
         return Criterion(self.xpath, comparison, self._lexical(value))

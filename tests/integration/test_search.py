@@ -16,6 +16,7 @@ import xnat_sdk
 from xnat_sdk.emulator.server import Emulator
 from xnat_sdk.errors import XNATResponseError
 from xnat_sdk.models import (
+    CtScanData,
     CtSessionData,
     ExperimentDataDelay,
     MrSessionData,
@@ -216,9 +217,26 @@ def test_default_rows_are_typed_string_rows(
         "note": "",
     }
     assert by_label["MR4"]["note"] == "no date" and by_label["MR4"]["age"] == ""
+    # each column parses its cells into its own type
+    assert C.date.parse(rows[0]["date"]) == mr1.date == dt.date(2024, 3, 5)
+    assert C.age.parse(by_label["MR1"]["age"]) == mr1.age == 41.5
+    assert C.age.parse(by_label["MR4"]["age"]) is None
+    assert C.scanner.manufacturer.parse(by_label["MR1"]["scanner_manufacturer"]) == "Siemens"
     first = admin.search(MrSessionData).filter(C.label == "MR2").first()
     assert first is not None and first["label"] == "MR2"
     assert admin.search(MrSessionData).filter(C.label == "none").first() is None
+
+
+def test_cells_parse_as_their_column_type() -> None:
+    assert C.date.parse("03/05/2024") == C.date.parse("2024-03-05 00:00:00.0")
+    assert C.time.parse("09:30:00.0") == dt.time(9, 30)
+    assert C.version.parse("3") == 3 and C.version.parse("3.0") == 3
+    assert CtScanData.c.dcm_validation.status.parse("true") is True
+    assert C.label.parse(" ") is None
+    with pytest.raises(SearchError, match="'soon' is not a valid date value"):
+        C.date.parse("soon")
+    with pytest.raises(SearchError, match=r"'3\.5' is not a valid int value"):
+        C.version.parse("3.5")
 
 
 def test_search_on_a_subject_level_type(admin: xnat_sdk.XNATSession) -> None:

@@ -67,3 +67,6 @@ def queries(session: xnat_sdk.XNATSession) -> None:
     assert_type(narrowed.tabulate_csv(), str)
     assert_type(narrowed.document(), str)
     assert_type(session.search(SubjectData).all(), list[dict[str, str]])
+    assert_type(MrSessionData.c.date.parse(rows[0]["date"]), datetime.date | None)
+    assert_type(MrSessionData.c.age.parse(""), float | None)
+    assert_type(MrSessionData.c.label.parse(""), str | None)
