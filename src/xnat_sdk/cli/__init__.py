@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "emulator",
-        help="run the bundled XNAT emulator (see `xnat-sdk emulator --help`)",
+        help="Run the bundled XNAT emulator (see `xnat-sdk emulator --help`).",
         add_help=False,
     )
     return parser
