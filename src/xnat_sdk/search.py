@@ -375,7 +375,17 @@ def columns_of(model: type[XnatModel]) -> Columns:
 
 # -- the query ---------------------------------------------------------------------------------
 #: Columns a query without ``columns(...)`` asks for, where the root type has them.
-DEFAULT_COLUMNS = ("id", "label", "project", "subject_id", "date")
+DEFAULT_COLUMNS = (
+    "id",
+    "secondary_id",
+    "name",
+    "label",
+    "project",
+    "subject_id",
+    "date",
+    "type",
+    "series_description",
+)
 
 
 class Query(Generic[M]):
