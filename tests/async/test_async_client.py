@@ -223,3 +223,21 @@ def test_scan_file_rows_cannot_name_paths_outside_the_target(tmp_path: Path) -> 
     climbing = {"URI": "/data/experiments/E1/scans/1/resources/7/files/../../../../etc/x"}
     with pytest.raises(xnat_sdk.XNATValueError, match="outside"):
         safe_member_path(tmp_path, scan_file_path(climbing))
+
+
+async def test_set_validates_writes_and_updates_the_object(archive: Archive) -> None:
+    faults = archive.handle.emulator.faults
+    async with await open_async(archive.handle) as session:
+        project = await session.projects.get("P1")
+        subject = await session.listing(project.subjects).get("S02")  # row-built, partial
+        seen = faults.requests()
+        with pytest.raises(xnat_sdk.FieldValueError, match="yob"):
+            await session.set(subject, yob="not a year")
+        assert faults.requests() - seen == 1  # only the load of the full object
+        await session.set(subject, group="patients", src="async")
+        assert (subject.group, subject.src) == ("patients", "async")
+        with pytest.raises(XNATAsyncUsageError, match=r"session\.set"):
+            subject.group = "blocked"  # a sync write on an async object
+        fresh = await session.object_at(subject.uri)
+        assert isinstance(fresh, SubjectData)
+        assert (fresh.group, fresh.src) == ("patients", "async")

@@ -64,6 +64,7 @@ async def navigation(session: AsyncXNATSession) -> None:
     assert_type(await subjects.tabulate(["label"]), list[dict[str, str]])
     assert_type(await subjects.keys(), list[str])
     assert_type(await subjects.create("S9"), SubjectData)
+    assert_type(await session.set(project, name="renamed"), None)
     assert_type(await session.get_json("/data/projects"), JSON)
     assert_type(await session.get("/data/projects"), httpx.Response)
 

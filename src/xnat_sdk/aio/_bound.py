@@ -9,7 +9,8 @@ blocked by hidden I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -34,6 +35,7 @@ class AsyncBound:
     def __init__(self, session: AsyncXNATSession) -> None:
         self._session = session
         self._preloaded: dict[str, XnatObject] = {}
+        self._recorded: list[tuple[str, dict[str, str]]] | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncBound {self._session!r}>"
@@ -66,6 +68,17 @@ class AsyncBound:
         """Hand ``loaded`` (fetched by the async session) to the next ``load_item(uri)``, so
         ``XnatObject.fetch`` fills an object in place without I/O."""
         self._preloaded[uri] = loaded
+
+    @contextmanager
+    def recording(self) -> Generator[list[tuple[str, dict[str, str]]]]:
+        """Within the block, field writes (``XnatObject.mset``: validated, as xpath queries)
+        are collected for the async session to send, instead of refused."""
+        recorded: list[tuple[str, dict[str, str]]] = []
+        self._recorded = recorded
+        try:
+            yield recorded
+        finally:
+            self._recorded = None
 
     def load_item(self, uri: str) -> XnatObject:
         loaded = self._preloaded.pop(uri, None)
@@ -101,9 +114,9 @@ class AsyncBound:
         raise self._refuse(f"reading the custom fields of {uri}", "`await session.get_json(uri)`")
 
     def write_fields(self, uri: str, query: Mapping[str, str]) -> None:
-        raise self._refuse(
-            f"writing fields of {uri}", "`await session.put(uri, query={xpath: value})`"
-        )
+        if self._recorded is None:
+            raise self._refuse(f"writing fields of {uri}", "`await session.set(obj, ...)`")
+        self._recorded.append((uri, dict(query)))
 
     def delete_object(self, uri: str, *, remove_files: bool) -> None:
         raise self._refuse(f"deleting {uri}", "`await session.delete(obj.uri)`")

@@ -33,7 +33,7 @@ import httpx
 
 from xnat_sdk._http import DEFAULT_TIMEOUT, Files, Query, RetryPolicy, Timeout, retry_policy
 from xnat_sdk.aio import transfer as aio_transfer
-from xnat_sdk.aio._bound import AsyncBound
+from xnat_sdk.aio._bound import AsyncBound, XNATAsyncUsageError
 from xnat_sdk.aio._transport import AsyncBody, AsyncHttpTransport
 from xnat_sdk.aio.downloads import (
     BulkProgress,
@@ -436,6 +436,39 @@ class AsyncXNATSession:
         self._bound.preload(obj.uri, fresh)
         obj.fetch()  # served from the preloaded object: XnatObject's own copy rule, no I/O
         return obj
+
+    async def set(
+        self, obj: XnatObject, values: Mapping[str, object] | None = None, **kwargs: object
+    ) -> None:
+        """Write fields of ``obj`` in one request (``XnatObject.mset``'s validation and query:
+        an invalid value raises ``FieldValueError`` and sends nothing); ``obj`` is loaded first
+        if it came from a listing row, and holds the new values once the server took them."""
+        changes = {**(values or {}), **kwargs}
+        prepared = self._prepare_write(obj, changes)
+        if prepared is None:  # a row-built object: mset needs every field
+            await self.load(obj)
+            prepared = self._prepare_write(obj, changes)
+        if prepared is None:
+            raise XNATAsyncUsageError(f"{obj.uri} could not be loaded for writing")
+        candidate, writes = prepared
+        for uri, query in writes:
+            await self.put(uri, query=query)
+        self._bound.preload(obj.uri, candidate)
+        obj.fetch()  # takes the candidate's values: XnatObject's copy rule, no I/O
+
+    def _prepare_write(
+        self, obj: XnatObject, changes: Mapping[str, object]
+    ) -> tuple[XnatObject, list[tuple[str, dict[str, str]]]] | None:
+        """A copy of ``obj`` with ``changes`` applied by ``mset`` and the writes it asked for;
+        ``None`` when ``obj`` must be loaded first. No await inside: no other task's writes
+        can be recorded here."""
+        with self._bound.recording() as writes:
+            candidate = obj.model_copy()
+            try:
+                candidate.mset(changes)
+            except XNATAsyncUsageError:
+                return None
+        return candidate, writes
 
     async def read_bytes(self, file: FileData | str) -> bytes:
         """The whole content of a file (or of any URI)."""
