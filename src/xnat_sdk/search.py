@@ -408,6 +408,11 @@ class Query(Generic[M]):
     def __repr__(self) -> str:
         return f"<Query of {self.model.xsi_type}: {len(self._columns)} columns>"
 
+    @property
+    def session(self) -> XNATSession:
+        """The session the query runs on (to turn found IDs into live objects)."""
+        return self._session
+
     def filter(self, *constraints: Constraint) -> Query[M]:
         """Only results meeting every constraint (and those already given)."""
         if not constraints:

@@ -187,6 +187,7 @@ def test_filters_accumulate_as_and(admin: xnat_sdk.XNATSession) -> None:
     narrowed = query.filter(C.date >= DAY).filter(C.age > 40.0)
     assert _labels(narrowed.all()) == ["MR1", "mr5"]
     assert _labels(query.all()) == ["MR1", "MR2", "MR4", "mr5"], "filter() returns a new query"
+    assert narrowed.session is admin
 
 
 def test_default_rows_are_typed_string_rows(

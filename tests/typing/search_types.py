@@ -57,6 +57,7 @@ def constraints() -> None:
 def queries(session: xnat_sdk.XNATSession) -> None:
     query = session.search(MrSessionData)
     assert_type(query, Query[MrSessionData])
+    assert_type(query.session, xnat_sdk.XNATSession)
     narrowed = query.filter(MrSessionData.c.date >= datetime.date(2024, 1, 1))
     assert_type(narrowed, Query[MrSessionData])
     assert_type(narrowed.columns(MrSessionData.c.label), Query[MrSessionData])
