@@ -151,11 +151,12 @@ def markdown(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "## Client work",
         "",
         "Seconds; `emulator` = the same GET requests replayed by a bare httpx client (the "
-        "server's own share); RSS = growth of peak RSS during the operation.",
+        "server's own share); peak RSS of the client process (MiB) after the operation, and "
+        "its growth during it.",
         "",
         "| task | ours | xnatpy | xnatpy/ours | emulator ours / xnatpy | requests ours / xnatpy "
-        "| peak RSS growth ours / xnatpy (MiB) |",
-        "|---|---|---|---|---|---|---|",
+        "| peak RSS ours / xnatpy | RSS growth ours / xnatpy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if row["task"] not in ("import", "connect", "experiments", "tabulate", "walk"):
@@ -165,6 +166,7 @@ def markdown(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
             f"| {_cell(row, 'xnatpy_over_ours', 1)}x "
             f"| {_cell(row, 'ours_replay_seconds')} / {_cell(row, 'xnatpy_replay_seconds')} "
             f"| {_cell(row, 'ours_requests', 0)} / {_cell(row, 'xnatpy_requests', 0)} "
+            f"| {_mib(row, 'ours_rss_peak_kib')} / {_mib(row, 'xnatpy_rss_peak_kib')} "
             f"| {_mib(row, 'ours_rss_delta_kib')} / {_mib(row, 'xnatpy_rss_delta_kib')} |"
         )
     by_task = {str(row["task"]): row for row in rows}
@@ -221,10 +223,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--experiments", type=int, default=100_000)
     parser.add_argument("--tree-subjects", type=int, default=200)
+    parser.add_argument("--big-mib", type=int, default=1024, help="size of the big file")
+    parser.add_argument("--small-files", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="small data, 3 runs: a smoke run")
     parser.add_argument("--only", nargs="*", choices=list(CLIENTS), help="run only these tasks")
     args = parser.parse_args()
-    sizes = Sizes(experiments=args.experiments, tree_subjects=args.tree_subjects)
+    sizes = Sizes(
+        experiments=args.experiments,
+        tree_subjects=args.tree_subjects,
+        big_file_mib=args.big_mib,
+        small_files=args.small_files,
+    )
     runs: int = args.runs
     if args.quick:
         sizes = Sizes(

@@ -97,13 +97,9 @@ class Ours:
         return len(self.session.experiments.tabulate())
 
     def walk_files(self, project: str) -> int:
-        count = 0
-        for subject in self.session.projects[project].subjects:
-            for experiment in subject.experiments:
-                for scan in getattr(experiment, "scans", []):
-                    for res in scan.resources:
-                        count += len(list(res.files))
-        return count
+        """Every scan file with its session, subject, scan and resource: ``scan_files`` asks
+        XNAT's many-level listings instead of one request per object."""
+        return len(self.session.projects[project].scan_files())
 
     def _resource(self, experiment: str, label: str) -> AbstractResource:
         project = self.session.projects[FILES_PROJECT]
