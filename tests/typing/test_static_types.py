@@ -33,6 +33,7 @@ TARGETS = [
     "src/xnat_sdk/dicomdump.py",
     "src/xnat_sdk/config.py",
     "src/xnat_sdk/bulk.py",
+    "src/xnat_sdk/parallel.py",
 ]
 
 
