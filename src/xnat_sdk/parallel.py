@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -95,23 +95,22 @@ def run_all(names: Sequence[str], jobs: Sequence[Callable[[], T]], max_workers: 
     check_workers(max_workers)
     results: dict[int, T] = {}
     failures: dict[str, Exception] = {}
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xnat-transfer") as pool:
-        futures: dict[Future[T], int] = {pool.submit(job): i for i, job in enumerate(jobs)}
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        if pending and any(future.exception() is not None for future in done):
-            for future in pending:
-                future.cancel()
-            done, _ = wait(futures)
-        for future, index in futures.items():
-            if future.cancelled():
-                continue
-            error = future.exception()
-            if error is None:
-                results[index] = future.result()
-            elif isinstance(error, Exception):
-                failures[names[index]] = error
-            else:
-                raise error  # KeyboardInterrupt and the like are not a file's failure
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xnat-transfer")
+    try:
+        futures = {pool.submit(job): index for index, job in enumerate(jobs)}
+        wait(futures, return_when=FIRST_EXCEPTION)
+    finally:  # after a failure or an interrupt, nothing new starts; running jobs finish
+        pool.shutdown(wait=True, cancel_futures=True)
+    for future, index in futures.items():
+        if future.cancelled():
+            continue
+        error = future.exception()
+        if error is None:
+            results[index] = future.result()
+        elif isinstance(error, Exception):
+            failures[names[index]] = error
+        else:
+            raise error  # KeyboardInterrupt and the like are not a file's failure
     if failures:
         completed = [names[i] for i in sorted(results)]
         raise XNATTransferError(failures, completed, len(jobs)) from next(iter(failures.values()))
