@@ -25,15 +25,19 @@ from xnat_sdk.errors import (
     XNATForbiddenError,
     XNATInvalidLabelError,
     XNATKeyError,
+    XNATLoginRequiredError,
     XNATNotFoundError,
+    XNATOutcomeUnknownError,
     XNATResponseError,
     XNATServerError,
     XNATSessionClosedError,
+    XNATTimeoutError,
     XNATValueError,
 )
 from xnat_sdk.inspect import Inspect
 from xnat_sdk.listing import Listing
-from xnat_sdk.objects import FieldValueError, FileData, XnatObject
+from xnat_sdk.objects import DetachedObjectError, FieldValueError, FileData, XnatObject
+from xnat_sdk.parallel import XNATTransferError
 from xnat_sdk.prearchive import (
     Prearchive,
     PrearchiveFile,
@@ -42,12 +46,14 @@ from xnat_sdk.prearchive import (
     PrearchiveStatus,
     PrearchiveStatusError,
 )
+from xnat_sdk.search import SearchError
 from xnat_sdk.services import Services, TokenResult
 from xnat_sdk.session import XNATSession, connect
 from xnat_sdk.users import User, Users
 
 __all__ = [
     "AsyncXNATSession",
+    "DetachedObjectError",
     "DicomDumpRow",
     "FieldValueError",
     "FileData",
@@ -60,6 +66,7 @@ __all__ = [
     "PrearchiveStatus",
     "PrearchiveStatusError",
     "RetryPolicy",
+    "SearchError",
     "Services",
     "SessionConfig",
     "TokenResult",
@@ -73,12 +80,17 @@ __all__ = [
     "XNATError",
     "XNATForbiddenError",
     "XNATInvalidLabelError",
+    "XNATAsyncUsageError",
     "XNATKeyError",
+    "XNATLoginRequiredError",
     "XNATNotFoundError",
+    "XNATOutcomeUnknownError",
     "XNATResponseError",
     "XNATServerError",
     "XNATSession",
     "XNATSessionClosedError",
+    "XNATTimeoutError",
+    "XNATTransferError",
     "XNATValueError",
     "XnatObject",
     "connect",
@@ -86,12 +98,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from xnat_sdk.aio import AsyncXNATSession, connect_async
+    from xnat_sdk.aio import AsyncXNATSession, XNATAsyncUsageError, connect_async
 
 
 def __getattr__(name: str) -> object:
     # The async client is imported on first use: sync programs never pay for asyncio.
-    if name in ("AsyncXNATSession", "connect_async"):
+    if name in ("AsyncXNATSession", "XNATAsyncUsageError", "connect_async"):
         from xnat_sdk import aio
 
         return getattr(aio, name)

@@ -156,7 +156,7 @@ def download_subject_dir(
 ) -> Path:
     """Download every image session of ``subject`` into ``target_dir/{subject.label}/``."""
     label = subject.label or subject.uri.rsplit("/", 1)[-1]
-    subject_dir = Path(target_dir) / label
+    subject_dir = Path(target_dir) / transfer.check_file_name(label)  # a name from the server
     subject_dir.mkdir(parents=True, exist_ok=True)
     for experiment in subject.experiments:
         if isinstance(experiment, ImageSessionData):
@@ -169,7 +169,7 @@ def download_project_dir(
 ) -> Path:
     """Download the project into ``target_dir/{project.name}/{subject}/{experiment}/``."""
     name = project.name or project.id or project.uri.rsplit("/", 1)[-1]
-    project_dir = Path(target_dir) / name
+    project_dir = Path(target_dir) / transfer.check_file_name(name)  # a title is free text
     project_dir.mkdir(parents=True, exist_ok=True)
     for subject in project.subjects:
         download_subject_dir(subject, project_dir, verbose=verbose)

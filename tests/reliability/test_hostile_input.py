@@ -233,12 +233,6 @@ def test_upload_dir_does_not_follow_links_out_of_the_directory(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operations.download_project_dir joins the server's project name to the target "
-    "unchecked (a name like '../x' makes folders outside it); the fix belongs to operations.py "
-    "(pass names through transfer.check_file_name) and is reported to its owner",
-)
 def test_project_name_from_the_server_cannot_climb_out_of_download_dir(
     xnat_emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
