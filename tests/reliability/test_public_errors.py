@@ -36,9 +36,7 @@ def _error_classes() -> dict[str, type[XNATError]]:
 
 def test_every_error_class_is_exported_by_the_package() -> None:
     classes = _error_classes()
-    assert {"XNATOutcomeUnknownError", "XNATTimeoutError", "XNATLoginRequiredError"} <= set(
-        classes
-    )
+    assert {"XNATOutcomeUnknownError", "XNATTimeoutError", "XNATLoginRequiredError"} <= set(classes)
     missing = sorted(name for name in classes if name not in xnat_sdk.__all__)
     assert missing == []
     for name, cls in classes.items():

@@ -31,8 +31,9 @@ from xnat_sdk._http import (
     retry_after,
     retry_delay,
     retryable_status,
+    transport_failure,
 )
-from xnat_sdk.errors import XNATConnectionError, XNATValueError, redact_url
+from xnat_sdk.errors import XNATOutcomeUnknownError, XNATValueError, redact_url
 
 #: A request body that can be produced again for a retry: bytes, or a factory of chunk streams.
 AsyncBody = bytes | Callable[[], AsyncIterator[bytes]]
@@ -155,8 +156,12 @@ class AsyncHttpTransport:
         def build() -> httpx.Request:
             return self._build(method, path, query, timeout, headers, data, content, json, files)
 
-        replay = build if may_repeat(method, idempotent) and files is None else None
-        response = await self._send(build, replay, auth=auth, stream=False, follow=follow_redirects)
+        # A multipart body is built from open files: it cannot be produced again.
+        replay = build if files is None else None
+        repeat = may_repeat(method, idempotent)
+        response = await self._send(
+            build, replay, repeat, auth=auth, stream=False, follow=follow_redirects
+        )
         check_status(response, accepted_status)
         return response
 
@@ -177,9 +182,9 @@ class AsyncHttpTransport:
         def build() -> httpx.Request:
             return self._build(method, path, query, timeout, headers)
 
-        replay = build if may_repeat(method, None) else None
         async with self._slot():
-            response = await self._send_unbounded(build, replay, None, True, True)
+            repeat = may_repeat(method, None)
+            response = await self._send_unbounded(build, build, repeat, None, True, True)
             try:
                 if not is_accepted(response, accepted_status):
                     await response.aread()
@@ -202,24 +207,28 @@ class AsyncHttpTransport:
         self,
         build: Callable[[], httpx.Request],
         replay: Callable[[], httpx.Request] | None,
+        repeat: bool,
         *,
         auth: httpx.Auth | None,
         stream: bool,
         follow: bool,
     ) -> httpx.Response:
         async with self._slot():
-            return await self._send_unbounded(build, replay, auth, stream, follow)
+            return await self._send_unbounded(build, replay, repeat, auth, stream, follow)
 
     async def _send_unbounded(
         self,
         build: Callable[[], httpx.Request],
         replay: Callable[[], httpx.Request] | None,
+        repeat: bool,
         auth: httpx.Auth | None,
         stream: bool,
         follow: bool,
     ) -> httpx.Response:
-        """Send and retry per policy (as ``HttpTransport._send``); a streamed body is left
-        unread, any other is read."""
+        """Send and retry per policy, as ``HttpTransport._send``: a request that must not be
+        repeated (``repeat`` False: a POST, an upload without overwrite) is sent again only
+        when it never left the client, and a lost answer raises ``XNATOutcomeUnknownError``.
+        A streamed body is left unread, any other is read."""
         request = build()
         shown = f"{request.method} {redact_url(str(request.url))}"
         attempts = self.retry.attempts if replay is not None else 1
@@ -239,19 +248,25 @@ class AsyncHttpTransport:
                     finally:
                         await response.aclose()
             except httpx.TransportError as exc:
-                reason = type(exc).__name__
-                if attempt >= attempts or not await self._wait(attempt, started, shown, None):
-                    self.logger.debug("%s failed after %d tries: %s", shown, attempt, reason)
-                    raise XNATConnectionError(
-                        f"{shown} failed after {attempt} tries: {reason}"
-                    ) from exc
+                failure = transport_failure(shown, exc, attempt, repeat)
+                if (
+                    isinstance(failure, XNATOutcomeUnknownError)  # it may have been applied
+                    or attempt >= attempts
+                    or not await self._wait(attempt, started, shown, None)
+                ):
+                    self.logger.debug(
+                        "%s failed after %d tries: %s", shown, attempt, type(exc).__name__
+                    )
+                    raise failure from exc
             else:
                 elapsed = time.monotonic() - started
                 self.logger.debug("%s -> %d (%.3f s)", shown, response.status_code, elapsed)
                 asked = retry_after(response.headers.get("retry-after"))
-                if not retryable_status(
-                    self.retry, response.status_code, attempt, attempts
-                ) or not await self._wait(attempt, started, shown, asked):
+                if (
+                    not repeat
+                    or not retryable_status(self.retry, response.status_code, attempt, attempts)
+                    or not await self._wait(attempt, started, shown, asked)
+                ):
                     return response
                 await response.aclose()
             assert replay is not None  # attempts > 1 only when the request can be rebuilt
