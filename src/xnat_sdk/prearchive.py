@@ -21,6 +21,13 @@ from xnat_sdk import transfer
 from xnat_sdk.dicomdump import DicomDumpRow, dicom_dump
 from xnat_sdk.errors import XNATError, XNATNotFoundError, XNATResponseError, XNATValueError
 from xnat_sdk.objects import check_label
+from xnat_sdk.service_requests import (
+    archive_query,
+    archived_uri,
+    async_flag,
+    moved_session_uri,
+    require_status,
+)
 
 if TYPE_CHECKING:
     import pydicom
@@ -99,10 +106,6 @@ def _datetime(value: str, *formats: str) -> datetime.datetime | None:
         except ValueError:
             continue
     return None
-
-
-def _flag(value: bool | None) -> dict[str, str]:
-    return {} if value is None else {"async": "true" if value else "false"}
 
 
 @dataclass(frozen=True)
@@ -326,9 +329,7 @@ class PrearchiveSession:
         return PrearchiveSession(self._session, rows[0])
 
     def _check(self, action: PrearchiveAction) -> None:
-        current = self.refresh().data.get("status", "")
-        if current not in ALLOWED_STATUSES[action]:
-            raise PrearchiveStatusError(action, self.uri, current)
+        require_status(action, self.uri, self.refresh().data.get("status", ""))
 
     def archive(
         self,
@@ -342,19 +343,16 @@ class PrearchiveSession:
         """Archive the session; return the new experiment (its concrete class, e.g.
         ``MrSessionData``). ``project``/``subject``/``experiment`` override the labels the
         importer chose; ``overwrite`` says what to do with an existing session of that label."""
-        labels = {"project": project, "subject": subject, "session": experiment}
-        for value in labels.values():
-            if value is not None:
-                check_label(value)
+        query = archive_query(
+            self.uri,
+            overwrite=overwrite,
+            quarantine=quarantine,
+            trigger_pipelines=trigger_pipelines,
+            project=project,
+            subject=subject,
+            experiment=experiment,
+        )
         self._check("archive")
-        query: dict[str, str] = {"src": self.uri, "auto-archive": "false"}
-        if overwrite is not None:
-            query["overwrite"] = overwrite
-        if quarantine is not None:
-            query["quarantine"] = "true" if quarantine else "false"
-        if trigger_pipelines is not None:
-            query["triggerPipelines"] = "true" if trigger_pipelines else "false"
-        query.update((name, value) for name, value in labels.items() if value is not None)
         response = self._session.post("/data/services/archive", query=query)
         return load_archived(self._session, response.text)
 
@@ -362,25 +360,25 @@ class PrearchiveSession:
         """Delete the session and its files from the prearchive."""
         self._check("delete")
         self._session.post(
-            "/data/services/prearchive/delete", query={"src": self.uri, **_flag(asynchronous)}
+            "/data/services/prearchive/delete", query={"src": self.uri, **async_flag(asynchronous)}
         )
 
     def move(self, new_project: str, asynchronous: bool | None = None) -> PrearchiveSession:
         """Move the session to the prearchive of ``new_project``; return it there."""
         check_label(new_project)
         self._check("move")
-        query = {"src": self.uri, "newProject": new_project, **_flag(asynchronous)}
+        query = {"src": self.uri, "newProject": new_project, **async_flag(asynchronous)}
         self._session.post("/data/services/prearchive/move", query=query)
-        timestamp = self.data.get("timestamp", "")
-        moved = f"/data/prearchive/projects/{new_project}/{timestamp}/{self.name}"
-        return PrearchiveSession(self._session, {**self.data, "url": moved[5:]}).refresh()
+        moved = moved_session_uri(new_project, self.data.get("timestamp", ""), self.name)
+        row = {**self.data, "url": moved.removeprefix("/data")}
+        return PrearchiveSession(self._session, row).refresh()
 
     def rebuild(self, asynchronous: bool | None = None) -> PrearchiveSession:
         """Re-read the session's DICOM and rebuild its scans; return the session as it is
         afterwards (its status may still be ``BUILDING`` when ``asynchronous``)."""
         self._check("rebuild")
         self._session.post(
-            "/data/services/prearchive/rebuild", query={"src": self.uri, **_flag(asynchronous)}
+            "/data/services/prearchive/rebuild", query={"src": self.uri, **async_flag(asynchronous)}
         )
         return self.refresh()
 
@@ -393,10 +391,7 @@ def load_archived(session: XNATSession, answer: str) -> ImageSessionData:
     """The experiment named by the first URI of an archive/import answer, loaded and bound."""
     from xnat_sdk.models import ImageSessionData
 
-    uris = [line.strip() for line in answer.splitlines() if line.strip()]
-    if not uris or not uris[0].startswith("/data/"):
-        raise XNATError(f"the server did not answer with an archive URI: {answer[:200]!r}")
-    uri = uris[0].replace("/data/archive/", "/data/", 1)
+    uri = archived_uri(answer)
     session.forget(uri)
     session.forget("/data/experiments")
     session.forget("/data/subjects")

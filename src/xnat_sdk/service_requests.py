@@ -1,15 +1,19 @@
 """The queries of XNAT's service calls (archive, prearchive actions, import) and the reading of
 their answers, as pure functions for any session, sync or async.
 
-``xnat_sdk.aio`` builds its requests here; ``prearchive.py`` and ``services.py`` hold the same
-rules for the sync session and can call these instead (see docs/async.md).
+The one implementation of these rules: ``xnat_sdk.prearchive``/``xnat_sdk.services`` (sync) and
+``xnat_sdk.aio.prearchive`` build their requests and read the answers here; only the I/O differs.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from xnat_sdk.errors import XNATError, XNATValueError
 from xnat_sdk.objects import check_label
-from xnat_sdk.prearchive import ALLOWED_STATUSES, PrearchiveAction, PrearchiveStatusError
+
+if TYPE_CHECKING:
+    from xnat_sdk.prearchive import PrearchiveAction
 
 
 def _bool(value: bool) -> str:
@@ -23,6 +27,9 @@ def async_flag(value: bool | None) -> dict[str, str]:
 
 def require_status(action: PrearchiveAction, session_uri: str, status: str) -> None:
     """Refuse ``action`` on a prearchive session whose current ``status`` does not allow it."""
+    # prearchive.py (the status vocabulary) builds its requests here: imported on use.
+    from xnat_sdk.prearchive import ALLOWED_STATUSES, PrearchiveStatusError
+
     if status not in ALLOWED_STATUSES[action]:
         raise PrearchiveStatusError(action, session_uri, status)
 

@@ -20,13 +20,14 @@ from urllib.parse import quote
 from xnat_sdk import transfer
 from xnat_sdk.dicomdump import DicomDumpRow, dicom_dump, dump_source
 from xnat_sdk.errors import XNATError, XNATValueError
-from xnat_sdk.objects import XnatObject, check_label
+from xnat_sdk.objects import XnatObject
 from xnat_sdk.prearchive import (
     OverwriteMode,
     PrearchiveScan,
     PrearchiveSession,
     load_archived,
 )
+from xnat_sdk.service_requests import answer_uris, import_query
 
 if TYPE_CHECKING:
     from xnat_sdk.models import AbstractResource, ImageSessionData
@@ -182,27 +183,17 @@ class Services:
         source = Path(path)
         if not source.is_file():
             raise XNATValueError(f"cannot import {source}: it is not a file")
-        query: dict[str, str] = {}
-        if overwrite is not None:
-            query["overwrite"] = overwrite
-        if quarantine:
-            query["quarantine"] = "true"
-        if trigger_pipelines is not None:
-            query["triggerPipelines"] = "true" if trigger_pipelines else "false"
-        if ignore_unparsable is not None:
-            query["Ignore-Unparsable"] = "true" if ignore_unparsable else "false"
-        if destination is not None:
-            dest = destination if destination.startswith("/") else "/" + destination
-            if not dest.startswith(("/archive", "/prearchive")):
-                raise XNATValueError(
-                    f"destination {destination!r} must start with /archive or /prearchive"
-                )
-            query["dest"] = dest
-        for name, value in (("project", project), ("subject", subject), ("session", experiment)):
-            if value is not None:
-                query[name] = check_label(value)
-        if import_handler is not None:
-            query["import-handler"] = import_handler
+        query = import_query(
+            overwrite=overwrite,
+            quarantine=quarantine,
+            destination=destination,
+            trigger_pipelines=trigger_pipelines,
+            project=project,
+            subject=subject,
+            experiment=experiment,
+            import_handler=import_handler,
+            ignore_unparsable=ignore_unparsable,
+        )
         response = transfer.upload(
             self._session,
             "/data/services/import",
@@ -211,7 +202,7 @@ class Services:
             content_type=content_type or guess_content_type(source),
             method="post",
         )
-        uris = [line.strip() for line in response.text.splitlines() if line.strip()]
+        uris = answer_uris(response.text)
         if not uris:
             raise XNATError(f"the import of {source} answered no session URI")
         return [self._result(uri) for uri in uris]
