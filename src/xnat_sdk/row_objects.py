@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from xnat_sdk.objects import FieldValueError, SessionLike, XnatObject, field_named
 
@@ -26,6 +26,9 @@ Validate = Callable[[str], object]
 #: Validators by the field's full annotation (text is exact: same annotation, same validator).
 _VALIDATORS: dict[str, Validate] = {}
 
+#: Annotations of unconstrained text fields: the row's text is the value, nothing to check.
+_TEXT: tuple[object, ...] = (str, str | None)
+
 
 def _validator_for(cls: type[XnatObject], name: str) -> Validate:
     """The validator of field ``name`` of ``cls`` on its own (its annotation and constraints)."""
@@ -34,7 +37,7 @@ def _validator_for(cls: type[XnatObject], name: str) -> Validate:
     key = repr(annotation)
     validate = _VALIDATORS.get(key)
     if validate is None:
-        if annotation is str or key == "typing.Optional[str]":
+        if annotation in _TEXT:
             validate = str  # an unconstrained text field keeps the row's text as it is
         else:
             validate = TypeAdapter[object](annotation).validator.validate_python
@@ -47,40 +50,55 @@ class RowBuilder(Generic[M]):
 
     def __init__(self, cls: type[M], columns: Sequence[str]) -> None:
         self.cls = cls
-        plan: list[tuple[str, str, Validate]] = []
+        text: list[tuple[str, str]] = []
+        typed: list[tuple[str, str, Validate]] = []
         for column in columns:
             try:
                 name = field_named(cls, column)
             except FieldValueError:
                 continue  # not a field of the model (URI, insert_date, ...): fetched data has it
-            plan.append((column, name, _validator_for(cls, name)))
-        self._plan = tuple(plan)
-        self._private = {
-            name: attribute.get_default() for name, attribute in cls.__private_attributes__.items()
-        }
+            validate = _validator_for(cls, name)
+            if validate is str:
+                text.append((column, name))
+            else:
+                typed.append((column, name, validate))
+        self._text = tuple(text)
+        self._typed = tuple(typed)
+        defaults = cls.__private_attributes__.items()
+        self._private = {name: attribute.get_default() for name, attribute in defaults}
+        self._private["_complete"] = False
         self._extra: dict[str, object] | None = (
             {} if cls.model_config.get("extra") == "allow" else None
         )
 
     def build(self, row: dict[str, str], session: SessionLike, uri: str) -> M:
         """A ``cls`` object holding the row's fields, bound to ``session`` at ``uri``."""
-        values: dict[str, object] = {}
-        for column, name, validate in self._plan:
+        # Runs once per row of a listing: text columns in one comprehension, the slots of the
+        # pydantic object set through their descriptors.
+        values: dict[str, object] = {
+            name: text for column, name in self._text if (text := row.get(column))
+        }
+        for column, name, validate in self._typed:
             text = row.get(column)
-            if not text:
-                continue
-            try:
-                values[name] = validate(text)
-            except (ValidationError, ValueError):
-                continue  # the full object, fetched on first use, has the typed value
-        obj = self.cls.__new__(self.cls)
-        setter = object.__setattr__
-        setter(obj, "__dict__", values)
-        setter(obj, "__pydantic_fields_set__", set(values))
-        setter(obj, "__pydantic_extra__", None if self._extra is None else {})
-        setter(
-            obj,
-            "__pydantic_private__",
-            {**self._private, "_session": session, "_uri": uri, "_complete": False},
-        )
+            if text:
+                try:
+                    values[name] = validate(text)
+                except (ValidationError, ValueError):
+                    pass  # the full object, fetched on first use, has the typed value
+        private = self._private.copy()
+        private["_session"] = session
+        private["_uri"] = uri
+        obj = _new(self.cls)
+        _set_dict(obj, values)
+        _set_fields_set(obj, set(values))
+        _set_extra(obj, None if self._extra is None else {})
+        _set_private(obj, private)
         return obj
+
+
+# The slots every pydantic model has, set directly (what model_construct does, minus its checks).
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
