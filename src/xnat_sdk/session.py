@@ -29,22 +29,31 @@ from xnat_sdk._http import (
     Query,
     RetryPolicy,
     Timeout,
-    retry_policy,
 )
-from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
+from xnat_sdk.auth import Credentials
 from xnat_sdk.classes import ModelClasses
-from xnat_sdk.config import DEFAULT_KEEPALIVE_SECONDS, AuthMethod, SessionConfig, TimeoutSpec
+from xnat_sdk.config import DEFAULT_KEEPALIVE_SECONDS, SessionConfig
 from xnat_sdk.errors import (
     XNATAuthError,
     XNATConflictError,
     XNATError,
-    XNATLoginRequiredError,
     XNATNotFoundError,
     XNATSessionClosedError,
     XNATValueError,
 )
 from xnat_sdk.inspect import Inspect
 from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec
+from xnat_sdk.login_rules import (
+    WHO_AM_I,
+    auth_method,
+    configure_logger,
+    describe_connection,
+    logged_in_as,
+    login_refused,
+    login_request,
+    renewal_refused,
+    warn_if_unverified,
+)
 from xnat_sdk.objects import FileData, XnatObject, bind
 from xnat_sdk.parsing import (
     JSON,
@@ -53,7 +62,6 @@ from xnat_sdk.parsing import (
     custom_field_values,
     elsewhere_message,
     first_item,
-    logged_in_user,
     new_model,
     parse_json,
     query_with_format,
@@ -116,7 +124,7 @@ class XNATSession:
         #: ``portable``: opened from a SessionConfig, so its live objects pickle as references.
         user = credentials.user if credentials else None
         self._config = config or SessionConfig(
-            self.original_uri, user, auth=_auth_method(user, credentials)
+            self.original_uri, user, auth=auth_method(user, credentials)
         )
         self._portable = portable
 
@@ -171,32 +179,23 @@ class XNATSession:
     # -- login and lifetime ---------------------------------------------------------------
 
     def login(self) -> None:
-        """Open a JSESSION with the session's credentials and check who is logged in."""
+        """Open a JSESSION with the session's credentials and check who is logged in (the
+        requests and checks of ``xnat_sdk.login_rules``)."""
         transport = self._transport
         transport.client.cookies.clear()
-        creds = self._credentials
-        if creds is None:
-            try:
-                transport.request("GET", "/data/JSESSION")
-            except XNATAuthError as refused:  # a site without guest access
-                raise XNATLoginRequiredError(
-                    refused.method, refused.url, refused.status_code, refused.message
-                ) from None
-        elif creds.is_token:
+        opening = login_request(self._credentials)
+        try:
             transport.request(
-                "GET", "/data/JSESSION", auth=httpx.BasicAuth(creds.user, creds.password)
+                opening.method,
+                opening.path,
+                data=opening.data,
+                auth=opening.auth,
+                accepted_status=opening.accepted_status,
             )
-        else:
-            transport.request(
-                "PUT",
-                "/data/services/auth",
-                data={"username": creds.user, "password": creds.password},
-                accepted_status={200, 201},
-            )
-        answer = transport.request("GET", "/data/auth").text
-        self.logged_in_user = logged_in_user(answer)
-        if self.logged_in_user is None:
-            raise XNATAuthError("GET", transport.url("/data/auth"), 401, answer[:200])
+        except XNATAuthError as refused:
+            raise login_refused(refused, self._credentials) from None
+        answer = transport.request("GET", WHO_AM_I).text
+        self.logged_in_user = logged_in_as(answer, transport.url(WHO_AM_I))
         self._logins += 1
         self.logger.info("logged in to %s as %s", self.server, self.logged_in_user)
 
@@ -215,10 +214,9 @@ class XNATSession:
 
         An anonymous session has nothing to renew with: it gets ``XNATLoginRequiredError``.
         """
-        if self._credentials is None or self.logged_in_user is None:
-            raise XNATLoginRequiredError(
-                expired.method, expired.url, expired.status_code, expired.message
-            ) from expired
+        refused = renewal_refused(expired, self._credentials, self.logged_in_user)
+        if refused is not None:
+            raise refused from expired
         with self._login_lock:
             if self._logins == logins_before:
                 self.logger.info("session expired; logging in again")
@@ -840,11 +838,7 @@ def connect(
     server, credential, timeout and retry arguments, which must then be left out.
     """
     del no_parse_model  # documented on XNATSession: nothing to parse
-    log = logger or logging.getLogger("xnat_sdk")
-    if debug:
-        log.setLevel(logging.DEBUG)
-    elif loglevel is not None:
-        log.setLevel(loglevel)
+    log = configure_logger(logger, debug, loglevel)
     if config is not None:
         given = [
             name
@@ -863,16 +857,14 @@ def connect(
                 f"connect(config=...) takes these from the config; do not pass {', '.join(given)}"
             )
         return config.connect(logger=log)
-    base = resolve_server(server)
-    credentials = resolve_credentials(base, user, password, netrc_file)
-    description = SessionConfig(
-        base,
-        credentials.user if credentials else None,
-        auth=_auth_method(user, credentials),
-        netrc_file=os.fspath(netrc_file) if netrc_file is not None else None,
+    description, credentials = describe_connection(
+        server,
+        user,
+        password,
+        netrc_file,
         verify=verify,
-        timeout=_timeout_spec(timeout),
-        retry=retry_policy(retry),
+        timeout=timeout,
+        retry=retry,
         keepalive=keepalive,
         detect_redirect=detect_redirect,
         extension_types=extension_types,
@@ -889,8 +881,7 @@ def open_session(
 ) -> XNATSession:
     """Log in as ``credentials`` to the server ``config`` describes, with its transport
     settings; ``portable`` sessions' live objects pickle as references to ``config``."""
-    if not config.verify:
-        logger.warning("TLS certificate verification is off for %s", config.server)
+    warn_if_unverified(config, logger)
     transport = HttpTransport(
         config.server,
         verify=config.verify,
@@ -919,19 +910,3 @@ def open_session(
         raise
     session.start_keepalive()
     return session
-
-
-def _auth_method(user_given: str | None, credentials: Credentials | None) -> AuthMethod:
-    """How ``connect()`` found ``credentials``: none, for the given user, or by netrc/env."""
-    if credentials is None:
-        return "anonymous"
-    if credentials.is_token:
-        return "token"
-    return "password" if user_given is not None else "netrc"
-
-
-def _timeout_spec(timeout: float | httpx.Timeout | None) -> TimeoutSpec:
-    """``connect(timeout=...)`` in the picklable form a ``SessionConfig`` keeps."""
-    if isinstance(timeout, httpx.Timeout):
-        return (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    return timeout

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from xnat_sdk._http import DEFAULT_TIMEOUT, Files, Query, RetryPolicy, Timeout, retry_policy
+from xnat_sdk._http import Files, Query, RetryPolicy, Timeout
 from xnat_sdk.aio import transfer as aio_transfer
 from xnat_sdk.aio._bound import AsyncBound, XNATAsyncUsageError
 from xnat_sdk.aio._transport import AsyncBody, AsyncHttpTransport
@@ -44,21 +44,29 @@ from xnat_sdk.aio.downloads import (
 )
 from xnat_sdk.aio.listing import AsyncListing
 from xnat_sdk.aio.prearchive import AsyncPrearchive, AsyncServices
-from xnat_sdk.auth import Credentials, resolve_credentials, resolve_server
+from xnat_sdk.auth import Credentials
 from xnat_sdk.errors import (
     XNATAuthError,
-    XNATLoginRequiredError,
     XNATSessionClosedError,
     XNATValueError,
 )
 from xnat_sdk.listing import LISTING_SPECS, Listing
+from xnat_sdk.login_rules import (
+    WHO_AM_I,
+    configure_logger,
+    describe_connection,
+    logged_in_as,
+    login_refused,
+    login_request,
+    renewal_refused,
+    warn_if_unverified,
+)
 from xnat_sdk.objects import FileData, XnatObject, bind
 from xnat_sdk.parsing import (
     JSON,
     RowObjects,
     checked,
     first_item,
-    logged_in_user,
     parse_json,
     query_with_format,
     redirect_base,
@@ -145,38 +153,27 @@ class AsyncXNATSession:
         same requests as ``XNATSession.login``)."""
         transport = self._transport
         transport.client.cookies.clear()
-        creds = self._credentials
-        if creds is None:
-            try:
-                await transport.request("GET", "/data/JSESSION")
-            except XNATAuthError as refused:
-                raise XNATLoginRequiredError(
-                    refused.method, refused.url, refused.status_code, refused.message
-                ) from None
-        elif creds.is_token:
+        opening = login_request(self._credentials)
+        try:
             await transport.request(
-                "GET", "/data/JSESSION", auth=httpx.BasicAuth(creds.user, creds.password)
+                opening.method,
+                opening.path,
+                data=opening.data,
+                auth=opening.auth,
+                accepted_status=opening.accepted_status,
             )
-        else:
-            await transport.request(
-                "PUT",
-                "/data/services/auth",
-                data={"username": creds.user, "password": creds.password},
-                accepted_status={200, 201},
-            )
-        answer = (await transport.request("GET", "/data/auth")).text
-        self.logged_in_user = logged_in_user(answer)
-        if self.logged_in_user is None:
-            raise XNATAuthError("GET", transport.url("/data/auth"), 401, answer[:200])
+        except XNATAuthError as refused:
+            raise login_refused(refused, self._credentials) from None
+        answer = (await transport.request("GET", WHO_AM_I)).text
+        self.logged_in_user = logged_in_as(answer, transport.url(WHO_AM_I))
         self._logins += 1
         self.logger.info("logged in to %s as %s", self.server, self.logged_in_user)
 
     async def _renew(self, expired: XNATAuthError, logins_before: int) -> None:
         """Log in again after ``expired`` (a 401), unless another task already did."""
-        if self._credentials is None or self.logged_in_user is None:
-            raise XNATLoginRequiredError(
-                expired.method, expired.url, expired.status_code, expired.message
-            ) from expired
+        refused = renewal_refused(expired, self._credentials, self.logged_in_user)
+        if refused is not None:
+            raise refused from expired
         async with self._login_lock:
             if self._logins == logins_before:
                 self.logger.info("session expired; logging in again")
@@ -673,40 +670,39 @@ async def connect_async(
 ) -> AsyncXNATSession:
     """Log in to an XNAT server and return the async session (an async context manager).
 
-    Credentials, ``verify``, ``timeout`` and ``retry`` work as in ``xnat_sdk.connect``.
-    ``max_concurrency`` bounds the requests of this session in flight at once (and its
-    connection pool). There is no keep-alive heartbeat: an expired login is renewed on the
-    next request instead.
+    Credentials, ``verify``, ``timeout`` and ``retry`` work as in ``xnat_sdk.connect`` (the
+    same rules: ``xnat_sdk.login_rules``). ``max_concurrency`` bounds the requests of this
+    session in flight at once (and its connection pool). There is no keep-alive heartbeat: an
+    expired login is renewed on the next request instead.
     """
-    log = logger or logging.getLogger("xnat_sdk")
-    if debug:
-        log.setLevel(logging.DEBUG)
-    elif loglevel is not None:
-        log.setLevel(loglevel)
-    base = resolve_server(server)
-    credentials = resolve_credentials(base, user, password, netrc_file)
-    if not verify:
-        log.warning("TLS certificate verification is off for %s", base)
-    http_timeout = DEFAULT_TIMEOUT
-    if isinstance(timeout, httpx.Timeout):
-        http_timeout = timeout
-    elif timeout is not None:
-        http_timeout = httpx.Timeout(timeout)
-    transport = AsyncHttpTransport(
-        base,
+    log = configure_logger(logger, debug, loglevel)
+    config, credentials = describe_connection(
+        server,
+        user,
+        password,
+        netrc_file,
         verify=verify,
-        timeout=http_timeout,
-        retry=retry_policy(retry),
+        timeout=timeout,
+        retry=retry,
+        keepalive=None,
+        detect_redirect=detect_redirect,
+    )
+    warn_if_unverified(config, log)
+    transport = AsyncHttpTransport(
+        config.server,
+        verify=config.verify,
+        timeout=config.http_timeout(),
+        retry=config.retry,
         logger=log,
         max_concurrency=max_concurrency,
     )
     try:
-        if detect_redirect:
+        if config.detect_redirect:
             redirected = await _detect_redirect(transport)
             if redirected != transport.server:
-                log.info("%s redirects to %s; using the latter", base, redirected)
+                log.info("%s redirects to %s; using the latter", config.server, redirected)
                 transport.server = redirected
-        session = AsyncXNATSession(transport, credentials, logger=log, original_uri=base)
+        session = AsyncXNATSession(transport, credentials, logger=log, original_uri=config.server)
         await session.login()
     except BaseException:
         await transport.aclose()
