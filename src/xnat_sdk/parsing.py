@@ -128,11 +128,12 @@ def checked(value: object, expected: type[T], source: str) -> T:
 
 def class_for(xsi_type: str, item_type: type[object]) -> type[XnatObject]:
     """The generated class named by ``xsi_type`` if it fits ``item_type``, else ``item_type``."""
-    from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
+    if xsi_type:  # listings without a type column (projects, subjects) need no registry
+        from xnat_sdk._generated.registry import ELEMENTS, XSI_TYPES
 
-    candidate = XSI_TYPES.get(xsi_type) or ELEMENTS.get(xsi_type)
-    if candidate is not None and issubclass(candidate, item_type):
-        return candidate
+        candidate = XSI_TYPES.get(xsi_type) or ELEMENTS.get(xsi_type)
+        if candidate is not None and issubclass(candidate, item_type):
+            return candidate
     if not issubclass(item_type, XnatObject):
         raise XNATError(f"{item_type.__name__} is not an XNAT model")
     return item_type
