@@ -34,6 +34,8 @@ TARGETS = [
     "src/xnat_sdk/config.py",
     "src/xnat_sdk/bulk.py",
     "src/xnat_sdk/parallel.py",
+    "src/xnat_sdk/login_rules.py",
+    "src/xnat_sdk/service_requests.py",
 ]
 
 
