@@ -27,6 +27,7 @@ from xnat_sdk.models import (
     SubjectData,
 )
 from xnat_sdk.objects import FileData, XnatObject, check_label, session_of
+from xnat_sdk.service_requests import scan_files_uri
 from xnat_sdk.session import XNATSession
 
 A = TypeVar("A", bound=ImageAssessorData)
@@ -141,11 +142,9 @@ def download_experiment_dir(
     target = Path(target_dir)
     label = experiment.label or experiment.uri.rsplit("/", 1)[-1]
     session = _session(experiment)
-    rows = session.listing_rows(f"{experiment.uri}/scans/ALL/files", {"format": "json"})
-    if rows:
-        transfer.download_zip_to_dir(
-            session, f"{experiment.uri}/scans/ALL/files", target, verbose=verbose
-        )
+    listing = scan_files_uri(experiment.id, experiment.uri)
+    if session.listing_rows(listing, {"format": "json"}):  # no scans: nothing to fetch
+        transfer.download_zip_to_dir(session, listing, target, verbose=verbose)
     result = target / label
     result.mkdir(parents=True, exist_ok=True)
     return result

@@ -1,5 +1,5 @@
-"""The queries of XNAT's service calls (archive, prearchive actions, import) and the reading of
-their answers, as pure functions for any session, sync or async.
+"""The queries of XNAT's service calls (archive, prearchive actions, import), the reading of
+their answers and the URIs both clients ask, as pure functions for any session, sync or async.
 
 The one implementation of these rules: ``xnat_sdk.prearchive``/``xnat_sdk.services`` (sync) and
 ``xnat_sdk.aio.prearchive`` build their requests and read the answers here; only the I/O differs.
@@ -111,6 +111,16 @@ def archived_uri(answer: str) -> str:
     if not uris or not uris[0].startswith("/data/"):
         raise XNATError(f"the server did not answer with an archive URI: {answer[:200]!r}")
     return uris[0].replace("/data/archive/", "/data/", 1)
+
+
+def scan_files_uri(experiment_id: str | None, experiment_uri: str) -> str:
+    """The listing (and zip) of every scan file of an image session. By accession ID when
+    known: XNAT answers ``ALL`` over a session without scans with nothing there, but under
+    ``/projects/P[/subjects/S]/experiments/E`` it falls back to the project's or subject's
+    own resources (xnat-web ``XNATTemplate``/``FileList``), which are not the session's."""
+    if experiment_id:
+        return f"/data/experiments/{experiment_id}/scans/ALL/files"
+    return f"{experiment_uri}/scans/ALL/files"
 
 
 def moved_session_uri(project: str, timestamp: str, name: str) -> str:

@@ -72,6 +72,7 @@ from xnat_sdk.parsing import (
     redirect_base,
     result_rows,
 )
+from xnat_sdk.service_requests import scan_files_uri
 from xnat_sdk.transfer import TransferStats, UploadMethod, check_file_name
 
 if TYPE_CHECKING:
@@ -537,7 +538,9 @@ class AsyncXNATSession:
         held = vars(item).get("label")
         label = held if isinstance(held, str) and held else item.uri.rsplit("/", 1)[-1]
         folder = folder / check_file_name(label)
-        return await plan_rows(self, f"{item.uri}/scans/ALL/files", folder, placed=True)
+        held_id = vars(item).get("id")
+        listing = scan_files_uri(held_id if isinstance(held_id, str) else None, item.uri)
+        return await plan_rows(self, listing, folder, placed=True)
 
     async def download_many(
         self,

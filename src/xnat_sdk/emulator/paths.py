@@ -91,6 +91,8 @@ def resolve(store: ArchiveStore, account: Account, segments: list[str]) -> Targe
             if index + 2 == len(segments):
                 target.nodes, target.missing_key = [], key
                 return target
+            if key == "ALL" and kinds[0] in MULTI_KEY_KINDS:
+                return _nothing_below(target, kinds[0], segments[index + 2 :])
             raise not_found(f"Unable to find {collection[:-1] or collection} {key}")
         target.nodes = found
         target.collection, target.kinds = None, ()
@@ -98,6 +100,26 @@ def resolve(store: ArchiveStore, account: Account, segments: list[str]) -> Targe
         if current.kind == "project":
             target.project = current
         index += 2
+    target.rest = segments[index:]
+    return target
+
+
+def _nothing_below(target: Target, kind: str, segments: list[str]) -> Target:
+    """``.../scans/ALL/...`` where there is no scan: XNATTemplate reads ``ALL`` as "every
+    scan" and lets a GET go on with none (only writes need exactly one), so the file listing
+    is empty and the zip has no entry instead of a 404. The object steps below select nothing
+    too; the handler gets what follows them (``files``...).
+
+    Real XNAT differs in one way this does not copy: with nothing selected, its ``FileList``
+    falls back to the resources of the subject or project named earlier in the path
+    (``/data/projects/P/subjects/S/experiments/E/scans/ALL/files`` lists S's resources); the
+    ID-only path ``/data/experiments/E/scans/ALL/files`` answers empty there as here.
+    """
+    index = 0
+    while index + 1 < len(segments) and segments[index] in COLLECTIONS.get(kind, {}):
+        kind = COLLECTIONS[kind][segments[index]][0]
+        index += 2
+    target.nodes, target.collection, target.kinds = [], None, ()
     target.rest = segments[index:]
     return target
 

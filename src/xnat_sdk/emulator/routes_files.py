@@ -79,6 +79,8 @@ async def handle(
         if requested_format(request) == "zip":
             return zip_response(store, resources, target)
         return file_listing(request, store, resources)
+    if not target.nodes:  # scans/ALL/... selected none: XNATTemplate's 404 for writes
+        raise not_found("Unable to identify scan")
     resource = target.node
     if resource is None or resource.kind != "resource":
         raise bad_request("Files are written to one resource: .../resources/{label}/files/...")
