@@ -388,6 +388,82 @@ DEFAULT_COLUMNS = (
 )
 
 
+#: Where a search document is POSTed (with ``format=json`` or ``csv``).
+SEARCH_PATH = "/data/search"
+
+
+# -- the pure rules of a query, shared by Query and xnat_sdk.aio's AsyncQuery ------------------
+
+
+def searchable(model: type[M]) -> type[M]:
+    """``model`` if XNAT can search it (a data type of its own); else ``SearchError``."""
+    if not model.xsi_type or model.xsd_inline:
+        raise SearchError(f"{model.__name__} is not a searchable XNAT data type")
+    return model
+
+
+def narrowed(where: Constraint | None, constraints: tuple[Constraint, ...]) -> Constraint | None:
+    """The constraint of a query narrowed by ``constraints`` (all must hold)."""
+    if not constraints:
+        return where
+    given = constraints if where is None else (where, *constraints)
+    return _checked(given[0]) if len(given) == 1 else and_(*given)
+
+
+def added_columns(columns: tuple[Column, ...], more: tuple[Column, ...]) -> tuple[Column, ...]:
+    """``columns`` followed by ``more`` (each checked to be a column)."""
+    return columns + tuple(map(_checked_column, more))
+
+
+def requested_columns(model: type[XnatModel], columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """The columns a query asks for: those given, else ``DEFAULT_COLUMNS`` the model has."""
+    if columns:
+        return columns
+    namespace = model.c
+    return tuple(
+        column
+        for name in DEFAULT_COLUMNS
+        if model.xsd_field(name) is not None
+        and isinstance(column := getattr(namespace, name), Column)
+    )
+
+
+def search_document(
+    model: type[XnatModel], columns: tuple[Column, ...], where: Constraint | None
+) -> str:
+    """The ``xdat:bundle`` search document over ``model`` (see the module docstring)."""
+    from xnat_sdk.models import XdatSearchField, XdatStoredSearch
+
+    fields = [
+        XdatSearchField(
+            element_name=column.element,
+            field_id=column.xpath,
+            sequence=index,
+            type=_SEARCH_TYPES.get(column.kind, "string"),
+            header=column.xpath.split("/", 1)[1],
+        )
+        for index, column in enumerate(requested_columns(model, columns))
+    ]
+    bundle = XdatStoredSearch(
+        root_element_name=model.xsi_type,
+        search_field=fields,
+        search_where=[_search_where(where)],
+    )
+    return bundle.to_xml()
+
+
+def search_rows(content: bytes) -> list[SearchRow]:
+    """The rows of a search's JSON answer; ``XNATResponseError`` when it is no listing."""
+    try:
+        document: object = json.loads(content)
+    except ValueError:
+        document = None
+    rows = _result_rows(document)
+    if rows is None:
+        raise XNATResponseError("POST", SEARCH_PATH, 200, "the answer is not a ResultSet listing")
+    return rows
+
+
 class Query(Generic[M]):
     """A search over one root type; ``filter``/``columns`` return new queries (xnatpy style)."""
 
@@ -398,10 +474,8 @@ class Query(Generic[M]):
         columns: tuple[Column, ...] = (),
         where: Constraint | None = None,
     ) -> None:
-        if not model.xsi_type or model.xsd_inline:
-            raise SearchError(f"{model.__name__} is not a searchable XNAT data type")
         self._session = session
-        self.model = model
+        self.model = searchable(model)
         self._columns = columns
         self._where = where
 
@@ -417,50 +491,20 @@ class Query(Generic[M]):
         """Only results meeting every constraint (and those already given)."""
         if not constraints:
             return self
-        given = constraints if self._where is None else (self._where, *constraints)
-        where = _checked(given[0]) if len(given) == 1 else and_(*given)
+        where = narrowed(self._where, constraints)
         return Query(self._session, self.model, self._columns, where)
 
     def columns(self, *columns: Column) -> Query[M]:
         """Ask for these columns (added to those already asked for)."""
-        checked = tuple(map(_checked_column, columns))
-        return Query(self._session, self.model, self._columns + checked, self._where)
-
-    def _requested(self) -> tuple[Column, ...]:
-        if self._columns:
-            return self._columns
-        columns = self.model.c
-        return tuple(
-            column
-            for name in DEFAULT_COLUMNS
-            if self.model.xsd_field(name) is not None
-            and isinstance(column := getattr(columns, name), Column)
-        )
+        return Query(self._session, self.model, added_columns(self._columns, columns), self._where)
 
     def document(self) -> str:
         """The ``xdat:bundle`` search document this query POSTs."""
-        from xnat_sdk.models import XdatSearchField, XdatStoredSearch
-
-        fields = [
-            XdatSearchField(
-                element_name=column.element,
-                field_id=column.xpath,
-                sequence=index,
-                type=_SEARCH_TYPES.get(column.kind, "string"),
-                header=column.xpath.split("/", 1)[1],
-            )
-            for index, column in enumerate(self._requested())
-        ]
-        bundle = XdatStoredSearch(
-            root_element_name=self.model.xsi_type,
-            search_field=fields,
-            search_where=[_search_where(self._where)],
-        )
-        return bundle.to_xml()
+        return search_document(self.model, self._columns, self._where)
 
     def _post(self, format: str) -> bytes:
         response = self._session.post(
-            "/data/search",
+            SEARCH_PATH,
             data=self.document().encode("utf-8"),
             format=format,
             headers={"Content-Type": "text/xml"},
@@ -469,16 +513,7 @@ class Query(Generic[M]):
 
     def all(self) -> list[SearchRow]:
         """Every result row (column names: see the module docstring)."""
-        try:
-            document: object = json.loads(self._post("json"))
-        except ValueError:
-            document = None
-        rows = _result_rows(document)
-        if rows is None:
-            raise XNATResponseError(
-                "POST", "/data/search", 200, "the answer is not a ResultSet listing"
-            )
-        return rows
+        return search_rows(self._post("json"))
 
     def tabulate_dict(self) -> list[SearchRow]:
         """The rows, as xnatpy's ``tabulate_dict`` names them."""
@@ -490,17 +525,22 @@ class Query(Generic[M]):
 
     def tabulate_pandas(self) -> object:
         """The rows as a ``pandas.DataFrame`` (needs pandas installed)."""
-        try:
-            pandas = importlib.import_module("pandas")
-        except ImportError as exc:
-            raise XNATValueError("tabulate_pandas() needs pandas: pip install pandas") from exc
-        frame: object = pandas.DataFrame(self.all())
-        return frame
+        return rows_as_dataframe(self.all())
 
     def first(self) -> SearchRow | None:
         """The first row, or ``None`` when nothing matches."""
         rows = self.all()
         return rows[0] if rows else None
+
+
+def rows_as_dataframe(rows: list[SearchRow]) -> object:
+    """``rows`` as a ``pandas.DataFrame`` (``XNATValueError`` when pandas is not installed)."""
+    try:
+        pandas = importlib.import_module("pandas")
+    except ImportError as exc:
+        raise XNATValueError("tabulate_pandas() needs pandas: pip install pandas") from exc
+    frame: object = pandas.DataFrame(rows)
+    return frame
 
 
 def _result_rows(document: object) -> list[SearchRow] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,11 +57,20 @@ class User:
         return f"{self.login} ({self.access_level})" if self.access_level else self.login
 
 
+#: Every account of the site; a project's members are ``/data/projects/{id}/users``.
+USERS_PATH = "/data/users"
+
+
+def users_by_login(rows: Iterable[Mapping[str, str]]) -> dict[str, User]:
+    """The accounts of a user listing's rows by login (rows without a login are left out)."""
+    return {row["login"]: User.from_row(row) for row in rows if row.get("login")}
+
+
 class Users(Mapping[str, User]):
     """The accounts by login. Read once and cached (``clearcache()`` reads again); a user who
     may not list accounts (403) sees none, as in xnatpy."""
 
-    def __init__(self, session: XNATSession, path: str = "/data/users") -> None:
+    def __init__(self, session: XNATSession, path: str = USERS_PATH) -> None:
         self._session = session
         self._path = path
         self._users: dict[str, User] | None = None
@@ -76,7 +85,7 @@ class Users(Mapping[str, User]):
                 rows = self._session.listing_rows(self._path, {})
             except XNATForbiddenError:
                 rows = []
-            users = {row["login"]: User.from_row(row) for row in rows if row.get("login")}
+            users = users_by_login(rows)
             self._users = users
         return users
 

@@ -42,8 +42,11 @@ from xnat_sdk.aio.downloads import (
     plan_rows,
     planned_from_row,
 )
+from xnat_sdk.aio.inspect import AsyncInspect
 from xnat_sdk.aio.listing import AsyncListing
 from xnat_sdk.aio.prearchive import AsyncPrearchive, AsyncServices
+from xnat_sdk.aio.search import AsyncQuery
+from xnat_sdk.aio.users import AsyncUsers
 from xnat_sdk.auth import Credentials
 from xnat_sdk.errors import (
     XNATAuthError,
@@ -76,6 +79,7 @@ from xnat_sdk.service_requests import scan_files_uri
 from xnat_sdk.transfer import TransferStats, UploadMethod, check_file_name
 
 if TYPE_CHECKING:
+    from xnat_sdk._modelbase import XnatModel
     from xnat_sdk.models import (
         AbstractResource,
         ExperimentData,
@@ -86,6 +90,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 M = TypeVar("M", bound=XnatObject)
+Searched = TypeVar("Searched", bound="XnatModel")
 
 
 class AsyncXNATSession:
@@ -647,6 +652,21 @@ class AsyncXNATSession:
     def services(self) -> AsyncServices:
         """The import service."""
         return AsyncServices(self)
+
+    @functools.cached_property
+    def users(self) -> AsyncUsers:
+        """The user accounts of the site (``await session.users.all()``)."""
+        return AsyncUsers(self)
+
+    @functools.cached_property
+    def inspect(self) -> AsyncInspect:
+        """The searchable data types and their search fields."""
+        return AsyncInspect(self)
+
+    def search(self, model: type[Searched]) -> AsyncQuery[Searched]:
+        """A typed search over ``model``: ``await session.search(MrSessionData).filter(
+        MrSessionData.c.date >= day).all()`` (the queries of ``xnat_sdk.search``)."""
+        return AsyncQuery(self, model)
 
 
 async def _detect_redirect(transport: AsyncHttpTransport) -> str:
