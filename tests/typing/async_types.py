@@ -8,7 +8,15 @@ import httpx
 from typing_extensions import assert_type
 
 import xnat_sdk
-from xnat_sdk.aio import AsyncListing, AsyncPrearchiveSession, AsyncXNATSession, BulkProgress
+from xnat_sdk.aio import (
+    AsyncInspect,
+    AsyncListing,
+    AsyncPrearchiveSession,
+    AsyncQuery,
+    AsyncUsers,
+    AsyncXNATSession,
+    BulkProgress,
+)
 from xnat_sdk.listing import ExperimentRow, FileRow, ProjectRow, ScanRow, SubjectRow
 from xnat_sdk.models import (
     AbstractResource,
@@ -22,6 +30,7 @@ from xnat_sdk.models import (
 )
 from xnat_sdk.objects import FileData
 from xnat_sdk.parsing import JSON
+from xnat_sdk.users import User
 
 
 async def connecting() -> None:
@@ -97,3 +106,24 @@ async def services(session: AsyncXNATSession) -> None:
     assert_type(sessions, list[AsyncPrearchiveSession])
     assert_type(await sessions[0].archive(), ImageSessionData)
     assert_type(await sessions[0].move("P2"), AsyncPrearchiveSession)
+
+
+async def site_metadata(session: AsyncXNATSession) -> None:
+    assert_type(session.users, AsyncUsers)
+    assert_type(await session.users.all(), dict[str, User])
+    assert_type(await session.users.get("admin"), User)
+    assert_type(session.inspect, AsyncInspect)
+    assert_type(await session.inspect.datatypes("xnat:mr*"), list[str])
+    assert_type(await session.inspect.datafields(MrSessionData, "*DATE*"), list[str])
+
+
+async def searching(session: AsyncXNATSession) -> None:
+    query = session.search(MrSessionData)
+    assert_type(query, AsyncQuery[MrSessionData])
+    narrowed = query.columns(MrSessionData.c.label).filter(MrSessionData.c.label == "MR1")
+    assert_type(narrowed, AsyncQuery[MrSessionData])
+    assert_type(query.model, type[MrSessionData])
+    assert_type(await narrowed.all(), list[dict[str, str]])
+    assert_type(await narrowed.first(), dict[str, str] | None)
+    assert_type(await narrowed.tabulate_csv(), str)
+    assert_type(query.document(), str)
