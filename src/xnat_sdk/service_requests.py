@@ -104,6 +104,23 @@ def answer_uris(answer: str) -> list[str]:
     return [line.strip() for line in answer.splitlines() if line.strip()]
 
 
+def imported_uris(answer: str, source: object) -> list[str]:
+    """The session URIs the import of ``source`` answered (one per study); ``XNATError`` when
+    there is none."""
+    uris = answer_uris(answer)
+    if not uris:
+        raise XNATError(f"the import of {source} answered no session URI")
+    return uris
+
+
+def staged_row(uri: str) -> dict[str, str] | None:
+    """The listing row naming the prearchive session at ``uri`` (an import answer; refresh it
+    to read the rest), or ``None`` when ``uri`` is an archived experiment."""
+    if uri.startswith("/data/prearchive/"):
+        return {"url": uri.removeprefix("/data")}
+    return None
+
+
 def archived_uri(answer: str) -> str:
     """The REST path of the experiment an archive/import answer names first
     (``/data/archive/projects/P/...`` becomes ``/data/projects/P/...``)."""

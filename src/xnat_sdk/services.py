@@ -27,7 +27,7 @@ from xnat_sdk.prearchive import (
     PrearchiveSession,
     load_archived,
 )
-from xnat_sdk.service_requests import answer_uris, import_query
+from xnat_sdk.service_requests import import_query, imported_uris, staged_row
 
 if TYPE_CHECKING:
     from xnat_sdk.models import AbstractResource, ImageSessionData
@@ -202,15 +202,12 @@ class Services:
             content_type=content_type or guess_content_type(source),
             method="post",
         )
-        uris = answer_uris(response.text)
-        if not uris:
-            raise XNATError(f"the import of {source} answered no session URI")
-        return [self._result(uri) for uri in uris]
+        return [self._result(uri) for uri in imported_uris(response.text, source)]
 
     def _result(self, uri: str) -> ImageSessionData | PrearchiveSession:
-        if uri.startswith("/data/prearchive/"):
-            found = PrearchiveSession(self._session, {"url": uri.removeprefix("/data")})
-            return found.refresh()
+        row = staged_row(uri)
+        if row is not None:
+            return PrearchiveSession(self._session, row).refresh()
         return load_archived(self._session, uri)
 
     @overload

@@ -17,13 +17,14 @@ from xnat_sdk.errors import XNATError, XNATNotFoundError, XNATResponseError, XNA
 from xnat_sdk.objects import check_label
 from xnat_sdk.prearchive import OverwriteMode, PrearchiveSession, PrearchiveStatus
 from xnat_sdk.service_requests import (
-    answer_uris,
     archive_query,
     archived_uri,
     async_flag,
     import_query,
+    imported_uris,
     moved_session_uri,
     require_status,
+    staged_row,
 )
 from xnat_sdk.services import (
     ArchiveDestination,
@@ -295,10 +296,8 @@ class AsyncServices:
             content_type=content_type or guess_content_type(source),
             method="post",
         )
-        uris = answer_uris(response.text)
-        if not uris:
-            raise XNATError(f"the import of {source} answered no session URI")
-        if uris[0].startswith("/data/prearchive/"):
-            found = AsyncPrearchiveSession(self._session, {"url": uris[0].removeprefix("/data")})
-            return await found.refresh()
-        return await load_archived(self._session, uris[0])
+        first = imported_uris(response.text, source)[0]
+        row = staged_row(first)
+        if row is not None:
+            return await AsyncPrearchiveSession(self._session, row).refresh()
+        return await load_archived(self._session, first)
