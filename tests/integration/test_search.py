@@ -324,20 +324,6 @@ def _check(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyright gives every subclass XnatModel's declared `c: ClassVar[ColumnsOf[Columns]]`"
-    " and ignores the generated unannotated `c = ColumnsOf(<Class>Columns)`, so "
-    "MrSessionData.c.date is unknown to it; fixed when codegen declares each class's "
-    "`c: ClassVar[ColumnsOf[<Class>Columns]]`; then search_types.py joins TARGETS",
-)
-def test_pyright_accepts_the_search_types() -> None:
-    pyright = Path(sys.executable).with_name("pyright")
-    result = _check(str(pyright), "tests/typing/search_types.py")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.slow
 def test_mypy_accepts_the_search_types_and_rejects_a_misspelt_column(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong_search.py"
     wrong.write_text(

@@ -15,6 +15,7 @@ TARGETS = [
     "tests/typing/prearchive_services_types.py",
     "tests/typing/async_types.py",
     "tests/typing/bulk_types.py",
+    "tests/typing/search_types.py",
     "examples",
     "src/xnat_sdk/__init__.py",
     "src/xnat_sdk/session.py",

@@ -20,7 +20,7 @@ class ArcFieldSpecification(XnatModel):
     """XSD type ``arc:fieldSpecification`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcFieldSpecificationColumns)
+        c: ClassVar[ColumnsOf[ArcFieldSpecificationColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:fieldSpecification"
     xml_element: ClassVar[str | None] = None

@@ -20,7 +20,7 @@ class ArcPathInfo(XnatModel):
     """XSD type ``arc:pathInfo`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcPathInfoColumns)
+        c: ClassVar[ColumnsOf[ArcPathInfoColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:pathInfo"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class ArcPipelineData(XnatModel):
     """XSD type ``arc:pipelineData`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcPipelineDataColumns)
+        c: ClassVar[ColumnsOf[ArcPipelineDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:pipelineData"
     xml_element: ClassVar[str | None] = None

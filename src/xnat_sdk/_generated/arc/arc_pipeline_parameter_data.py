@@ -24,7 +24,7 @@ class ArcPipelineParameterDataCsvValues(XnatModel):
     """XSD inline type ``arc:pipelineParameterData_csvValues`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcPipelineParameterDataCsvValuesColumns)
+        c: ClassVar[ColumnsOf[ArcPipelineParameterDataCsvValuesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:pipelineParameterData_csvValues"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}pipelineParameterData/csvValues"
@@ -44,7 +44,7 @@ class ArcPipelineParameterData(XnatModel):
     """XSD type ``arc:pipelineParameterData`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcPipelineParameterDataColumns)
+        c: ClassVar[ColumnsOf[ArcPipelineParameterDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:pipelineParameterData"
     xml_element: ClassVar[str | None] = None

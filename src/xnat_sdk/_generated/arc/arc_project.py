@@ -34,7 +34,7 @@ class ArcProjectPipelinesDescendantsDescendantPipeline(ArcPipelineData):
     """XSD inline type ``arc:project_pipelines_descendant_pipeline`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcProjectPipelinesDescendantsDescendantPipelineColumns)
+        c: ClassVar[ColumnsOf[ArcProjectPipelinesDescendantsDescendantPipelineColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:project_pipelines_descendant_pipeline"
     xsd_key: ClassVar[str] = (
@@ -58,7 +58,7 @@ class ArcProjectPipelinesDescendantsDescendant(XnatModel):
     """XSD inline type ``arc:project_pipelines_descendant`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcProjectPipelinesDescendantsDescendantColumns)
+        c: ClassVar[ColumnsOf[ArcProjectPipelinesDescendantsDescendantColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:project_pipelines_descendant"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines/descendants/descendant"
@@ -89,7 +89,7 @@ class ArcProjectPipelinesPipeline(ArcPipelineData):
     """XSD inline type ``arc:project_pipelines_pipeline`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcProjectPipelinesPipelineColumns)
+        c: ClassVar[ColumnsOf[ArcProjectPipelinesPipelineColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:project_pipelines_pipeline"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines/pipeline"
@@ -114,7 +114,7 @@ class ArcProjectPipelines(XnatModel):
     """XSD inline type ``arc:project_pipelines`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcProjectPipelinesColumns)
+        c: ClassVar[ColumnsOf[ArcProjectPipelinesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:project_pipelines"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/arc}project/pipelines"
@@ -154,7 +154,7 @@ class ArcProject(XnatModel):
     Describe specifications for a project identified by Attribute id"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcProjectColumns)
+        c: ClassVar[ColumnsOf[ArcProjectColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:project"
     xml_element: ClassVar[str | None] = None

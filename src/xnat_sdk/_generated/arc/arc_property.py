@@ -20,7 +20,7 @@ class ArcProperty(XnatModel):
     """XSD type ``arc:property`` (project/project.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ArcPropertyColumns)
+        c: ClassVar[ColumnsOf[ArcPropertyColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "arc:property"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class BuildBuildData(XnatModel):
     """XSD type ``build:buildData`` (pipeline/build.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(BuildBuildDataColumns)
+        c: ClassVar[ColumnsOf[BuildBuildDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "build:buildData"
     xml_element: ClassVar[str | None] = "build:Build"

@@ -25,7 +25,7 @@ class BuildImageSessionDataPipeline(BuildPipelineData):
     """XSD inline type ``build:imageSessionData_pipeline`` (pipeline/build.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(BuildImageSessionDataPipelineColumns)
+        c: ClassVar[ColumnsOf[BuildImageSessionDataPipelineColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "build:imageSessionData_pipeline"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}imageSessionData/pipeline"
@@ -44,7 +44,7 @@ class BuildImageSessionData(XnatModel):
     """XSD type ``build:imageSessionData`` (pipeline/build.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(BuildImageSessionDataColumns)
+        c: ClassVar[ColumnsOf[BuildImageSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "build:imageSessionData"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class BuildPipelineData(XnatModel):
     """XSD type ``build:pipelineData`` (pipeline/build.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(BuildPipelineDataColumns)
+        c: ClassVar[ColumnsOf[BuildPipelineDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "build:pipelineData"
     xml_element: ClassVar[str | None] = None

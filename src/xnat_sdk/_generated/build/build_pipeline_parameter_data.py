@@ -24,7 +24,7 @@ class BuildPipelineParameterDataParameter(XnatModel):
     """XSD inline type ``build:pipelineParameterData_parameter`` (pipeline/build.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(BuildPipelineParameterDataParameterColumns)
+        c: ClassVar[ColumnsOf[BuildPipelineParameterDataParameterColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "build:pipelineParameterData_parameter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/build}pipelineParameterData/parameter"
@@ -67,7 +67,7 @@ class BuildPipelineParameterData(XnatModel):
     """XSD type ``build:pipelineParameterData`` (pipeline/build.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(BuildPipelineParameterDataColumns)
+        c: ClassVar[ColumnsOf[BuildPipelineParameterDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "build:pipelineParameterData"
     xml_element: ClassVar[str | None] = None

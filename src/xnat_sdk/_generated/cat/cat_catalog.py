@@ -25,7 +25,7 @@ class CatCatalogMetaFieldsMetaField(XnatModel):
     """XSD inline type ``cat:catalog_metaField`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatCatalogMetaFieldsMetaFieldColumns)
+        c: ClassVar[ColumnsOf[CatCatalogMetaFieldsMetaFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:catalog_metaField"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}catalog/metaFields/metaField"
@@ -45,7 +45,7 @@ class CatCatalog(XnatModel):
     """XSD type ``cat:catalog`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatCatalogColumns)
+        c: ClassVar[ColumnsOf[CatCatalogColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:catalog"
     xml_element: ClassVar[str | None] = "cat:Catalog"

@@ -27,7 +27,7 @@ class CatDcmCatalogDimensions(XnatModel):
     """XSD inline type ``cat:dcmCatalog_dimensions`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatDcmCatalogDimensionsColumns)
+        c: ClassVar[ColumnsOf[CatDcmCatalogDimensionsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:dcmCatalog_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/dimensions"
@@ -53,7 +53,7 @@ class CatDcmCatalogVoxelRes(XnatModel):
     """XSD inline type ``cat:dcmCatalog_voxelRes`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatDcmCatalogVoxelResColumns)
+        c: ClassVar[ColumnsOf[CatDcmCatalogVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:dcmCatalog_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}dcmCatalog/voxelRes"
@@ -79,7 +79,7 @@ class CatDcmCatalog(CatCatalog):
     """XSD type ``cat:dcmCatalog`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatDcmCatalogColumns)
+        c: ClassVar[ColumnsOf[CatDcmCatalogColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:dcmCatalog"
     xml_element: ClassVar[str | None] = "cat:DCMCatalog"

@@ -21,7 +21,7 @@ class CatDcmEntry(CatEntry):
     """XSD type ``cat:dcmEntry`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatDcmEntryColumns)
+        c: ClassVar[ColumnsOf[CatDcmEntryColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:dcmEntry"
     xml_element: ClassVar[str | None] = None

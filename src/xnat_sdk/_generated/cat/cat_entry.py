@@ -22,7 +22,7 @@ class CatEntryMetaFieldsMetaField(XnatModel):
     """XSD inline type ``cat:entry_metaField`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatEntryMetaFieldsMetaFieldColumns)
+        c: ClassVar[ColumnsOf[CatEntryMetaFieldsMetaFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:entry_metaField"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/catalog}entry/metaFields/metaField"
@@ -42,7 +42,7 @@ class CatEntry(XnatModel):
     """XSD type ``cat:entry`` (catalog/catalog.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CatEntryColumns)
+        c: ClassVar[ColumnsOf[CatEntryColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "cat:entry"
     xml_element: ClassVar[str | None] = "cat:Entry"

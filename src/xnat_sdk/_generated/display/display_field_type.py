@@ -39,7 +39,7 @@ class DisplayFieldTypeDisplayFieldElement(XnatModel):
     """XSD inline type ``display:FieldType_DisplayFieldElement`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeDisplayFieldElementColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeDisplayFieldElementColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_DisplayFieldElement"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/DisplayFieldElement"
@@ -76,7 +76,7 @@ class DisplayFieldTypeContent(XnatModel):
     """XSD inline type ``display:FieldType_Content`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeContentColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeContentColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_Content"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/Content"
@@ -96,7 +96,7 @@ class DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValue(XnatModel):
     """XSD inline type ``display:FieldType_HTML-Link_SecureLink_securityMappingValue`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValueColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeHTMLLinkSecureLinkSecurityMappingValueColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_SecureLink_securityMappingValue"
     xsd_key: ClassVar[str] = (
@@ -122,7 +122,7 @@ class DisplayFieldTypeHTMLLinkSecureLink(XnatModel):
     """XSD inline type ``display:FieldType_HTML-Link_SecureLink`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeHTMLLinkSecureLinkColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeHTMLLinkSecureLinkColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_SecureLink"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link/SecureLink"
@@ -155,7 +155,7 @@ class DisplayFieldTypeHTMLLinkPropertyInsertValue(XnatModel):
     """XSD inline type ``display:FieldType_HTML-Link_Property_InsertValue`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeHTMLLinkPropertyInsertValueColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeHTMLLinkPropertyInsertValueColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_Property_InsertValue"
     xsd_key: ClassVar[str] = (
@@ -177,7 +177,7 @@ class DisplayFieldTypeHTMLLinkProperty(XnatModel):
     """XSD inline type ``display:FieldType_HTML-Link_Property`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeHTMLLinkPropertyColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeHTMLLinkPropertyColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_HTML-Link_Property"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link/Property"
@@ -210,7 +210,7 @@ class DisplayFieldTypeHTMLLink(XnatModel):
     """XSD inline type ``display:FieldType_HTML-Link`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeHTMLLinkColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeHTMLLinkColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_HTML-Link"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Link"
@@ -246,7 +246,7 @@ class DisplayFieldTypeHTMLImage(XnatModel):
     """XSD inline type ``display:FieldType_HTML-Image`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeHTMLImageColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeHTMLImageColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType_HTML-Image"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/display}FieldType/HTML-Image"
@@ -266,7 +266,7 @@ class DisplayFieldType(XnatModel):
     """XSD type ``display:FieldType`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayFieldTypeColumns)
+        c: ClassVar[ColumnsOf[DisplayFieldTypeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:FieldType"
     xml_element: ClassVar[str | None] = None

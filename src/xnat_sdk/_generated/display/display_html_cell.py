@@ -20,7 +20,7 @@ class DisplayHTMLCell(XnatModel):
     """XSD type ``display:HTML-Cell`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplayHTMLCellColumns)
+        c: ClassVar[ColumnsOf[DisplayHTMLCellColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:HTML-Cell"
     xml_element: ClassVar[str | None] = None

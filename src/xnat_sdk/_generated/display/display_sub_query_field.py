@@ -25,7 +25,7 @@ class DisplaySubQueryFieldMappingColumnsMappingColumn(XnatModel):
     """XSD inline type ``display:SubQueryField_MappingColumn`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplaySubQueryFieldMappingColumnsMappingColumnColumns)
+        c: ClassVar[ColumnsOf[DisplaySubQueryFieldMappingColumnsMappingColumnColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:SubQueryField_MappingColumn"
     xsd_key: ClassVar[str] = (
@@ -51,7 +51,7 @@ class DisplaySubQueryField(DisplayFieldType):
     """XSD type ``display:SubQueryField`` (xdat/display.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DisplaySubQueryFieldColumns)
+        c: ClassVar[ColumnsOf[DisplaySubQueryFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "display:SubQueryField"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class IcrRoiCollectionData(ImageAssessorData):
     """XSD type ``icr:roiCollectionData`` (roi/roi.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(IcrRoiCollectionDataColumns)
+        c: ClassVar[ColumnsOf[IcrRoiCollectionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "icr:roiCollectionData"
     xml_element: ClassVar[str | None] = "icr:RoiCollection"

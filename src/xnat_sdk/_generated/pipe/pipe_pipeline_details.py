@@ -26,7 +26,7 @@ class PipePipelineDetailsParametersParameterValues(XnatModel):
     """XSD inline type ``pipe:pipelineDetails_parameter_values`` (pipeline/repository.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PipePipelineDetailsParametersParameterValuesColumns)
+        c: ClassVar[ColumnsOf[PipePipelineDetailsParametersParameterValuesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "pipe:pipelineDetails_parameter_values"
     xsd_key: ClassVar[str] = (
@@ -52,7 +52,7 @@ class PipePipelineDetailsParametersParameter(XnatModel):
     """XSD inline type ``pipe:pipelineDetails_parameter`` (pipeline/repository.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PipePipelineDetailsParametersParameterColumns)
+        c: ClassVar[ColumnsOf[PipePipelineDetailsParametersParameterColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "pipe:pipelineDetails_parameter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/pipe}pipelineDetails/parameters/parameter"
@@ -81,7 +81,7 @@ class PipePipelineDetails(XnatModel):
     """XSD type ``pipe:pipelineDetails`` (pipeline/repository.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PipePipelineDetailsColumns)
+        c: ClassVar[ColumnsOf[PipePipelineDetailsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "pipe:pipelineDetails"
     xml_element: ClassVar[str | None] = None

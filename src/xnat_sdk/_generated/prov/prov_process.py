@@ -21,7 +21,7 @@ class ProvProcess(XnatModel):
     """XSD type ``prov:process`` (birn/birnprov.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProvProcessColumns)
+        c: ClassVar[ColumnsOf[ProvProcessColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "prov:process"
     xml_element: ClassVar[str | None] = "prov:process"

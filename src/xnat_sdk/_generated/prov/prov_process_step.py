@@ -31,7 +31,7 @@ class ProvProcessStepProgram(XnatModel):
     """XSD inline type ``prov:processStep_program`` (birn/birnprov.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProvProcessStepProgramColumns)
+        c: ClassVar[ColumnsOf[ProvProcessStepProgramColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "prov:processStep_program"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/program"
@@ -54,7 +54,7 @@ class ProvProcessStepPlatform(XnatModel):
     """XSD inline type ``prov:processStep_platform`` (birn/birnprov.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProvProcessStepPlatformColumns)
+        c: ClassVar[ColumnsOf[ProvProcessStepPlatformColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "prov:processStep_platform"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/platform"
@@ -74,7 +74,7 @@ class ProvProcessStepCompiler(XnatModel):
     """XSD inline type ``prov:processStep_compiler`` (birn/birnprov.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProvProcessStepCompilerColumns)
+        c: ClassVar[ColumnsOf[ProvProcessStepCompilerColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "prov:processStep_compiler"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/compiler"
@@ -94,7 +94,7 @@ class ProvProcessStepLibrary(XnatModel):
     """XSD inline type ``prov:processStep_library`` (birn/birnprov.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProvProcessStepLibraryColumns)
+        c: ClassVar[ColumnsOf[ProvProcessStepLibraryColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "prov:processStep_library"
     xsd_key: ClassVar[str] = "{http://www.nbirn.net/prov}processStep/library"
@@ -114,7 +114,7 @@ class ProvProcessStep(XnatModel):
     """XSD type ``prov:processStep`` (birn/birnprov.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProvProcessStepColumns)
+        c: ClassVar[ColumnsOf[ProvProcessStepColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "prov:processStep"
     xml_element: ClassVar[str | None] = None

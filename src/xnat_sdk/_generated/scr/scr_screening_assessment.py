@@ -22,7 +22,7 @@ class ScrScreeningAssessment(ImageAssessorData):
     """XSD type ``scr:screeningAssessment`` (screening/screeningAssessment.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ScrScreeningAssessmentColumns)
+        c: ClassVar[ColumnsOf[ScrScreeningAssessmentColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "scr:screeningAssessment"
     xml_element: ClassVar[str | None] = "scr:ScreeningAssessment"

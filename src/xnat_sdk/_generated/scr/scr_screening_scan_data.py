@@ -20,7 +20,7 @@ class ScrScreeningScanData(XnatModel):
     """XSD type ``scr:screeningScanData`` (screening/screeningAssessment.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ScrScreeningScanDataColumns)
+        c: ClassVar[ColumnsOf[ScrScreeningScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "scr:screeningScanData"
     xml_element: ClassVar[str | None] = None

@@ -18,7 +18,7 @@ class ValAdditionalVal(XnatModel):
     """XSD type ``val:additionalVal`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValAdditionalValColumns)
+        c: ClassVar[ColumnsOf[ValAdditionalValColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:additionalVal"
     xml_element: ClassVar[str | None] = None

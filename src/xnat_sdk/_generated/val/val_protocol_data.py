@@ -37,7 +37,7 @@ class ValProtocolDataCheckConditionsCondition(XnatModel):
     """XSD inline type ``val:protocolData_check_condition`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataCheckConditionsConditionColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataCheckConditionsConditionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData_check_condition"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/conditions/condition"
@@ -66,7 +66,7 @@ class ValProtocolDataCheckCommentsComment(XnatModel):
     """XSD inline type ``val:protocolData_check_comment`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataCheckCommentsCommentColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataCheckCommentsCommentColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData_check_comment"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check/comments/comment"
@@ -91,7 +91,7 @@ class ValProtocolDataCheck(XnatModel):
     """XSD inline type ``val:protocolData_check`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataCheckColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataCheckColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData_check"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/check"
@@ -138,7 +138,7 @@ class ValProtocolDataScansScanCheckConditionsCondition(XnatModel):
     """XSD inline type ``val:protocolData_scan_check_condition`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataScansScanCheckConditionsConditionColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataScansScanCheckConditionsConditionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData_scan_check_condition"
     xsd_key: ClassVar[str] = (
@@ -169,7 +169,7 @@ class ValProtocolDataScansScanCheckCommentsComment(XnatModel):
     """XSD inline type ``val:protocolData_scan_check_comment`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataScansScanCheckCommentsCommentColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataScansScanCheckCommentsCommentColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData_scan_check_comment"
     xsd_key: ClassVar[str] = (
@@ -196,7 +196,7 @@ class ValProtocolDataScansScanCheck(XnatModel):
     """XSD inline type ``val:protocolData_scan_check`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataScansScanCheckColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataScansScanCheckColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData_scan_check"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/val}protocolData/scans/scan_check"
@@ -250,7 +250,7 @@ class ValProtocolData(ImageAssessorData):
     """XSD type ``val:protocolData`` (validation/protocolValidation.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValProtocolDataColumns)
+        c: ClassVar[ColumnsOf[ValProtocolDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "val:protocolData"
     xml_element: ClassVar[str | None] = "val:ProtocolVal"

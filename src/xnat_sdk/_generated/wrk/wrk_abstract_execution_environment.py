@@ -18,7 +18,7 @@ class WrkAbstractExecutionEnvironment(XnatModel):
     """XSD type ``wrk:abstractExecutionEnvironment`` (pipeline/workflow.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(WrkAbstractExecutionEnvironmentColumns)
+        c: ClassVar[ColumnsOf[WrkAbstractExecutionEnvironmentColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "wrk:abstractExecutionEnvironment"
     xml_element: ClassVar[str | None] = None

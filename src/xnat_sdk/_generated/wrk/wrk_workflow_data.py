@@ -24,7 +24,7 @@ class WrkWorkflowData(XnatModel):
     """XSD type ``wrk:workflowData`` (pipeline/workflow.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(WrkWorkflowDataColumns)
+        c: ClassVar[ColumnsOf[WrkWorkflowDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "wrk:workflowData"
     xml_element: ClassVar[str | None] = "wrk:Workflow"

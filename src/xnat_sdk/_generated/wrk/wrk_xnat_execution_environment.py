@@ -29,7 +29,7 @@ class WrkXnatExecutionEnvironmentParametersParameter(XnatModel):
     """XSD inline type ``wrk:xnatExecutionEnvironment_parameter`` (pipeline/workflow.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(WrkXnatExecutionEnvironmentParametersParameterColumns)
+        c: ClassVar[ColumnsOf[WrkXnatExecutionEnvironmentParametersParameterColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameter"
     xsd_key: ClassVar[str] = (
@@ -51,7 +51,7 @@ class WrkXnatExecutionEnvironmentParameterFile(XnatModel):
     """XSD inline type ``wrk:xnatExecutionEnvironment_parameterFile`` (pipeline/workflow.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(WrkXnatExecutionEnvironmentParameterFileColumns)
+        c: ClassVar[ColumnsOf[WrkXnatExecutionEnvironmentParameterFileColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment_parameterFile"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/workflow}xnatExecutionEnvironment/parameterFile"
@@ -71,7 +71,7 @@ class WrkXnatExecutionEnvironment(WrkAbstractExecutionEnvironment):
     """XSD type ``wrk:xnatExecutionEnvironment`` (pipeline/workflow.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(WrkXnatExecutionEnvironmentColumns)
+        c: ClassVar[ColumnsOf[WrkXnatExecutionEnvironmentColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "wrk:xnatExecutionEnvironment"
     xml_element: ClassVar[str | None] = None

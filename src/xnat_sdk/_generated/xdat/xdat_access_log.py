@@ -21,7 +21,7 @@ class XdatAccessLog(XnatModel):
     """XSD type ``xdat:access_log`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatAccessLogColumns)
+        c: ClassVar[ColumnsOf[XdatAccessLogColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:access_log"
     xml_element: ClassVar[str | None] = None

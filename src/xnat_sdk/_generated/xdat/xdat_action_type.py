@@ -20,7 +20,7 @@ class XdatActionType(XnatModel):
     """XSD type ``xdat:action_type`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatActionTypeColumns)
+        c: ClassVar[ColumnsOf[XdatActionTypeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:action_type"
     xml_element: ClassVar[str | None] = None

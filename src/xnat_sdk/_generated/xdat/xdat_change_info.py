@@ -22,7 +22,7 @@ class XdatChangeInfo(XnatModel):
     """XSD type ``xdat:change_info`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatChangeInfoColumns)
+        c: ClassVar[ColumnsOf[XdatChangeInfoColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:change_info"
     xml_element: ClassVar[str | None] = None

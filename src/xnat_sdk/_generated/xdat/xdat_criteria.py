@@ -20,7 +20,7 @@ class XdatCriteria(XnatModel):
     """XSD type ``xdat:criteria`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatCriteriaColumns)
+        c: ClassVar[ColumnsOf[XdatCriteriaColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:criteria"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class XdatCriteriaSet(XnatModel):
     """XSD type ``xdat:criteria_set`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatCriteriaSetColumns)
+        c: ClassVar[ColumnsOf[XdatCriteriaSetColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:criteria_set"
     xml_element: ClassVar[str | None] = None

@@ -20,7 +20,7 @@ class XdatElementActionType(XnatModel):
     """XSD type ``xdat:element_action_type`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatElementActionTypeColumns)
+        c: ClassVar[ColumnsOf[XdatElementActionTypeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:element_action_type"
     xml_element: ClassVar[str | None] = None

@@ -26,7 +26,7 @@ class XdatElementSecurityListingActionsListingAction(XnatModel):
     """XSD inline type ``xdat:element_security_listing_action`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatElementSecurityListingActionsListingActionColumns)
+        c: ClassVar[ColumnsOf[XdatElementSecurityListingActionsListingActionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:element_security_listing_action"
     xsd_key: ClassVar[str] = (
@@ -72,7 +72,7 @@ class XdatElementSecurity(XnatModel):
     """XSD type ``xdat:element_security`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatElementSecurityColumns)
+        c: ClassVar[ColumnsOf[XdatElementSecurityColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:element_security"
     xml_element: ClassVar[str | None] = None

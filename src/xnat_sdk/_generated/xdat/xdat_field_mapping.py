@@ -20,7 +20,7 @@ class XdatFieldMapping(XnatModel):
     """XSD type ``xdat:field_mapping`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatFieldMappingColumns)
+        c: ClassVar[ColumnsOf[XdatFieldMappingColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:field_mapping"
     xml_element: ClassVar[str | None] = None

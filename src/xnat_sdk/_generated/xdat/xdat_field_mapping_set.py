@@ -21,7 +21,7 @@ class XdatFieldMappingSet(XnatModel):
     """XSD type ``xdat:field_mapping_set`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatFieldMappingSetColumns)
+        c: ClassVar[ColumnsOf[XdatFieldMappingSetColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:field_mapping_set"
     xml_element: ClassVar[str | None] = None

@@ -22,7 +22,7 @@ class XdatHistory(XnatModel):
     """XSD type ``xdat:history`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatHistoryColumns)
+        c: ClassVar[ColumnsOf[XdatHistoryColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:history"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class XdatInfoEntry(XnatModel):
     """XSD type ``xdat:infoEntry`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatInfoEntryColumns)
+        c: ClassVar[ColumnsOf[XdatInfoEntryColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:infoEntry"
     xml_element: ClassVar[str | None] = "xdat:Info"

@@ -22,7 +22,7 @@ class XdatMetaData(XnatModel):
     """XSD type ``xdat:meta_data`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatMetaDataColumns)
+        c: ClassVar[ColumnsOf[XdatMetaDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:meta_data"
     xml_element: ClassVar[str | None] = None

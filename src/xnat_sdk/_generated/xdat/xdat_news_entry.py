@@ -21,7 +21,7 @@ class XdatNewsEntry(XnatModel):
     """XSD type ``xdat:newsEntry`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatNewsEntryColumns)
+        c: ClassVar[ColumnsOf[XdatNewsEntryColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:newsEntry"
     xml_element: ClassVar[str | None] = "xdat:News"

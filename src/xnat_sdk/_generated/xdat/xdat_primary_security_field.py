@@ -20,7 +20,7 @@ class XdatPrimarySecurityField(XnatModel):
     """XSD type ``xdat:primary_security_field`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatPrimarySecurityFieldColumns)
+        c: ClassVar[ColumnsOf[XdatPrimarySecurityFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:primary_security_field"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class XdatRoleType(XnatModel):
     """XSD type ``xdat:role_type`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatRoleTypeColumns)
+        c: ClassVar[ColumnsOf[XdatRoleTypeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:role_type"
     xml_element: ClassVar[str | None] = None

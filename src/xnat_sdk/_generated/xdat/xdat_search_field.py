@@ -20,7 +20,7 @@ class XdatSearchField(XnatModel):
     """XSD type ``xdat:search_field`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatSearchFieldColumns)
+        c: ClassVar[ColumnsOf[XdatSearchFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:search_field"
     xml_element: ClassVar[str | None] = None

@@ -28,7 +28,7 @@ class XdatStoredSearchSortBy(XnatModel):
     """XSD inline type ``xdat:stored_search_sort_by`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatStoredSearchSortByColumns)
+        c: ClassVar[ColumnsOf[XdatStoredSearchSortByColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:stored_search_sort_by"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/sort_by"
@@ -50,7 +50,7 @@ class XdatStoredSearchAllowedUser(XnatModel):
     """XSD inline type ``xdat:stored_search_allowed_user`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatStoredSearchAllowedUserColumns)
+        c: ClassVar[ColumnsOf[XdatStoredSearchAllowedUserColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:stored_search_allowed_user"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}stored_search/allowed_user"
@@ -65,7 +65,7 @@ class XdatStoredSearch(XnatModel):
     """XSD type ``xdat:stored_search`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatStoredSearchColumns)
+        c: ClassVar[ColumnsOf[XdatStoredSearchColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:stored_search"
     xml_element: ClassVar[str | None] = "xdat:bundle"

@@ -30,7 +30,7 @@ class XdatUserPrimaryPassword(XnatModel):
     """XSD inline type ``xdat:user_primary_password`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserPrimaryPasswordColumns)
+        c: ClassVar[ColumnsOf[XdatUserPrimaryPasswordColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:user_primary_password"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/primary_password"
@@ -52,7 +52,7 @@ class XdatUserElementAccessSecondaryPassword(XnatModel):
     """XSD inline type ``xdat:user_element_access_secondary_password`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserElementAccessSecondaryPasswordColumns)
+        c: ClassVar[ColumnsOf[XdatUserElementAccessSecondaryPasswordColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:user_element_access_secondary_password"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access/secondary_password"
@@ -74,7 +74,7 @@ class XdatUserElementAccess(XnatModel):
     """XSD inline type ``xdat:user_element_access`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserElementAccessColumns)
+        c: ClassVar[ColumnsOf[XdatUserElementAccessColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:user_element_access"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}user/element_access"
@@ -114,7 +114,7 @@ class XdatUser(XnatModel):
     """XSD type ``xdat:user`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserColumns)
+        c: ClassVar[ColumnsOf[XdatUserColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:user"
     xml_element: ClassVar[str | None] = "xdat:XDATUser"

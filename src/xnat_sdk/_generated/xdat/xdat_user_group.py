@@ -27,7 +27,7 @@ class XdatUserGroupElementAccessSecondaryPassword(XnatModel):
     """XSD inline type ``xdat:userGroup_element_access_secondary_password`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserGroupElementAccessSecondaryPasswordColumns)
+        c: ClassVar[ColumnsOf[XdatUserGroupElementAccessSecondaryPasswordColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:userGroup_element_access_secondary_password"
     xsd_key: ClassVar[str] = (
@@ -51,7 +51,7 @@ class XdatUserGroupElementAccess(XnatModel):
     """XSD inline type ``xdat:userGroup_element_access`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserGroupElementAccessColumns)
+        c: ClassVar[ColumnsOf[XdatUserGroupElementAccessColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:userGroup_element_access"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/security}userGroup/element_access"
@@ -91,7 +91,7 @@ class XdatUserGroup(XnatModel):
     """XSD type ``xdat:userGroup`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserGroupColumns)
+        c: ClassVar[ColumnsOf[XdatUserGroupColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:userGroup"
     xml_element: ClassVar[str | None] = "xdat:UserGroup"

@@ -22,7 +22,7 @@ class XdatUserLogin(XnatModel):
     """XSD type ``xdat:user_login`` (security/security.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XdatUserLoginColumns)
+        c: ClassVar[ColumnsOf[XdatUserLoginColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xdat:user_login"
     xml_element: ClassVar[str | None] = None

@@ -18,7 +18,7 @@ class AbstractDemographicData(XnatModel):
     """XSD type ``xnat:abstractDemographicData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractDemographicDataColumns)
+        c: ClassVar[ColumnsOf[AbstractDemographicDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractDemographicData"
     xml_element: ClassVar[str | None] = None

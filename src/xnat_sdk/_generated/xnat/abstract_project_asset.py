@@ -25,7 +25,7 @@ class AbstractProjectAsset(GenericData):
     Abstract in XNAT: stored only as one of its subtypes."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractProjectAssetColumns)
+        c: ClassVar[ColumnsOf[AbstractProjectAssetColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractProjectAsset"
     xml_element: ClassVar[str | None] = None

@@ -20,7 +20,7 @@ class AbstractProtocol(XnatModel):
     """XSD type ``xnat:abstractProtocol`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractProtocolColumns)
+        c: ClassVar[ColumnsOf[AbstractProtocolColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractProtocol"
     xml_element: ClassVar[str | None] = None

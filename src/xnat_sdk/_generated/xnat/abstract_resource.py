@@ -27,7 +27,7 @@ class AbstractResourceTagsTag(XnatModel):
     """XSD inline type ``xnat:abstractResource_tag`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractResourceTagsTagColumns)
+        c: ClassVar[ColumnsOf[AbstractResourceTagsTagColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractResource_tag"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}abstractResource/tags/tag"
@@ -49,7 +49,7 @@ class AbstractResource(XnatModel, ResourceBehaviour):
     Abstract in XNAT: stored only as one of its subtypes."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractResourceColumns)
+        c: ClassVar[ColumnsOf[AbstractResourceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractResource"
     xml_element: ClassVar[str | None] = None

@@ -18,7 +18,7 @@ class AbstractStatistics(XnatModel):
     """XSD type ``xnat:abstractStatistics`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractStatisticsColumns)
+        c: ClassVar[ColumnsOf[AbstractStatisticsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractStatistics"
     xml_element: ClassVar[str | None] = None

@@ -18,7 +18,7 @@ class AbstractSubjectMetadata(XnatModel):
     """XSD type ``xnat:abstractSubjectMetadata`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AbstractSubjectMetadataColumns)
+        c: ClassVar[ColumnsOf[AbstractSubjectMetadataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:abstractSubjectMetadata"
     xml_element: ClassVar[str | None] = None

@@ -20,7 +20,7 @@ class AddField(XnatModel):
     """XSD type ``xnat:addField`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AddFieldColumns)
+        c: ClassVar[ColumnsOf[AddFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:addField"
     xml_element: ClassVar[str | None] = None

@@ -23,7 +23,7 @@ class Algorithm(XnatModel):
     Contains algorithm identification attributes as defined in DICOM part 3, 10.16: http://dicom.nema.org/medical/Dicom/2015b/output/chtml/part03/sect_10.16.html Where: * family (0066,002F) * name (0066,0036) * version (0066,0031) * source (0024,0202) * parameters (0066,0032) * nameCode (0066,0030)"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(AlgorithmColumns)
+        c: ClassVar[ColumnsOf[AlgorithmColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:algorithm"
     xml_element: ClassVar[str | None] = "xnat:Algorithm"

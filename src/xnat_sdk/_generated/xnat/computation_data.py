@@ -20,7 +20,7 @@ class ComputationData(XnatModel):
     """XSD type ``xnat:computationData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ComputationDataColumns)
+        c: ClassVar[ColumnsOf[ComputationDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:computationData"
     xml_element: ClassVar[str | None] = None

@@ -22,7 +22,7 @@ class ContrastBolus(XnatModel):
     Description of contrast/bolus used for image acquisition"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ContrastBolusColumns)
+        c: ClassVar[ColumnsOf[ContrastBolusColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:contrastBolus"
     xml_element: ClassVar[str | None] = None

@@ -24,7 +24,7 @@ class CrScanData(ImageScanData):
     Computed Radiography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CrScanDataColumns)
+        c: ClassVar[ColumnsOf[CrScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:crScanData"
     xml_element: ClassVar[str | None] = "xnat:CRScan"

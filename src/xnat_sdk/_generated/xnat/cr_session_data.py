@@ -21,7 +21,7 @@ class CrSessionData(ImageSessionData):
     Computed Radiography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CrSessionDataColumns)
+        c: ClassVar[ColumnsOf[CrSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:crSessionData"
     xml_element: ClassVar[str | None] = "xnat:CRSession"

@@ -21,7 +21,7 @@ class CtQcScanData(QcScanData):
     """XSD type ``xnat:ctQcScanData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtQcScanDataColumns)
+        c: ClassVar[ColumnsOf[CtQcScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctQcScanData"
     xml_element: ClassVar[str | None] = None

@@ -41,7 +41,7 @@ class CtScanDataParametersVoxelRes(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersVoxelResColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/voxelRes"
@@ -67,7 +67,7 @@ class CtScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersFovColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersFovColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/fov"
@@ -87,7 +87,7 @@ class CtScanDataParametersRescale(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_rescale`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersRescaleColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersRescaleColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_rescale"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/rescale"
@@ -107,7 +107,7 @@ class CtScanDataParametersCollimationWidth(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_collimationWidth`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersCollimationWidthColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersCollimationWidthColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_collimationWidth"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/collimationWidth"
@@ -132,7 +132,7 @@ class CtScanDataParametersEstimatedDoseSaving(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_estimatedDoseSaving`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersEstimatedDoseSavingColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersEstimatedDoseSavingColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_estimatedDoseSaving"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/estimatedDoseSaving"
@@ -154,7 +154,7 @@ class CtScanDataParametersDerivation(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters_derivation`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersDerivationColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersDerivationColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters_derivation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters/derivation"
@@ -169,7 +169,7 @@ class CtScanDataParameters(XnatModel):
     """XSD inline type ``xnat:ctScanData_parameters`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataParametersColumns)
+        c: ClassVar[ColumnsOf[CtScanDataParametersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/parameters"
@@ -421,7 +421,7 @@ class CtScanDataDcmValidation(XnatModel):
     """XSD inline type ``xnat:ctScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataDcmValidationColumns)
+        c: ClassVar[ColumnsOf[CtScanDataDcmValidationColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData_dcmValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}ctScanData/dcmValidation"
@@ -443,7 +443,7 @@ class CtScanData(ImageScanData):
     An individual CT scan sequence"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtScanDataColumns)
+        c: ClassVar[ColumnsOf[CtScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctScanData"
     xml_element: ClassVar[str | None] = "xnat:CTScan"

@@ -21,7 +21,7 @@ class CtSessionData(ImageSessionData):
     An event in which CT scans are obtained on a subject"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(CtSessionDataColumns)
+        c: ClassVar[ColumnsOf[CtSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ctSessionData"
     xml_element: ClassVar[str | None] = "xnat:CTSession"

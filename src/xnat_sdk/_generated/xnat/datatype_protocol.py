@@ -22,7 +22,7 @@ class DatatypeProtocol(AbstractProtocol):
     """XSD type ``xnat:datatypeProtocol`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DatatypeProtocolColumns)
+        c: ClassVar[ColumnsOf[DatatypeProtocolColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:datatypeProtocol"
     xml_element: ClassVar[str | None] = None

@@ -28,7 +28,7 @@ class DemographicDataWeight(XnatModel):
     """XSD inline type ``xnat:demographicData_weight`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DemographicDataWeightColumns)
+        c: ClassVar[ColumnsOf[DemographicDataWeightColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:demographicData_weight"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/weight"
@@ -48,7 +48,7 @@ class DemographicDataHeight(XnatModel):
     """XSD inline type ``xnat:demographicData_height`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DemographicDataHeightColumns)
+        c: ClassVar[ColumnsOf[DemographicDataHeightColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:demographicData_height"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}demographicData/height"
@@ -68,7 +68,7 @@ class DemographicData(AbstractDemographicData):
     """XSD type ``xnat:demographicData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DemographicDataColumns)
+        c: ClassVar[ColumnsOf[DemographicDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:demographicData"
     xml_element: ClassVar[str | None] = None

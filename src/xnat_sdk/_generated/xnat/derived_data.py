@@ -24,7 +24,7 @@ class DerivedData(ExperimentData):
     A processing event in which data is analyzed"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DerivedDataColumns)
+        c: ClassVar[ColumnsOf[DerivedDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:derivedData"
     xml_element: ClassVar[str | None] = None

@@ -22,7 +22,7 @@ class DicomCodedValue(XnatModel):
     Represents a coded value used by DICOM to store flexibly defined data as defined in DICOM part 3, 8.8: http://dicom.nema.org/medical/Dicom/2015b/output/chtml/part03/sect_8.8.html Where: * value is (0008,0100), (0008,0119), (0008,0120) * designator is (0008,0102) * version is (0008,0103) * meaning is (0008,0104)"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DicomCodedValueColumns)
+        c: ClassVar[ColumnsOf[DicomCodedValueColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dicomCodedValue"
     xml_element: ClassVar[str | None] = "xnat:DicomCodedValue"

@@ -29,7 +29,7 @@ class DicomSeriesDimensions(XnatModel):
     """XSD inline type ``xnat:dicomSeries_dimensions`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DicomSeriesDimensionsColumns)
+        c: ClassVar[ColumnsOf[DicomSeriesDimensionsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/dimensions"
@@ -55,7 +55,7 @@ class DicomSeriesVoxelRes(XnatModel):
     """XSD inline type ``xnat:dicomSeries_voxelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DicomSeriesVoxelResColumns)
+        c: ClassVar[ColumnsOf[DicomSeriesVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/voxelRes"
@@ -81,7 +81,7 @@ class DicomSeriesImageSetImage(XnatModel):
     """XSD inline type ``xnat:dicomSeries_image`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DicomSeriesImageSetImageColumns)
+        c: ClassVar[ColumnsOf[DicomSeriesImageSetImageColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries_image"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}dicomSeries/imageSet/image"
@@ -108,7 +108,7 @@ class DicomSeries(AbstractResource):
     """XSD type ``xnat:dicomSeries`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DicomSeriesColumns)
+        c: ClassVar[ColumnsOf[DicomSeriesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dicomSeries"
     xml_element: ClassVar[str | None] = None

@@ -24,7 +24,7 @@ class Dx3DCraniofacialScanData(ImageScanData):
     X-Ray 3D Craniofacial Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(Dx3DCraniofacialScanDataColumns)
+        c: ClassVar[ColumnsOf[Dx3DCraniofacialScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dx3DCraniofacialScanData"
     xml_element: ClassVar[str | None] = "xnat:DX3DCraniofacialScan"

@@ -21,7 +21,7 @@ class Dx3DCraniofacialSessionData(ImageSessionData):
     X-Ray 3D Craniofacial Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(Dx3DCraniofacialSessionDataColumns)
+        c: ClassVar[ColumnsOf[Dx3DCraniofacialSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dx3DCraniofacialSessionData"
     xml_element: ClassVar[str | None] = "xnat:DX3DCraniofacialSession"

@@ -24,7 +24,7 @@ class DxScanData(ImageScanData):
     Digital Radiography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DxScanDataColumns)
+        c: ClassVar[ColumnsOf[DxScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dxScanData"
     xml_element: ClassVar[str | None] = "xnat:DXScan"

@@ -21,7 +21,7 @@ class DxSessionData(ImageSessionData):
     An event in which Digital Radiography scans are obtained on a subject"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(DxSessionDataColumns)
+        c: ClassVar[ColumnsOf[DxSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:dxSessionData"
     xml_element: ClassVar[str | None] = "xnat:DXSession"

@@ -24,7 +24,7 @@ class EcgScanData(ImageScanData):
     Electrocardiography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EcgScanDataColumns)
+        c: ClassVar[ColumnsOf[EcgScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ecgScanData"
     xml_element: ClassVar[str | None] = "xnat:ECGScan"

@@ -21,7 +21,7 @@ class EcgSessionData(ImageSessionData):
     Electrocardiography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EcgSessionDataColumns)
+        c: ClassVar[ColumnsOf[EcgSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ecgSessionData"
     xml_element: ClassVar[str | None] = "xnat:ECGSession"

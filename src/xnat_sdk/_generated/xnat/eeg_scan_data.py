@@ -34,7 +34,7 @@ class EegScanDataParametersDataRecord(XnatModel):
     """XSD inline type ``xnat:eegScanData_parameters_dataRecord`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegScanDataParametersDataRecordColumns)
+        c: ClassVar[ColumnsOf[EegScanDataParametersDataRecordColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_parameters_dataRecord"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters/dataRecord"
@@ -54,7 +54,7 @@ class EegScanDataParameters(XnatModel):
     """XSD inline type ``xnat:eegScanData_parameters`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegScanDataParametersColumns)
+        c: ClassVar[ColumnsOf[EegScanDataParametersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/parameters"
@@ -96,7 +96,7 @@ class EegScanDataChannelsChannel(XnatModel):
     """XSD inline type ``xnat:eegScanData_channel`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegScanDataChannelsChannelColumns)
+        c: ClassVar[ColumnsOf[EegScanDataChannelsChannelColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_channel"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/channels/channel"
@@ -129,7 +129,7 @@ class EegScanDataSoftwareFiltersImpedancesImpedance(XnatModel):
     """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances_impedance`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegScanDataSoftwareFiltersImpedancesImpedanceColumns)
+        c: ClassVar[ColumnsOf[EegScanDataSoftwareFiltersImpedancesImpedanceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances_impedance"
     xsd_key: ClassVar[str] = (
@@ -151,7 +151,7 @@ class EegScanDataSoftwareFiltersImpedances(XnatModel):
     """XSD inline type ``xnat:eegScanData_softwareFiltersImpedances`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegScanDataSoftwareFiltersImpedancesColumns)
+        c: ClassVar[ColumnsOf[EegScanDataSoftwareFiltersImpedancesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegScanData_softwareFiltersImpedances"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegScanData/softwareFiltersImpedances"
@@ -181,7 +181,7 @@ class EegScanData(ImageScanData):
     An individual EEG scan sequence"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegScanDataColumns)
+        c: ClassVar[ColumnsOf[EegScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegScanData"
     xml_element: ClassVar[str | None] = "xnat:EEGScan"

@@ -27,7 +27,7 @@ class EegSessionDataSamplingRate(XnatModel):
     """XSD inline type ``xnat:eegSessionData_samplingRate`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegSessionDataSamplingRateColumns)
+        c: ClassVar[ColumnsOf[EegSessionDataSamplingRateColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingRate"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingRate"
@@ -47,7 +47,7 @@ class EegSessionDataSamplingInterval(XnatModel):
     """XSD inline type ``xnat:eegSessionData_samplingInterval`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegSessionDataSamplingIntervalColumns)
+        c: ClassVar[ColumnsOf[EegSessionDataSamplingIntervalColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegSessionData_samplingInterval"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}eegSessionData/samplingInterval"
@@ -69,7 +69,7 @@ class EegSessionData(ImageSessionData):
     Electroencephalography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EegSessionDataColumns)
+        c: ClassVar[ColumnsOf[EegSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:eegSessionData"
     xml_element: ClassVar[str | None] = "xnat:EEGSession"

@@ -24,7 +24,7 @@ class EpsScanData(ImageScanData):
     Cardiac Electrophysiology Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EpsScanDataColumns)
+        c: ClassVar[ColumnsOf[EpsScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:epsScanData"
     xml_element: ClassVar[str | None] = "xnat:EPSScan"

@@ -21,7 +21,7 @@ class EpsSessionData(ImageSessionData):
     Cardiac Electrophysiology Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EpsSessionDataColumns)
+        c: ClassVar[ColumnsOf[EpsSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:epsSessionData"
     xml_element: ClassVar[str | None] = "xnat:EPSSession"

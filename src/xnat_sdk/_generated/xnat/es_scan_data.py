@@ -24,7 +24,7 @@ class EsScanData(ImageScanData):
     Visible Light Endoscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EsScanDataColumns)
+        c: ClassVar[ColumnsOf[EsScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:esScanData"
     xml_element: ClassVar[str | None] = "xnat:ESScan"

@@ -21,7 +21,7 @@ class EsSessionData(ImageSessionData):
     Visible Light Endoscopy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EsSessionDataColumns)
+        c: ClassVar[ColumnsOf[EsSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:esSessionData"
     xml_element: ClassVar[str | None] = "xnat:ESSession"

@@ -24,7 +24,7 @@ class EsvScanData(ImageScanData):
     Video Endoscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EsvScanDataColumns)
+        c: ClassVar[ColumnsOf[EsvScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:esvScanData"
     xml_element: ClassVar[str | None] = "xnat:ESVScan"

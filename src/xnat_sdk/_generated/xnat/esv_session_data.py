@@ -21,7 +21,7 @@ class EsvSessionData(ImageSessionData):
     Video Endoscopy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(EsvSessionDataColumns)
+        c: ClassVar[ColumnsOf[EsvSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:esvSessionData"
     xml_element: ClassVar[str | None] = "xnat:ESVSession"

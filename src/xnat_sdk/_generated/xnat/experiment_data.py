@@ -34,7 +34,7 @@ class ExperimentDataSharingShare(XnatModel):
     """XSD inline type ``xnat:experimentData_share`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ExperimentDataSharingShareColumns)
+        c: ClassVar[ColumnsOf[ExperimentDataSharingShareColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:experimentData_share"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/sharing/share"
@@ -63,7 +63,7 @@ class ExperimentDataDelay(XnatModel):
     """XSD inline type ``xnat:experimentData_delay`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ExperimentDataDelayColumns)
+        c: ClassVar[ColumnsOf[ExperimentDataDelayColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:experimentData_delay"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/delay"
@@ -83,7 +83,7 @@ class ExperimentDataFieldsField(XnatModel):
     """XSD inline type ``xnat:experimentData_field`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ExperimentDataFieldsFieldColumns)
+        c: ClassVar[ColumnsOf[ExperimentDataFieldsFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:experimentData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}experimentData/fields/field"
@@ -105,7 +105,7 @@ class ExperimentData(XnatModel, ExperimentBehaviour):
     A specific individual event in which primary data is obtained"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ExperimentDataColumns)
+        c: ClassVar[ColumnsOf[ExperimentDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:experimentData"
     xml_element: ClassVar[str | None] = None

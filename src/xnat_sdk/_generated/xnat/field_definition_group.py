@@ -26,7 +26,7 @@ class FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValue(XnatModel):
     """XSD inline type ``xnat:fieldDefinitionGroup_field_possibleValue`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValueColumns)
+        c: ClassVar[ColumnsOf[FieldDefinitionGroupFieldsFieldPossibleValuesPossibleValueColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field_possibleValue"
     xsd_key: ClassVar[str] = (
@@ -48,7 +48,7 @@ class FieldDefinitionGroupFieldsField(XnatModel):
     """XSD inline type ``xnat:fieldDefinitionGroup_field`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(FieldDefinitionGroupFieldsFieldColumns)
+        c: ClassVar[ColumnsOf[FieldDefinitionGroupFieldsFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}fieldDefinitionGroup/fields/field"
@@ -99,7 +99,7 @@ class FieldDefinitionGroup(XnatModel):
     """XSD type ``xnat:fieldDefinitionGroup`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(FieldDefinitionGroupColumns)
+        c: ClassVar[ColumnsOf[FieldDefinitionGroupColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:fieldDefinitionGroup"
     xml_element: ClassVar[str | None] = "xnat:FieldDefinitionGroup"

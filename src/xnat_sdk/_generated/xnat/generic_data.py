@@ -19,7 +19,7 @@ class GenericData(ExperimentData):
     """XSD type ``xnat:genericData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(GenericDataColumns)
+        c: ClassVar[ColumnsOf[GenericDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:genericData"
     xml_element: ClassVar[str | None] = "xnat:Generic"

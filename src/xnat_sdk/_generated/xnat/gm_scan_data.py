@@ -24,7 +24,7 @@ class GmScanData(ImageScanData):
     Visible Light Microscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(GmScanDataColumns)
+        c: ClassVar[ColumnsOf[GmScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:gmScanData"
     xml_element: ClassVar[str | None] = "xnat:GMScan"

@@ -21,7 +21,7 @@ class GmSessionData(ImageSessionData):
     Visible Light Microscopy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(GmSessionDataColumns)
+        c: ClassVar[ColumnsOf[GmSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:gmSessionData"
     xml_element: ClassVar[str | None] = "xnat:GMSession"

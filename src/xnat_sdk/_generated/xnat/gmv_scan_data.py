@@ -24,7 +24,7 @@ class GmvScanData(ImageScanData):
     Video Microscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(GmvScanDataColumns)
+        c: ClassVar[ColumnsOf[GmvScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:gmvScanData"
     xml_element: ClassVar[str | None] = "xnat:GMVScan"

@@ -21,7 +21,7 @@ class GmvSessionData(ImageSessionData):
     Video Microscopy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(GmvSessionDataColumns)
+        c: ClassVar[ColumnsOf[GmvSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:gmvSessionData"
     xml_element: ClassVar[str | None] = "xnat:GMVSession"

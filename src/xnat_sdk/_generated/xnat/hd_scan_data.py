@@ -24,7 +24,7 @@ class HdScanData(ImageScanData):
     Hemodynamic Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(HdScanDataColumns)
+        c: ClassVar[ColumnsOf[HdScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:hdScanData"
     xml_element: ClassVar[str | None] = "xnat:HDScan"

@@ -21,7 +21,7 @@ class HdSessionData(ImageSessionData):
     Hemodynamic Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(HdSessionDataColumns)
+        c: ClassVar[ColumnsOf[HdSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:hdSessionData"
     xml_element: ClassVar[str | None] = "xnat:HDSession"

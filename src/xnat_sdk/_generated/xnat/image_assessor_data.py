@@ -25,7 +25,7 @@ class ImageAssessorData(DerivedData):
     A processing event in which primary or derived image data is analyzed"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageAssessorDataColumns)
+        c: ClassVar[ColumnsOf[ImageAssessorDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageAssessorData"
     xml_element: ClassVar[str | None] = None

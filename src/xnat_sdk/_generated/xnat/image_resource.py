@@ -27,7 +27,7 @@ class ImageResourceDimensions(XnatModel):
     """XSD inline type ``xnat:imageResource_dimensions`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageResourceDimensionsColumns)
+        c: ClassVar[ColumnsOf[ImageResourceDimensionsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageResource_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource/dimensions"
@@ -53,7 +53,7 @@ class ImageResourceVoxelRes(XnatModel):
     """XSD inline type ``xnat:imageResource_voxelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageResourceVoxelResColumns)
+        c: ClassVar[ColumnsOf[ImageResourceVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageResource_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResource/voxelRes"
@@ -79,7 +79,7 @@ class ImageResource(Resource):
     """XSD type ``xnat:imageResource`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageResourceColumns)
+        c: ClassVar[ColumnsOf[ImageResourceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageResource"
     xml_element: ClassVar[str | None] = None

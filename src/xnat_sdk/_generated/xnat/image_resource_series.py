@@ -27,7 +27,7 @@ class ImageResourceSeriesDimensions(XnatModel):
     """XSD inline type ``xnat:imageResourceSeries_dimensions`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageResourceSeriesDimensionsColumns)
+        c: ClassVar[ColumnsOf[ImageResourceSeriesDimensionsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries/dimensions"
@@ -53,7 +53,7 @@ class ImageResourceSeriesVoxelRes(XnatModel):
     """XSD inline type ``xnat:imageResourceSeries_voxelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageResourceSeriesVoxelResColumns)
+        c: ClassVar[ColumnsOf[ImageResourceSeriesVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageResourceSeries/voxelRes"
@@ -79,7 +79,7 @@ class ImageResourceSeries(ResourceSeries):
     """XSD type ``xnat:imageResourceSeries`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageResourceSeriesColumns)
+        c: ClassVar[ColumnsOf[ImageResourceSeriesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageResourceSeries"
     xml_element: ClassVar[str | None] = None

@@ -31,7 +31,7 @@ class ImageScanDataSharingShare(XnatModel):
     """XSD inline type ``xnat:imageScanData_share`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageScanDataSharingShareColumns)
+        c: ClassVar[ColumnsOf[ImageScanDataSharingShareColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageScanData_share"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/sharing/share"
@@ -54,7 +54,7 @@ class ImageScanDataScanner(XnatModel):
     """XSD inline type ``xnat:imageScanData_scanner`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageScanDataScannerColumns)
+        c: ClassVar[ColumnsOf[ImageScanDataScannerColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageScanData_scanner"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageScanData/scanner"
@@ -84,7 +84,7 @@ class ImageScanData(XnatModel, ScanBehaviour):
     Information about an individual image scan sequence"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageScanDataColumns)
+        c: ClassVar[ColumnsOf[ImageScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageScanData"
     xml_element: ClassVar[str | None] = None

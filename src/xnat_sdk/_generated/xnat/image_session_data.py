@@ -32,7 +32,7 @@ class ImageSessionDataScanner(XnatModel):
     """XSD inline type ``xnat:imageSessionData_scanner`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageSessionDataScannerColumns)
+        c: ClassVar[ColumnsOf[ImageSessionDataScannerColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageSessionData_scanner"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}imageSessionData/scanner"
@@ -55,7 +55,7 @@ class ImageSessionData(SubjectAssessorData, ImageSessionBehaviour):
     """XSD type ``xnat:imageSessionData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ImageSessionDataColumns)
+        c: ClassVar[ColumnsOf[ImageSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:imageSessionData"
     xml_element: ClassVar[str | None] = None

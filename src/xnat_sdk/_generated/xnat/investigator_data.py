@@ -22,7 +22,7 @@ class InvestigatorData(XnatModel):
     An individual who maintains authority over experimental data"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(InvestigatorDataColumns)
+        c: ClassVar[ColumnsOf[InvestigatorDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:investigatorData"
     xml_element: ClassVar[str | None] = "xnat:Investigator"

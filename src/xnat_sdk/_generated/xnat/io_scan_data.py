@@ -24,7 +24,7 @@ class IoScanData(ImageScanData):
     Intraoral Radiography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(IoScanDataColumns)
+        c: ClassVar[ColumnsOf[IoScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ioScanData"
     xml_element: ClassVar[str | None] = "xnat:IOScan"

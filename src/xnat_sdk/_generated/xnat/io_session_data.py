@@ -21,7 +21,7 @@ class IoSessionData(ImageSessionData):
     Intraoral Radiography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(IoSessionDataColumns)
+        c: ClassVar[ColumnsOf[IoSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:ioSessionData"
     xml_element: ClassVar[str | None] = "xnat:IOSession"

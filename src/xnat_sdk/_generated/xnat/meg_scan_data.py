@@ -24,7 +24,7 @@ class MegScanData(ImageScanData):
     Magnetoencephalography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MegScanDataColumns)
+        c: ClassVar[ColumnsOf[MegScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:megScanData"
     xml_element: ClassVar[str | None] = "xnat:MEGScan"

@@ -21,7 +21,7 @@ class MegSessionData(ImageSessionData):
     Magnetoencephalography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MegSessionDataColumns)
+        c: ClassVar[ColumnsOf[MegSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:megSessionData"
     xml_element: ClassVar[str | None] = "xnat:MEGSession"

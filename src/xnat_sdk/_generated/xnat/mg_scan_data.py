@@ -24,7 +24,7 @@ class MgScanData(ImageScanData):
     Digital Mammography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MgScanDataColumns)
+        c: ClassVar[ColumnsOf[MgScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mgScanData"
     xml_element: ClassVar[str | None] = "xnat:MGScan"

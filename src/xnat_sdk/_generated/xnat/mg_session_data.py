@@ -21,7 +21,7 @@ class MgSessionData(ImageSessionData):
     Digital Mammography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MgSessionDataColumns)
+        c: ClassVar[ColumnsOf[MgSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mgSessionData"
     xml_element: ClassVar[str | None] = "xnat:MGSession"

@@ -21,7 +21,7 @@ class MrAssessorData(ImageAssessorData):
     A processing event in which primary or derived MR data is analyzed"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrAssessorDataColumns)
+        c: ClassVar[ColumnsOf[MrAssessorDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrAssessorData"
     xml_element: ClassVar[str | None] = None

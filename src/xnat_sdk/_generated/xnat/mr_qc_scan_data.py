@@ -21,7 +21,7 @@ class MrQcScanData(QcScanData):
     """XSD type ``xnat:mrQcScanData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrQcScanDataColumns)
+        c: ClassVar[ColumnsOf[MrQcScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrQcScanData"
     xml_element: ClassVar[str | None] = None

@@ -38,7 +38,7 @@ class MrScanDataParametersVoxelRes(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataParametersVoxelResColumns)
+        c: ClassVar[ColumnsOf[MrScanDataParametersVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/voxelRes"
@@ -64,7 +64,7 @@ class MrScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataParametersFovColumns)
+        c: ClassVar[ColumnsOf[MrScanDataParametersFovColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/fov"
@@ -84,7 +84,7 @@ class MrScanDataParametersMatrix(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_matrix`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataParametersMatrixColumns)
+        c: ClassVar[ColumnsOf[MrScanDataParametersMatrixColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_matrix"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/matrix"
@@ -104,7 +104,7 @@ class MrScanDataParametersDiffusion(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_diffusion`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataParametersDiffusionColumns)
+        c: ClassVar[ColumnsOf[MrScanDataParametersDiffusionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_diffusion"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/diffusion"
@@ -142,7 +142,7 @@ class MrScanDataParametersInPlanePhaseEncoding(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters_inPlanePhaseEncoding`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataParametersInPlanePhaseEncodingColumns)
+        c: ClassVar[ColumnsOf[MrScanDataParametersInPlanePhaseEncodingColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters_inPlanePhaseEncoding"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters/inPlanePhaseEncoding"
@@ -175,7 +175,7 @@ class MrScanDataParameters(XnatModel):
     """XSD inline type ``xnat:mrScanData_parameters`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataParametersColumns)
+        c: ClassVar[ColumnsOf[MrScanDataParametersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/parameters"
@@ -356,7 +356,7 @@ class MrScanDataDcmValidation(XnatModel):
     """XSD inline type ``xnat:mrScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataDcmValidationColumns)
+        c: ClassVar[ColumnsOf[MrScanDataDcmValidationColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData_dcmValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}mrScanData/dcmValidation"
@@ -378,7 +378,7 @@ class MrScanData(ImageScanData):
     Information about an individual MR scan sequence"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrScanDataColumns)
+        c: ClassVar[ColumnsOf[MrScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrScanData"
     xml_element: ClassVar[str | None] = "xnat:MRScan"

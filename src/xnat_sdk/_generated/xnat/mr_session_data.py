@@ -23,7 +23,7 @@ class MrSessionData(ImageSessionData):
     An event in which MR scans are obtained on a subject"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrSessionDataColumns)
+        c: ClassVar[ColumnsOf[MrSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrSessionData"
     xml_element: ClassVar[str | None] = "xnat:MRSession"

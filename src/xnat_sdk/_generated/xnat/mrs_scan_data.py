@@ -24,7 +24,7 @@ class MrsScanData(ImageScanData):
     MR Spectroscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(MrsScanDataColumns)
+        c: ClassVar[ColumnsOf[MrsScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:mrsScanData"
     xml_element: ClassVar[str | None] = "xnat:MRSScan"

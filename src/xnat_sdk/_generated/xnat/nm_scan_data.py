@@ -24,7 +24,7 @@ class NmScanData(ImageScanData):
     Nuclear Medicine Image"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(NmScanDataColumns)
+        c: ClassVar[ColumnsOf[NmScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:nmScanData"
     xml_element: ClassVar[str | None] = "xnat:NMScan"

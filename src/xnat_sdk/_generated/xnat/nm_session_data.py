@@ -21,7 +21,7 @@ class NmSessionData(ImageSessionData):
     Nuclear Medicine Image Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(NmSessionDataColumns)
+        c: ClassVar[ColumnsOf[NmSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:nmSessionData"
     xml_element: ClassVar[str | None] = "xnat:NMSession"

@@ -24,7 +24,7 @@ class OpScanData(ImageScanData):
     Ophthalmic Photography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OpScanDataColumns)
+        c: ClassVar[ColumnsOf[OpScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:opScanData"
     xml_element: ClassVar[str | None] = "xnat:OPScan"

@@ -21,7 +21,7 @@ class OpSessionData(ImageSessionData):
     Ophthalmic Photography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OpSessionDataColumns)
+        c: ClassVar[ColumnsOf[OpSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:opSessionData"
     xml_element: ClassVar[str | None] = "xnat:OPSession"

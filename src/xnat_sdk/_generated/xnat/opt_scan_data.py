@@ -32,7 +32,7 @@ class OptScanDataParametersVoxelRes(XnatModel):
     """XSD inline type ``xnat:optScanData_parameters_voxelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OptScanDataParametersVoxelResColumns)
+        c: ClassVar[ColumnsOf[OptScanDataParametersVoxelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:optScanData_parameters_voxelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/voxelRes"
@@ -58,7 +58,7 @@ class OptScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:optScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OptScanDataParametersFovColumns)
+        c: ClassVar[ColumnsOf[OptScanDataParametersFovColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:optScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters/fov"
@@ -78,7 +78,7 @@ class OptScanDataParameters(XnatModel):
     """XSD inline type ``xnat:optScanData_parameters`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OptScanDataParametersColumns)
+        c: ClassVar[ColumnsOf[OptScanDataParametersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:optScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/parameters"
@@ -138,7 +138,7 @@ class OptScanDataDcmValidation(XnatModel):
     """XSD inline type ``xnat:optScanData_dcmValidation`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OptScanDataDcmValidationColumns)
+        c: ClassVar[ColumnsOf[OptScanDataDcmValidationColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:optScanData_dcmValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}optScanData/dcmValidation"
@@ -160,7 +160,7 @@ class OptScanData(ImageScanData):
     Ophthalmic Tomography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OptScanDataColumns)
+        c: ClassVar[ColumnsOf[OptScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:optScanData"
     xml_element: ClassVar[str | None] = "xnat:OPTScan"

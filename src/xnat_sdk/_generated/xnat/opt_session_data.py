@@ -21,7 +21,7 @@ class OptSessionData(ImageSessionData):
     Ophthalmic Tomography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OptSessionDataColumns)
+        c: ClassVar[ColumnsOf[OptSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:optSessionData"
     xml_element: ClassVar[str | None] = "xnat:OPTSession"

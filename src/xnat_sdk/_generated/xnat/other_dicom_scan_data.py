@@ -24,7 +24,7 @@ class OtherDicomScanData(ImageScanData):
     DICOM series of undetermined type"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OtherDicomScanDataColumns)
+        c: ClassVar[ColumnsOf[OtherDicomScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:otherDicomScanData"
     xml_element: ClassVar[str | None] = "xnat:OtherDicomScan"

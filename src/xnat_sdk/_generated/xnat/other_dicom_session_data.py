@@ -21,7 +21,7 @@ class OtherDicomSessionData(ImageSessionData):
     DICOM study of undetermined type"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OtherDicomSessionDataColumns)
+        c: ClassVar[ColumnsOf[OtherDicomSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:otherDicomSessionData"
     xml_element: ClassVar[str | None] = "xnat:OtherDicomSession"

@@ -21,7 +21,7 @@ class OtherQcScanData(QcScanData):
     """XSD type ``xnat:otherQcScanData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(OtherQcScanDataColumns)
+        c: ClassVar[ColumnsOf[OtherQcScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:otherQcScanData"
     xml_element: ClassVar[str | None] = None

@@ -22,7 +22,7 @@ class PVisitData(GenericData):
     """XSD type ``xnat:pVisitData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PVisitDataColumns)
+        c: ClassVar[ColumnsOf[PVisitDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:pVisitData"
     xml_element: ClassVar[str | None] = "xnat:PVisit"

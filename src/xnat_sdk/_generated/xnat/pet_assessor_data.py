@@ -21,7 +21,7 @@ class PetAssessorData(ImageAssessorData):
     A processing event in which primary or derived PET data is analyzed"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetAssessorDataColumns)
+        c: ClassVar[ColumnsOf[PetAssessorDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petAssessorData"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class PetQcScanData(QcScanData):
     """XSD type ``xnat:petQcScanData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetQcScanDataColumns)
+        c: ClassVar[ColumnsOf[PetQcScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petQcScanData"
     xml_element: ClassVar[str | None] = None

@@ -46,7 +46,7 @@ class PetScanDataParametersFramesFrame(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_frames_frame`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersFramesFrameColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersFramesFrameColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames_frame"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames/frame"
@@ -72,7 +72,7 @@ class PetScanDataParametersFrames(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_frames`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersFramesColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersFramesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_frames"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/frames"
@@ -100,7 +100,7 @@ class PetScanDataParametersDimensions(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_dimensions`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersDimensionsColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersDimensionsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_dimensions"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/dimensions"
@@ -126,7 +126,7 @@ class PetScanDataParametersOffset(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_offset`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersOffsetColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersOffsetColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_offset"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/offset"
@@ -149,7 +149,7 @@ class PetScanDataParametersPixelSize(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_pixelSize`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersPixelSizeColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersPixelSizeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_pixelSize"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/pixelSize"
@@ -172,7 +172,7 @@ class PetScanDataParametersResolution(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_resolution`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersResolutionColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersResolutionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_resolution"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/resolution"
@@ -195,7 +195,7 @@ class PetScanDataParametersFilter(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_filter`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersFilterColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersFilterColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_filter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/filter"
@@ -212,7 +212,7 @@ class PetScanDataParametersRFilter(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_RFilter`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersRFilterColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersRFilterColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_RFilter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/RFilter"
@@ -238,7 +238,7 @@ class PetScanDataParametersZFilter(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters_ZFilter`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersZFilterColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersZFilterColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters_ZFilter"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters/ZFilter"
@@ -264,7 +264,7 @@ class PetScanDataParameters(XnatModel):
     """XSD inline type ``xnat:petScanData_parameters`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataParametersColumns)
+        c: ClassVar[ColumnsOf[PetScanDataParametersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/parameters"
@@ -646,7 +646,7 @@ class PetScanDataEcatValidation(XnatModel):
     """XSD inline type ``xnat:petScanData_ecatValidation`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataEcatValidationColumns)
+        c: ClassVar[ColumnsOf[PetScanDataEcatValidationColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData_ecatValidation"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petScanData/ecatValidation"
@@ -668,7 +668,7 @@ class PetScanData(ImageScanData):
     Information about an individual PET scan sequence"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetScanDataColumns)
+        c: ClassVar[ColumnsOf[PetScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petScanData"
     xml_element: ClassVar[str | None] = "xnat:PETScan"

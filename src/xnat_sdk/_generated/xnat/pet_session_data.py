@@ -34,7 +34,7 @@ class PetSessionDataTracerDose(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_dose`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetSessionDataTracerDoseColumns)
+        c: ClassVar[ColumnsOf[PetSessionDataTracerDoseColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_dose"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/dose"
@@ -54,7 +54,7 @@ class PetSessionDataTracerTotalMass(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetSessionDataTracerTotalMassColumns)
+        c: ClassVar[ColumnsOf[PetSessionDataTracerTotalMassColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_totalMass"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/totalMass"
@@ -74,7 +74,7 @@ class PetSessionDataTracerIntermediate(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetSessionDataTracerIntermediateColumns)
+        c: ClassVar[ColumnsOf[PetSessionDataTracerIntermediateColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_intermediate"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/intermediate"
@@ -94,7 +94,7 @@ class PetSessionDataTracerIsotope(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetSessionDataTracerIsotopeColumns)
+        c: ClassVar[ColumnsOf[PetSessionDataTracerIsotopeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer_isotope"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer/isotope"
@@ -119,7 +119,7 @@ class PetSessionDataTracer(XnatModel):
     """XSD inline type ``xnat:petSessionData_tracer`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetSessionDataTracerColumns)
+        c: ClassVar[ColumnsOf[PetSessionDataTracerColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petSessionData_tracer"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petSessionData/tracer"
@@ -190,7 +190,7 @@ class PetSessionData(ImageSessionData):
     An event in which PET scans are obtained on a subject"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetSessionDataColumns)
+        c: ClassVar[ColumnsOf[PetSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petSessionData"
     xml_element: ClassVar[str | None] = "xnat:PETSession"

@@ -34,7 +34,7 @@ class PetmrSessionDataTracerDose(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_dose`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetmrSessionDataTracerDoseColumns)
+        c: ClassVar[ColumnsOf[PetmrSessionDataTracerDoseColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_dose"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/dose"
@@ -54,7 +54,7 @@ class PetmrSessionDataTracerTotalMass(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_totalMass`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetmrSessionDataTracerTotalMassColumns)
+        c: ClassVar[ColumnsOf[PetmrSessionDataTracerTotalMassColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_totalMass"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/totalMass"
@@ -74,7 +74,7 @@ class PetmrSessionDataTracerIntermediate(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_intermediate`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetmrSessionDataTracerIntermediateColumns)
+        c: ClassVar[ColumnsOf[PetmrSessionDataTracerIntermediateColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_intermediate"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/intermediate"
@@ -94,7 +94,7 @@ class PetmrSessionDataTracerIsotope(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer_isotope`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetmrSessionDataTracerIsotopeColumns)
+        c: ClassVar[ColumnsOf[PetmrSessionDataTracerIsotopeColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer_isotope"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer/isotope"
@@ -119,7 +119,7 @@ class PetmrSessionDataTracer(XnatModel):
     """XSD inline type ``xnat:petmrSessionData_tracer`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetmrSessionDataTracerColumns)
+        c: ClassVar[ColumnsOf[PetmrSessionDataTracerColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData_tracer"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}petmrSessionData/tracer"
@@ -190,7 +190,7 @@ class PetmrSessionData(ImageSessionData):
     An event in which scans are obtained by a device capable of both PET and MR acquisitions"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PetmrSessionDataColumns)
+        c: ClassVar[ColumnsOf[PetmrSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:petmrSessionData"
     xml_element: ClassVar[str | None] = "xnat:PETMRSession"

@@ -34,7 +34,7 @@ class ProjectDataAliasesAlias(XnatModel):
     """XSD inline type ``xnat:projectData_alias`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProjectDataAliasesAliasColumns)
+        c: ClassVar[ColumnsOf[ProjectDataAliasesAliasColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:projectData_alias"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/aliases/alias"
@@ -54,7 +54,7 @@ class ProjectDataFieldsField(XnatModel):
     """XSD inline type ``xnat:projectData_field`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProjectDataFieldsFieldColumns)
+        c: ClassVar[ColumnsOf[ProjectDataFieldsFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:projectData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}projectData/fields/field"
@@ -76,7 +76,7 @@ class ProjectData(XnatModel, ProjectBehaviour):
     A collection of subject involved in a unit of research"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProjectDataColumns)
+        c: ClassVar[ColumnsOf[ProjectDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:projectData"
     xml_element: ClassVar[str | None] = "xnat:Project"

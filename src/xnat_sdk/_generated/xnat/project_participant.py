@@ -20,7 +20,7 @@ class ProjectParticipant(XnatModel):
     """XSD type ``xnat:projectParticipant`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ProjectParticipantColumns)
+        c: ClassVar[ColumnsOf[ProjectParticipantColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:projectParticipant"
     xml_element: ClassVar[str | None] = None

@@ -21,7 +21,7 @@ class PublicationResource(AbstractResource):
     """XSD type ``xnat:publicationResource`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(PublicationResourceColumns)
+        c: ClassVar[ColumnsOf[PublicationResourceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:publicationResource"
     xml_element: ClassVar[str | None] = None

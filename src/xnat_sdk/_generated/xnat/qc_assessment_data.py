@@ -28,7 +28,7 @@ class QcAssessmentDataScansScanSliceQCSlice(XnatModel):
     """XSD inline type ``xnat:qcAssessmentData_scan_slice`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcAssessmentDataScansScanSliceQCSliceColumns)
+        c: ClassVar[ColumnsOf[QcAssessmentDataScansScanSliceQCSliceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcAssessmentData_scan_slice"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan/sliceQC/slice"
@@ -55,7 +55,7 @@ class QcAssessmentDataScansScan(XnatModel):
     """XSD inline type ``xnat:qcAssessmentData_scan`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcAssessmentDataScansScanColumns)
+        c: ClassVar[ColumnsOf[QcAssessmentDataScansScanColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcAssessmentData_scan"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcAssessmentData/scans/scan"
@@ -94,7 +94,7 @@ class QcAssessmentData(MrAssessorData):
     """XSD type ``xnat:qcAssessmentData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcAssessmentDataColumns)
+        c: ClassVar[ColumnsOf[QcAssessmentDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcAssessmentData"
     xml_element: ClassVar[str | None] = "xnat:QCAssessment"

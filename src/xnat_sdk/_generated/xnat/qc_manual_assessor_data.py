@@ -22,7 +22,7 @@ class QcManualAssessorData(ImageAssessorData):
     """XSD type ``xnat:qcManualAssessorData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcManualAssessorDataColumns)
+        c: ClassVar[ColumnsOf[QcManualAssessorDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcManualAssessorData"
     xml_element: ClassVar[str | None] = "xnat:QCManualAssessment"

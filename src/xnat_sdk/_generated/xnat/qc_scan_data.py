@@ -26,7 +26,7 @@ class QcScanDataRating(XnatModel):
     """XSD inline type ``xnat:qcScanData_rating`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcScanDataRatingColumns)
+        c: ClassVar[ColumnsOf[QcScanDataRatingColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcScanData_rating"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/rating"
@@ -46,7 +46,7 @@ class QcScanDataFieldsField(XnatModel):
     """XSD inline type ``xnat:qcScanData_field`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcScanDataFieldsFieldColumns)
+        c: ClassVar[ColumnsOf[QcScanDataFieldsFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcScanData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}qcScanData/fields/field"
@@ -66,7 +66,7 @@ class QcScanData(XnatModel):
     """XSD type ``xnat:qcScanData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(QcScanDataColumns)
+        c: ClassVar[ColumnsOf[QcScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:qcScanData"
     xml_element: ClassVar[str | None] = None

@@ -24,7 +24,7 @@ class ReconstructedImageData(XnatModel):
     """XSD type ``xnat:reconstructedImageData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ReconstructedImageDataColumns)
+        c: ClassVar[ColumnsOf[ReconstructedImageDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:reconstructedImageData"
     xml_element: ClassVar[str | None] = "xnat:ReconstructedImage"

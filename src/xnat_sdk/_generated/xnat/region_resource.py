@@ -27,7 +27,7 @@ class RegionResourceCreator(XnatModel):
     """XSD inline type ``xnat:regionResource_creator`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RegionResourceCreatorColumns)
+        c: ClassVar[ColumnsOf[RegionResourceCreatorColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:regionResource_creator"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/creator"
@@ -47,7 +47,7 @@ class RegionResourceSubregionlabelsLabel(XnatModel):
     """XSD inline type ``xnat:regionResource_label`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RegionResourceSubregionlabelsLabelColumns)
+        c: ClassVar[ColumnsOf[RegionResourceSubregionlabelsLabelColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:regionResource_label"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}regionResource/subregionlabels/label"
@@ -70,7 +70,7 @@ class RegionResource(XnatModel):
     """XSD type ``xnat:regionResource`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RegionResourceColumns)
+        c: ClassVar[ColumnsOf[RegionResourceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:regionResource"
     xml_element: ClassVar[str | None] = "xnat:ImageRegionResource"

@@ -22,7 +22,7 @@ class Resource(AbstractResource):
     """XSD type ``xnat:resource`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ResourceColumns)
+        c: ClassVar[ColumnsOf[ResourceColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:resource"
     xml_element: ClassVar[str | None] = None

@@ -19,7 +19,7 @@ class ResourceCatalog(Resource):
     """XSD type ``xnat:resourceCatalog`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ResourceCatalogColumns)
+        c: ClassVar[ColumnsOf[ResourceCatalogColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:resourceCatalog"
     xml_element: ClassVar[str | None] = "xnat:ResourceCatalog"

@@ -21,7 +21,7 @@ class ResourceSeries(AbstractResource):
     """XSD type ``xnat:resourceSeries`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ResourceSeriesColumns)
+        c: ClassVar[ColumnsOf[ResourceSeriesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:resourceSeries"
     xml_element: ClassVar[str | None] = None

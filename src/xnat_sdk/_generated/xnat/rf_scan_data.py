@@ -24,7 +24,7 @@ class RfScanData(ImageScanData):
     Radiofluoroscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RfScanDataColumns)
+        c: ClassVar[ColumnsOf[RfScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:rfScanData"
     xml_element: ClassVar[str | None] = "xnat:RFScan"

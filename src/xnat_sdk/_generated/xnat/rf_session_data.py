@@ -21,7 +21,7 @@ class RfSessionData(ImageSessionData):
     Radiofluoroscopy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RfSessionDataColumns)
+        c: ClassVar[ColumnsOf[RfSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:rfSessionData"
     xml_element: ClassVar[str | None] = "xnat:RFSession"

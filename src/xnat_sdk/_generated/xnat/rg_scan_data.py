@@ -24,7 +24,7 @@ class RgScanData(ImageScanData):
     Radiographic Imaging"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RgScanDataColumns)
+        c: ClassVar[ColumnsOf[RgScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:rgScanData"
     xml_element: ClassVar[str | None] = "xnat:RGScan"

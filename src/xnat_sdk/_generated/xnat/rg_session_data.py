@@ -21,7 +21,7 @@ class RgSessionData(ImageSessionData):
     Radiographic Imaging"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RgSessionDataColumns)
+        c: ClassVar[ColumnsOf[RgSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:rgSessionData"
     xml_element: ClassVar[str | None] = "xnat:RGSession"

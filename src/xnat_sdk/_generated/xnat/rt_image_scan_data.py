@@ -24,7 +24,7 @@ class RtImageScanData(ImageScanData):
     Radiotherapy Image"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RtImageScanDataColumns)
+        c: ClassVar[ColumnsOf[RtImageScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:rtImageScanData"
     xml_element: ClassVar[str | None] = "xnat:RTImageScan"

@@ -21,7 +21,7 @@ class RtSessionData(ImageSessionData):
     Radiotherapy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(RtSessionDataColumns)
+        c: ClassVar[ColumnsOf[RtSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:rtSessionData"
     xml_element: ClassVar[str | None] = "xnat:RTSession"

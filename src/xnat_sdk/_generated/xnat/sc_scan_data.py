@@ -24,7 +24,7 @@ class ScScanData(ImageScanData):
     DICOM Secondary Capture Image Series"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ScScanDataColumns)
+        c: ClassVar[ColumnsOf[ScScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:scScanData"
     xml_element: ClassVar[str | None] = "xnat:SCScan"

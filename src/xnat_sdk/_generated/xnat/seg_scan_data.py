@@ -24,7 +24,7 @@ class SegScanData(ImageScanData):
     DICOM Segmentation Series"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SegScanDataColumns)
+        c: ClassVar[ColumnsOf[SegScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:segScanData"
     xml_element: ClassVar[str | None] = "xnat:SegScan"

@@ -24,7 +24,7 @@ class SmScanData(ImageScanData):
     Visible Light Slide-Coordinates Microscopy Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SmScanDataColumns)
+        c: ClassVar[ColumnsOf[SmScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:smScanData"
     xml_element: ClassVar[str | None] = "xnat:SMScan"

@@ -21,7 +21,7 @@ class SmSessionData(ImageSessionData):
     Visible Light Slide-Coordinates Microscopy Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SmSessionDataColumns)
+        c: ClassVar[ColumnsOf[SmSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:smSessionData"
     xml_element: ClassVar[str | None] = "xnat:SMSession"

@@ -24,7 +24,7 @@ class SrScanData(ImageScanData):
     Structured Report Image"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SrScanDataColumns)
+        c: ClassVar[ColumnsOf[SrScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:srScanData"
     xml_element: ClassVar[str | None] = "xnat:SRScan"

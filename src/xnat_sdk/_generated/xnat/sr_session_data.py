@@ -21,7 +21,7 @@ class SrSessionData(ImageSessionData):
     Structured Report Image Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SrSessionDataColumns)
+        c: ClassVar[ColumnsOf[SrSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:srSessionData"
     xml_element: ClassVar[str | None] = "xnat:SRSession"

@@ -27,7 +27,7 @@ class StatisticsDataAdditionalStatistics(XnatModel):
     """XSD inline type ``xnat:statisticsData_additionalStatistics`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StatisticsDataAdditionalStatisticsColumns)
+        c: ClassVar[ColumnsOf[StatisticsDataAdditionalStatisticsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:statisticsData_additionalStatistics"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/additionalStatistics"
@@ -47,7 +47,7 @@ class StatisticsDataAddField(XnatModel):
     """XSD inline type ``xnat:statisticsData_addField`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StatisticsDataAddFieldColumns)
+        c: ClassVar[ColumnsOf[StatisticsDataAddFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:statisticsData_addField"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}statisticsData/addField"
@@ -67,7 +67,7 @@ class StatisticsData(AbstractStatistics):
     """XSD type ``xnat:statisticsData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StatisticsDataColumns)
+        c: ClassVar[ColumnsOf[StatisticsDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:statisticsData"
     xml_element: ClassVar[str | None] = None

@@ -31,7 +31,7 @@ class StudyProtocolAcqConditionsCondition(XnatModel):
     """XSD inline type ``xnat:studyProtocol_condition`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StudyProtocolAcqConditionsConditionColumns)
+        c: ClassVar[ColumnsOf[StudyProtocolAcqConditionsConditionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol_condition"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/acqConditions/condition"
@@ -54,7 +54,7 @@ class StudyProtocolSubjectGroupsGroup(XnatModel):
     """XSD inline type ``xnat:studyProtocol_group`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StudyProtocolSubjectGroupsGroupColumns)
+        c: ClassVar[ColumnsOf[StudyProtocolSubjectGroupsGroupColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol_group"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectGroups/group"
@@ -77,7 +77,7 @@ class StudyProtocolSubjectVariablesVariable(XnatModel):
     """XSD inline type ``xnat:studyProtocol_variable`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StudyProtocolSubjectVariablesVariableColumns)
+        c: ClassVar[ColumnsOf[StudyProtocolSubjectVariablesVariableColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol_variable"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/subjectVariables/variable"
@@ -100,7 +100,7 @@ class StudyProtocolImageSessionTypesSession(XnatModel):
     """XSD inline type ``xnat:studyProtocol_session`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StudyProtocolImageSessionTypesSessionColumns)
+        c: ClassVar[ColumnsOf[StudyProtocolImageSessionTypesSessionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol_session"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}studyProtocol/imageSessionTypes/session"
@@ -123,7 +123,7 @@ class StudyProtocol(AbstractProtocol):
     """XSD type ``xnat:studyProtocol`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(StudyProtocolColumns)
+        c: ClassVar[ColumnsOf[StudyProtocolColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:studyProtocol"
     xml_element: ClassVar[str | None] = None

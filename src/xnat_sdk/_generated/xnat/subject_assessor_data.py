@@ -21,7 +21,7 @@ class SubjectAssessorData(ExperimentData):
     """XSD type ``xnat:subjectAssessorData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectAssessorDataColumns)
+        c: ClassVar[ColumnsOf[SubjectAssessorDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectAssessorData"
     xml_element: ClassVar[str | None] = None

@@ -34,7 +34,7 @@ class SubjectDataAddID(XnatModel):
     """XSD inline type ``xnat:subjectData_addID`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectDataAddIDColumns)
+        c: ClassVar[ColumnsOf[SubjectDataAddIDColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectData_addID"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/addID"
@@ -54,7 +54,7 @@ class SubjectDataFieldsField(XnatModel):
     """XSD inline type ``xnat:subjectData_field`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectDataFieldsFieldColumns)
+        c: ClassVar[ColumnsOf[SubjectDataFieldsFieldColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectData_field"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectData/fields/field"
@@ -76,7 +76,7 @@ class SubjectData(XnatModel, SubjectBehaviour):
     An individual person involved in experimental research"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectDataColumns)
+        c: ClassVar[ColumnsOf[SubjectDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectData"
     xml_element: ClassVar[str | None] = "xnat:Subject"

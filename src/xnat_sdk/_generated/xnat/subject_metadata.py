@@ -21,7 +21,7 @@ class SubjectMetadata(AbstractSubjectMetadata):
     """XSD type ``xnat:subjectMetadata`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectMetadataColumns)
+        c: ClassVar[ColumnsOf[SubjectMetadataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectMetadata"
     xml_element: ClassVar[str | None] = None

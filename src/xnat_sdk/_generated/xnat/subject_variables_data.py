@@ -25,7 +25,7 @@ class SubjectVariablesDataVariablesVariable(XnatModel):
     """XSD inline type ``xnat:subjectVariablesData_variable`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectVariablesDataVariablesVariableColumns)
+        c: ClassVar[ColumnsOf[SubjectVariablesDataVariablesVariableColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectVariablesData_variable"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}subjectVariablesData/variables/variable"
@@ -45,7 +45,7 @@ class SubjectVariablesData(SubjectAssessorData):
     """XSD type ``xnat:subjectVariablesData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(SubjectVariablesDataColumns)
+        c: ClassVar[ColumnsOf[SubjectVariablesDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:subjectVariablesData"
     xml_element: ClassVar[str | None] = "xnat:SubjectVariables"

@@ -24,7 +24,7 @@ class UsScanData(ImageScanData):
     Ultrasound Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(UsScanDataColumns)
+        c: ClassVar[ColumnsOf[UsScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:usScanData"
     xml_element: ClassVar[str | None] = "xnat:USScan"

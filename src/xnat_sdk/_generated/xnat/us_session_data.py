@@ -21,7 +21,7 @@ class UsSessionData(ImageSessionData):
     Ultrasound Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(UsSessionDataColumns)
+        c: ClassVar[ColumnsOf[UsSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:usSessionData"
     xml_element: ClassVar[str | None] = "xnat:USSession"

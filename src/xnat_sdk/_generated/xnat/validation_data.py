@@ -21,7 +21,7 @@ class ValidationData(XnatModel):
     """XSD type ``xnat:validationData`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(ValidationDataColumns)
+        c: ClassVar[ColumnsOf[ValidationDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:validationData"
     xml_element: ClassVar[str | None] = None

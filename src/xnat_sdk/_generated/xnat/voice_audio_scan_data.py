@@ -24,7 +24,7 @@ class VoiceAudioScanData(ImageScanData):
     DICOM Basic Voice Audio Series"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(VoiceAudioScanDataColumns)
+        c: ClassVar[ColumnsOf[VoiceAudioScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:voiceAudioScanData"
     xml_element: ClassVar[str | None] = "xnat:VoiceAudioScan"

@@ -24,7 +24,7 @@ class VolumetricRegionSubregionsSubregion(XnatModel):
     """XSD inline type ``xnat:volumetricRegion_subregion`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(VolumetricRegionSubregionsSubregionColumns)
+        c: ClassVar[ColumnsOf[VolumetricRegionSubregionsSubregionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:volumetricRegion_subregion"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}volumetricRegion/subregions/subregion"
@@ -46,7 +46,7 @@ class VolumetricRegion(XnatModel):
     Generic volumetric region type"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(VolumetricRegionColumns)
+        c: ClassVar[ColumnsOf[VolumetricRegionColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:volumetricRegion"
     xml_element: ClassVar[str | None] = None

@@ -24,7 +24,7 @@ class Xa3DScanData(ImageScanData):
     X-Ray 3D Angiography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(Xa3DScanDataColumns)
+        c: ClassVar[ColumnsOf[Xa3DScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xa3DScanData"
     xml_element: ClassVar[str | None] = "xnat:XA3DScan"

@@ -21,7 +21,7 @@ class Xa3DSessionData(ImageSessionData):
     X-Ray 3D Angiography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(Xa3DSessionDataColumns)
+        c: ClassVar[ColumnsOf[Xa3DSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xa3DSessionData"
     xml_element: ClassVar[str | None] = "xnat:XA3DSession"

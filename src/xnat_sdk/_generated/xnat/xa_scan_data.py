@@ -31,7 +31,7 @@ class XaScanDataParametersPixelRes(XnatModel):
     """XSD inline type ``xnat:xaScanData_parameters_pixelRes`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XaScanDataParametersPixelResColumns)
+        c: ClassVar[ColumnsOf[XaScanDataParametersPixelResColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_pixelRes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/pixelRes"
@@ -54,7 +54,7 @@ class XaScanDataParametersFov(XnatModel):
     """XSD inline type ``xnat:xaScanData_parameters_fov`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XaScanDataParametersFovColumns)
+        c: ClassVar[ColumnsOf[XaScanDataParametersFovColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xaScanData_parameters_fov"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters/fov"
@@ -74,7 +74,7 @@ class XaScanDataParameters(XnatModel):
     """XSD inline type ``xnat:xaScanData_parameters`` (xnat/xnat.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XaScanDataParametersColumns)
+        c: ClassVar[ColumnsOf[XaScanDataParametersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xaScanData_parameters"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat}xaScanData/parameters"
@@ -144,7 +144,7 @@ class XaScanData(ImageScanData):
     An individual XA scan sequence"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XaScanDataColumns)
+        c: ClassVar[ColumnsOf[XaScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xaScanData"
     xml_element: ClassVar[str | None] = "xnat:XAScan"

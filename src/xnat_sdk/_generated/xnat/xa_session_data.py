@@ -21,7 +21,7 @@ class XaSessionData(ImageSessionData):
     An event in which X-ray Angiography scans are obtained on a subject"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XaSessionDataColumns)
+        c: ClassVar[ColumnsOf[XaSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xaSessionData"
     xml_element: ClassVar[str | None] = "xnat:XASession"

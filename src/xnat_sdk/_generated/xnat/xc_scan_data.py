@@ -24,7 +24,7 @@ class XcScanData(ImageScanData):
     Visible Light Photography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XcScanDataColumns)
+        c: ClassVar[ColumnsOf[XcScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xcScanData"
     xml_element: ClassVar[str | None] = "xnat:XCScan"

@@ -21,7 +21,7 @@ class XcSessionData(ImageSessionData):
     Visible Light Photography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XcSessionDataColumns)
+        c: ClassVar[ColumnsOf[XcSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xcSessionData"
     xml_element: ClassVar[str | None] = "xnat:XCSession"

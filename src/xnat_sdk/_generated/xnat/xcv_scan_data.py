@@ -24,7 +24,7 @@ class XcvScanData(ImageScanData):
     Video Photography Scan"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XcvScanDataColumns)
+        c: ClassVar[ColumnsOf[XcvScanDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xcvScanData"
     xml_element: ClassVar[str | None] = "xnat:XCVScan"

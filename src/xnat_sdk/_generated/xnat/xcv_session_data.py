@@ -21,7 +21,7 @@ class XcvSessionData(ImageSessionData):
     Video Photography Session"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XcvSessionDataColumns)
+        c: ClassVar[ColumnsOf[XcvSessionDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat:xcvSessionData"
     xml_element: ClassVar[str | None] = "xnat:XCVSession"

@@ -41,7 +41,7 @@ class XnatAScidResearchDataMoodEpisodes(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_moodEpisodes`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataMoodEpisodesColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataMoodEpisodesColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_moodEpisodes"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodEpisodes"
@@ -157,7 +157,7 @@ class XnatAScidResearchDataPsychoticSymptoms(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_psychoticSymptoms`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataPsychoticSymptomsColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataPsychoticSymptomsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_psychoticSymptoms"
     xsd_key: ClassVar[str] = (
@@ -249,7 +249,7 @@ class XnatAScidResearchDataPsychoticDisorders(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_psychoticDisorders`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataPsychoticDisordersColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataPsychoticDisordersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_psychoticDisorders"
     xsd_key: ClassVar[str] = (
@@ -493,7 +493,7 @@ class XnatAScidResearchDataMoodDisorders(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_moodDisorders`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataMoodDisordersColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataMoodDisordersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_moodDisorders"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/moodDisorders"
@@ -599,7 +599,7 @@ class XnatAScidResearchDataSubstanceUseDisorders(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_substanceUseDisorders`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataSubstanceUseDisordersColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataSubstanceUseDisordersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_substanceUseDisorders"
     xsd_key: ClassVar[str] = (
@@ -937,7 +937,7 @@ class XnatAScidResearchDataAnxietyDisorders(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_anxietyDisorders`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataAnxietyDisordersColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataAnxietyDisordersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_anxietyDisorders"
     xsd_key: ClassVar[str] = (
@@ -1152,7 +1152,7 @@ class XnatAScidResearchDataSomatoformDisorders(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_somatoformDisorders`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataSomatoformDisordersColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataSomatoformDisordersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_somatoformDisorders"
     xsd_key: ClassVar[str] = (
@@ -1202,7 +1202,7 @@ class XnatAScidResearchDataEatingDisorders(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_eatingDisorders`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataEatingDisordersColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataEatingDisordersColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_eatingDisorders"
     xsd_key: ClassVar[str] = (
@@ -1262,7 +1262,7 @@ class XnatAScidResearchDataOptional(XnatModel):
     """XSD inline type ``xnat_a:scidResearchData_optional`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataOptionalColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataOptionalColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData_optional"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}scidResearchData/optional"
@@ -1347,7 +1347,7 @@ class XnatAScidResearchData(SubjectAssessorData):
     Structured Clinical Interview for DSM-III-R (research version)"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAScidResearchDataColumns)
+        c: ClassVar[ColumnsOf[XnatAScidResearchDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:scidResearchData"
     xml_element: ClassVar[str | None] = "xnat_a:SCID"

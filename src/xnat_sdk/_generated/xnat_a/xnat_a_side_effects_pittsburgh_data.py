@@ -23,7 +23,7 @@ class XnatASideEffectsPittsburghData(SubjectAssessorData):
     Pittsburgh Side Effects Scale"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatASideEffectsPittsburghDataColumns)
+        c: ClassVar[ColumnsOf[XnatASideEffectsPittsburghDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:sideEffectsPittsburghData"
     xml_element: ClassVar[str | None] = "xnat_a:SideEffectsPittsburgh"

@@ -39,7 +39,7 @@ class XnatAUpdrs3DataClicker(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_clicker`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataClickerColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataClickerColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_clicker"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/clicker"
@@ -68,7 +68,7 @@ class XnatAUpdrs3DataTremorRest(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_tremorRest`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataTremorRestColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataTremorRestColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_tremorRest"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/tremorRest"
@@ -97,7 +97,7 @@ class XnatAUpdrs3DataRigidity(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_rigidity`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataRigidityColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataRigidityColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_rigidity"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/rigidity"
@@ -126,7 +126,7 @@ class XnatAUpdrs3DataHandMovementsGrip(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_handMovementsGrip`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataHandMovementsGripColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataHandMovementsGripColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_handMovementsGrip"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/handMovementsGrip"
@@ -146,7 +146,7 @@ class XnatAUpdrs3DataActionPosturalTremor(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_actionPosturalTremor`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataActionPosturalTremorColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataActionPosturalTremorColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_actionPosturalTremor"
     xsd_key: ClassVar[str] = (
@@ -168,7 +168,7 @@ class XnatAUpdrs3DataHandsRAM(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_handsRAM`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataHandsRAMColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataHandsRAMColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_handsRAM"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/handsRAM"
@@ -188,7 +188,7 @@ class XnatAUpdrs3DataFingerTaps(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_fingerTaps`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataFingerTapsColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataFingerTapsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_fingerTaps"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/fingerTaps"
@@ -208,7 +208,7 @@ class XnatAUpdrs3DataFootTaps(XnatModel):
     """XSD inline type ``xnat_a:updrs3Data_footTaps`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataFootTapsColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataFootTapsColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data_footTaps"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}updrs3Data/footTaps"
@@ -230,7 +230,7 @@ class XnatAUpdrs3Data(SubjectAssessorData):
     Unified Parkinson's Disease Rating Scale"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAUpdrs3DataColumns)
+        c: ClassVar[ColumnsOf[XnatAUpdrs3DataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:updrs3Data"
     xml_element: ClassVar[str | None] = "xnat_a:UPDRS3"

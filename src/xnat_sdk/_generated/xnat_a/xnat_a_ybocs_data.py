@@ -23,7 +23,7 @@ class XnatAYbocsData(SubjectAssessorData):
     Yale-Brown Obsessive Compulsive Scale"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAYbocsDataColumns)
+        c: ClassVar[ColumnsOf[XnatAYbocsDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:ybocsData"
     xml_element: ClassVar[str | None] = "xnat_a:YBOCS"

@@ -27,7 +27,7 @@ class XnatAYgtssDataMotor(XnatModel):
     """XSD inline type ``xnat_a:ygtssData_motor`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAYgtssDataMotorColumns)
+        c: ClassVar[ColumnsOf[XnatAYgtssDataMotorColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:ygtssData_motor"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}ygtssData/motor"
@@ -74,7 +74,7 @@ class XnatAYgtssDataPhonic(XnatModel):
     """XSD inline type ``xnat_a:ygtssData_phonic`` (assessments/assessments.xsd)."""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAYgtssDataPhonicColumns)
+        c: ClassVar[ColumnsOf[XnatAYgtssDataPhonicColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:ygtssData_phonic"
     xsd_key: ClassVar[str] = "{http://nrg.wustl.edu/xnat_assessments}ygtssData/phonic"
@@ -123,7 +123,7 @@ class XnatAYgtssData(SubjectAssessorData):
     Yale Global Tic Severity Scale"""
 
     if TYPE_CHECKING:
-        c = ColumnsOf(XnatAYgtssDataColumns)
+        c: ClassVar[ColumnsOf[XnatAYgtssDataColumns]]  # pyright: ignore[reportIncompatibleVariableOverride]  # covariant, never assigned
 
     xsi_type: ClassVar[str] = "xnat_a:ygtssData"
     xml_element: ClassVar[str | None] = "xnat_a:YGTSS"
