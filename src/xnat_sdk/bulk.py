@@ -247,6 +247,6 @@ def _search_items(query: Query[M]) -> list[M]:
             f"the search results have no {column!r} column (they have {sorted(rows[0])}): "
             f"ask for {model.__name__}.c.id"
         )
-    session = query._session  # pyright: ignore[reportPrivateUsage]  # search.Query has no public session accessor
+    session = query.session
     listing = session.listing_at_root(root, model)
     return [listing[row[column]] for row in rows]
