@@ -101,25 +101,38 @@ def warn_if_unverified(config: SessionConfig, logger: logging.Logger) -> None:
 
 
 @dataclass(frozen=True)
-class LoginRequest:
-    """The request that opens a JSESSION (its body and auth never shown in a repr)."""
+class SessionRequest:
+    """A request of opening or closing a session (its body and auth never shown in a repr)."""
 
     method: str
     path: str
     data: Mapping[str, str] | None = field(default=None, repr=False)
     auth: httpx.Auth | None = field(default=None, repr=False)
     accepted_status: frozenset[int] | None = None
+    follow_redirects: bool = False
 
 
-def login_request(credentials: Credentials | None) -> LoginRequest:
+#: Ends the JSESSION (some XNAT versions answer 204).
+LOGOUT = SessionRequest("DELETE", "/data/JSESSION", accepted_status=frozenset({200, 204}))
+
+
+def redirect_probe(server: str) -> SessionRequest:
+    """``GET {server}/`` following redirects, any status accepted: ``parsing.redirect_base``
+    of where it ends is the server to use (http->https, a path prefix)."""
+    return SessionRequest(
+        "GET", server + "/", accepted_status=frozenset(range(100, 600)), follow_redirects=True
+    )
+
+
+def login_request(credentials: Credentials | None) -> SessionRequest:
     """Anonymous: ``GET /data/JSESSION``; an alias token: the same with basic auth (XNAT's
     token login); a user: ``PUT /data/services/auth`` with the password as a form field."""
     if credentials is None:
-        return LoginRequest("GET", "/data/JSESSION")
+        return SessionRequest("GET", "/data/JSESSION")
     if credentials.is_token:
         auth = httpx.BasicAuth(credentials.user, credentials.password)
-        return LoginRequest("GET", "/data/JSESSION", auth=auth)
-    return LoginRequest(
+        return SessionRequest("GET", "/data/JSESSION", auth=auth)
+    return SessionRequest(
         "PUT",
         "/data/services/auth",
         data={"username": credentials.user, "password": credentials.password},

@@ -44,6 +44,7 @@ from xnat_sdk.errors import (
 from xnat_sdk.inspect import Inspect
 from xnat_sdk.listing import LISTING_SPECS, Listing, ListingSpec
 from xnat_sdk.login_rules import (
+    LOGOUT,
     WHO_AM_I,
     auth_method,
     configure_logger,
@@ -51,6 +52,7 @@ from xnat_sdk.login_rules import (
     logged_in_as,
     login_refused,
     login_request,
+    redirect_probe,
     renewal_refused,
     warn_if_unverified,
 )
@@ -251,7 +253,9 @@ class XNATSession:
         if self._keepalive_thread is not None:
             self._keepalive_thread.join(timeout=5)
         try:
-            self._transport.request("DELETE", "/data/JSESSION", accepted_status={200, 204})
+            self._transport.request(
+                LOGOUT.method, LOGOUT.path, accepted_status=LOGOUT.accepted_status
+            )
         except XNATError as exc:
             self.logger.debug("logout failed: %s", exc)
         self._transport.close()
@@ -800,8 +804,12 @@ class XNATSession:
 def _detect_redirect(transport: HttpTransport) -> str:
     """The server URL after following the redirects of ``GET {server}`` (http->https, a
     path prefix): everything before ``/app/`` or ``/data/`` in the final URL."""
+    probe = redirect_probe(transport.server)
     response = transport.request(
-        "GET", transport.server + "/", follow_redirects=True, accepted_status=range(100, 600)
+        probe.method,
+        probe.path,
+        follow_redirects=probe.follow_redirects,
+        accepted_status=probe.accepted_status,
     )
     return redirect_base(str(response.url))
 

@@ -55,12 +55,14 @@ from xnat_sdk.errors import (
 )
 from xnat_sdk.listing import LISTING_SPECS, Listing
 from xnat_sdk.login_rules import (
+    LOGOUT,
     WHO_AM_I,
     configure_logger,
     describe_connection,
     logged_in_as,
     login_refused,
     login_request,
+    redirect_probe,
     renewal_refused,
     warn_if_unverified,
 )
@@ -191,7 +193,9 @@ class AsyncXNATSession:
             return
         self._closed = True
         try:
-            await self._transport.request("DELETE", "/data/JSESSION", accepted_status={200, 204})
+            await self._transport.request(
+                LOGOUT.method, LOGOUT.path, accepted_status=LOGOUT.accepted_status
+            )
         except Exception as exc:  # a failed logout must not hide why the block ended
             self.logger.debug("logout failed: %s", exc)
         await self._transport.aclose()
@@ -670,8 +674,13 @@ class AsyncXNATSession:
 
 
 async def _detect_redirect(transport: AsyncHttpTransport) -> str:
+    """The server URL after the redirects of ``GET {server}/`` (``login_rules.redirect_probe``)."""
+    probe = redirect_probe(transport.server)
     response = await transport.request(
-        "GET", transport.server + "/", follow_redirects=True, accepted_status=range(100, 600)
+        probe.method,
+        probe.path,
+        follow_redirects=probe.follow_redirects,
+        accepted_status=probe.accepted_status,
     )
     return redirect_base(str(response.url))
 
