@@ -123,3 +123,43 @@ def test_readers_see_only_what_they_may_read(archive: Emulator) -> None:
     with httpx.Client(base_url=archive.url, auth=("reader", "reader-pw")) as http:
         shared = http.get("/data/projects/P2/experiments", params={"format": "json"}).json()
     assert [r["label"] for r in shared["ResultSet"]["Result"]] == ["MR2_IN_P2"]
+
+
+def test_json_rendered_by_sqlite_equals_the_other_formats(archive: Emulator) -> None:
+    """The JSON listing (objects rendered by SQLite) holds the cells the CSV listing (rows
+    from ``sql_table``) holds, in the same order; a column named twice is one key."""
+    query = {"columns": "ID,label,note,label,date"}
+    with httpx.Client(base_url=archive.url, auth=("admin", "admin")) as http:
+        answer = http.get("/data/experiments", params=query | {"format": "json"})
+        text = http.get("/data/experiments", params=query | {"format": "csv"}).text
+    body = answer.json()["ResultSet"]
+    header, *lines = [line.split(",") for line in text.strip().splitlines()]
+    assert answer.headers["content-type"].startswith("application/json")
+    assert body["totalRecords"] == str(len(lines)) == "4"
+    assert body["title"] == "Experiments"
+    assert [list(row) for row in body["Result"]] == [["ID", "label", "note", "date", "URI"]] * 4
+    assert [[row[c] for c in header] for row in body["Result"]] == lines
+    assert [row["note"] for row in body["Result"]] == ["first", "", "", "ok"]
+
+
+def test_json_cells_keep_quotes_and_non_ascii(tmp_path: Path) -> None:
+    """Field values are escaped by SQLite's JSON writer: quotes, backslashes, accents."""
+    tricky = 'Zoë "the" \\ patient'
+    context = open_context(tmp_path)
+    store = ArchiveStore(context)
+    admin = context.auth.account("admin")
+    assert admin is not None
+    with context.db.write():
+        project, _ = store.put_project("P", {}, admin)
+        store.create_many(
+            project, "subject", [NewObject("S", "xnat:subjectData", {"src": tricky})], admin
+        )
+    context.db.close()
+    with (
+        Emulator(tmp_path) as emulator,
+        httpx.Client(base_url=emulator.url, auth=("admin", "admin")) as http,
+    ):
+        rows = http.get(
+            "/data/projects/P/subjects", params={"format": "json", "columns": "label,src"}
+        ).json()["ResultSet"]["Result"]
+    assert rows == [{"label": "S", "src": tricky, "URI": rows[0]["URI"]}]

@@ -21,9 +21,9 @@ from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import context_of, require_account
 from xnat_sdk.emulator.documents import ParsedObject, json_item, parse_document, xml_document
 from xnat_sdk.emulator.errors import bad_request, forbidden, not_found
-from xnat_sdk.emulator.listings import listing_response, requested_format
+from xnat_sdk.emulator.listings import json_listing_response, listing_response, requested_format
 from xnat_sdk.emulator.paths import Target, resolve
-from xnat_sdk.emulator.rows import TITLES, sql_table, sql_table_applies, table
+from xnat_sdk.emulator.rows import TITLES, sql_json_rows, sql_table, sql_table_applies, table
 
 # query parameters that steer the request and are never object fields
 CONTROL_PARAMS = frozenset(
@@ -156,6 +156,10 @@ def listing(request: Request, store: ArchiveStore, account: Account, target: Tar
     kinds = target.kinds
     kind = "experiment" if target.collection == "experiments" and parent is None else kinds[0]
     params = dict(request.query_params)
+    if sql_table_applies(kind, params) and requested_format(request) == "json":
+        return json_listing_response(
+            json_in_sql(store, account, target, kind, params), TITLES[kind]
+        )
     if sql_table_applies(kind, params):  # large listings: rows straight from SQLite
         rows, columns = listing_in_sql(store, account, target, kind, params)
         return listing_response(request, (), columns, TITLES[kind], cells=rows)
@@ -182,16 +186,41 @@ def listing_in_sql(
     """The rows ``listing`` would build from nodes, for the listings ``sql_table`` serves."""
     parent, kinds = target.parent, target.kinds
     if parent is None:
-        readable = None
-        if not account.is_admin:
-            held = store.projects_holding(kinds)
-            readable = [project for project in held if store.can_read(project, account)]
-        return sql_table(store, kind, kinds, params, projects=readable)
+        return sql_table(
+            store, kind, kinds, params, projects=readable_projects(store, account, kinds)
+        )
     if parent.kind == "project" and kinds[0] in ("subject", "experiment"):
         rows, columns = sql_table(store, kind, kinds, params, owned_by=parent.id)
         shared = table(store, kind, store.shared_into(parent.id, kinds), params)[0]
         return rows + shared, columns
     return sql_table(store, kind, kinds, params, child_of=parent.pk)
+
+
+def json_in_sql(
+    store: ArchiveStore, account: Account, target: Target, kind: str, params: dict[str, str]
+) -> list[str]:
+    """``listing_in_sql``'s rows as JSON objects rendered by SQLite (``sql_json_rows``)."""
+    parent, kinds = target.parent, target.kinds
+    if parent is None:
+        return sql_json_rows(
+            store, kind, kinds, params, projects=readable_projects(store, account, kinds)
+        )
+    if parent.kind == "project" and kinds[0] in ("subject", "experiment"):
+        rows = sql_json_rows(store, kind, kinds, params, owned_by=parent.id)
+        shared = table(store, kind, store.shared_into(parent.id, kinds), params)[0]
+        return rows + [json.dumps(row) for row in shared]
+    return sql_json_rows(store, kind, kinds, params, child_of=parent.pk)
+
+
+def readable_projects(
+    store: ArchiveStore, account: Account, kinds: tuple[str, ...]
+) -> list[str] | None:
+    """The projects holding ``kinds`` that ``account`` may read; ``None`` (all) for an admin."""
+    if account.is_admin:
+        return None
+    return [
+        project for project in store.projects_holding(kinds) if store.can_read(project, account)
+    ]
 
 
 def project_extras(
