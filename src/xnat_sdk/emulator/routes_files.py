@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -121,14 +122,35 @@ def download(request: Request, store: ArchiveStore, resources: list[Node], path:
     for resource in resources:
         entry = store.file(resource, clean)
         if entry is not None:
-            media_type = mimetypes.guess_type(clean)[0] or "application/octet-stream"
-            return FileResponse(
-                store.context.blobs.absolute(entry.blob),
-                media_type=media_type,
-                filename=clean.rsplit("/", 1)[-1],
-                content_disposition_type="attachment",
-            )
+            return file_response(request, store.context.blobs.absolute(entry.blob), clean)
     raise not_found(f"Unable to find file {path}")
+
+
+class ChunkedFileResponse(FileResponse):
+    """Starlette's ``FileResponse`` reading ``CHUNK_SIZE`` (1 MiB) per worker-thread hop
+    rather than 64 KiB: a 1 GiB download takes 1,024 hops instead of 16,384."""
+
+    chunk_size = CHUNK_SIZE
+
+
+def file_response(request: Request, blob: Path, name: str) -> Response:
+    """The stored file ``blob`` served as ``name``, with Range/If-Range, ETag, Last-Modified
+    and Content-Length. A whole small file (<= ``CHUNK_SIZE``) is read at once and sent as a
+    plain body: no worker thread per chunk for the many small files of a session."""
+    with blob.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        served = ChunkedFileResponse(
+            blob,
+            media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+            filename=name.rsplit("/", 1)[-1],
+            content_disposition_type="attachment",
+            stat_result=stat,
+        )
+        whole = request.method == "GET" and "range" not in request.headers
+        if not whole or stat.st_size > CHUNK_SIZE:
+            return served
+        body = handle.read()
+    return Response(body, headers=served.headers)
 
 
 def zip_entry_name(store: ArchiveStore, resource: Node, entry: FileEntry) -> str:
