@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import re
 import secrets
 import shutil
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import warnings
 import zipfile
@@ -45,6 +47,8 @@ UPLOAD_METHODS: tuple[UploadMethod, ...] = (
     "tgz_file",
 )
 DEFAULT_CHUNK = 524288
+#: Bodies at least this long are hashed in a helper thread (``_HashingThread``).
+THREADED_MD5_MIN = 8 * 1024 * 1024
 #: The longest file name (one path part, in bytes) common file systems accept.
 NAME_MAX = 255
 
@@ -241,11 +245,12 @@ def download_stream(
     policy = session.retry_policy
     shown = redact_url(session.external_url(uri))
     stalls = 0
+    hashers: list[_HashingThread] = []
     try:
         while True:
             before = progress.done
             try:
-                fetch = _Fetch(session, uri, params, timeout, chunk_size, update_func)
+                fetch = _Fetch(session, uri, params, timeout, chunk_size, update_func, hashers)
                 if fetch.run(target_stream, progress, counted):
                     break
             except httpx.TransportError as exc:
@@ -262,6 +267,8 @@ def download_stream(
                 if stalls:
                     time.sleep(policy.delay(stalls))
     finally:
+        for hasher in hashers:
+            hasher.close()
         if update_func is not None:
             update_func(progress.done, progress.total, True)
     verify_download(shown, progress, expected_md5)
@@ -279,6 +286,7 @@ class _Fetch:
     timeout: Timeout
     chunk_size: int
     update_func: UpdateFunc | None
+    hashers: list[_HashingThread]
 
     def run(self, target: IO[bytes], progress: DownloadProgress, stats: TransferStats) -> bool:
         """Stream into ``target``; True once the body is complete, False to ask again."""
@@ -295,6 +303,9 @@ class _Fetch:
             try:
                 if not begin_body(response, ranged is not None, target, progress, stats):
                     return False
+                if progress.done == 0 and (progress.total or 0) >= THREADED_MD5_MIN:
+                    progress.digest = _HashingThread()
+                    self.hashers.append(progress.digest)
                 for chunk in response.iter_bytes(self.chunk_size):
                     write_chunk(target, progress, chunk)
                     if self.update_func is not None:
@@ -302,6 +313,37 @@ class _Fetch:
             finally:
                 stats.bytes_received += response.num_bytes_downloaded
         return True
+
+
+class _HashingThread:
+    """An md5 computed by a helper thread from a bounded queue of chunks: hashlib releases
+    the GIL on large buffers, so a big body is hashed while the next chunks are received and
+    written (the digest is only read once the body is complete)."""
+
+    def __init__(self, depth: int = 8) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="xnat-sdk-md5", daemon=True)
+        self._thread.start()
+        self._open = True
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._md5.update(chunk)
+
+    def update(self, data: bytes, /) -> None:
+        self._chunks.put(data)
+
+    def close(self) -> None:
+        """Hash what is queued and end the thread (also when the download failed)."""
+        if self._open:
+            self._open = False
+            self._chunks.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._md5.hexdigest()
 
 
 def begin_body(
