@@ -342,10 +342,12 @@ def _sql_select(
 
 
 def _columns(kind: str, params: Mapping[str, str]) -> list[str]:
+    """The requested columns; ``columns=DEFAULT`` (xnatpy's ``tabulate()``) or none asks for
+    the defaults, as xnat-web's ``QueryOrganizerResource.populateQuery`` reads it."""
     requested = params.get("columns")
     columns = (
         [c for c in requested.split(",") if c]
-        if requested and kind != "resource"
+        if requested and requested != "DEFAULT" and kind != "resource"
         else list(DEFAULT_COLUMNS[kind])
     )
     if "URI" not in columns and kind != "resource":
