@@ -23,7 +23,7 @@ from typing import IO, TypeAlias, cast
 
 # httpx imports httpcore when the first transport is made; importing it with this module keeps
 # that cost out of connect(), which then costs only its requests.
-import httpcore  # noqa: F401  # pyright: ignore[reportUnusedImport]
+import httpcore  # noqa: F401  # pyright: ignore[reportUnusedImport]  # imported early on purpose
 import httpx
 
 from xnat_sdk.errors import (
