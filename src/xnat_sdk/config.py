@@ -93,14 +93,12 @@ class SessionConfig:
         """The ``httpx.Timeout`` a session from this config uses."""
         import httpx
 
-        from xnat_sdk._http import DEFAULT_TIMEOUT
+        from xnat_sdk._http import DEFAULT_TIMEOUT, as_timeout
 
-        if self.timeout is None:
-            return DEFAULT_TIMEOUT
         if isinstance(self.timeout, tuple):
             connect, read, write, pool = self.timeout
             return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
-        return httpx.Timeout(self.timeout)
+        return as_timeout(self.timeout, DEFAULT_TIMEOUT)
 
     def credentials(self) -> Credentials | None:
         """The credentials to log in with, found now (netrc, environment) when not carried."""
