@@ -17,7 +17,7 @@ import threading
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 
 from xnat_sdk.emulator.dicom_import import (
     RoutedSession,
@@ -25,34 +25,8 @@ from xnat_sdk.emulator.dicom_import import (
     read_instances,
     route_instances,
 )
+from xnat_sdk.prearchive import PrearchiveStatus  # xnat-web's PrearcStatus values, defined once
 
-#: ``PrearcUtils.PrearcStatus`` of xnat-web (``helpers/prearchive/PrearcUtils.java``):
-#: ``QUEUED_`` marks a queued operation, ``_`` one that is running.
-PrearchiveStatus = Literal[
-    "ARCHIVING",
-    "BUILDING",
-    "CONFLICT",
-    "DELETING",
-    "ERROR",
-    "MOVING",
-    "READY",
-    "RECEIVING",
-    "RECEIVING_INTERRUPT",
-    "SEPARATING",
-    "QUEUED_ARCHIVING",
-    "QUEUED_BUILDING",
-    "QUEUED_DELETING",
-    "QUEUED_MOVING",
-    "QUEUED_SEPARATING",
-    "_ARCHIVING",
-    "_BUILDING",
-    "_CONFLICT",
-    "_DELETING",
-    "_MOVING",
-    "_RECEIVING",
-    "_RECEIVING_INTERRUPT",
-    "_SEPARATING",
-]
 STATUSES: tuple[str, ...] = get_args(PrearchiveStatus)
 UNASSIGNED = "Unassigned"
 SIDECAR_SUFFIX = ".json"
