@@ -7,11 +7,15 @@ process's peak RSS during the operation) and, for the clients that talk through 
 a bare httpx client that only reads the bodies, i.e. what the emulator itself costs for them.
 
 Clients: ``ours`` (xnat-sdk), ``xnatpy``, and for transfers ``ours1`` (xnat-sdk, one worker),
-``httpx`` (a plain loop: the emulator's own cost) and ``curl`` (the ceiling).
+``httpx`` (a plain httpx loop), ``stdlib`` (a plain keep-alive ``http.client`` loop: nearly all
+of its time is the emulator's own cost), ``curl`` (the ceiling) and, for the big download,
+``md5`` (hashing the same bytes from memory-cached disk: the bound of any verified download).
 """
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import resource
 import shutil
@@ -21,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from bench.layout import (
     BIG_FILE,
@@ -315,6 +319,98 @@ class Bare:
         return send
 
 
+class Stdlib:
+    """A keep-alive ``http.client`` connection on a logged-in cookie: next to no client work,
+    so its time is the emulator's own cost for the same transfers."""
+
+    def __init__(self, url: str) -> None:
+        self.bare = Bare(url, use_curl=False)
+        self.address = emulator_address(self.bare.url)
+        self.connection = http.client.HTTPConnection(*self.address, timeout=600)
+        self.headers = {"Cookie": f"JSESSIONID={self.bare.cookie}"}
+
+    def path(self, experiment: str, label: str) -> str:
+        return self.bare.uri(experiment, label)[len(self.bare.url) :]
+
+    def call(
+        self, method: str, path: str, body: bytes | IO[bytes] | None = None
+    ) -> http.client.HTTPResponse:
+        self.connection.request(method, path, body=body, headers=self.headers)
+        answer = self.connection.getresponse()
+        if answer.status >= 300:
+            raise RuntimeError(f"{method} {path}: {answer.status}")
+        return answer
+
+    def download_big(self, target: Path) -> Operation:
+        path = f"{self.path(FILES_SESSION, BIG_RESOURCE)}/files/{BIG_FILE}"
+        out = target / BIG_FILE
+
+        def fetch() -> int:
+            answer = self.call("GET", path)
+            buffer = memoryview(bytearray(MIB))
+            with out.open("wb", buffering=0) as handle:
+                while read := answer.readinto(buffer):
+                    handle.write(buffer[:read])
+            return out.stat().st_size
+
+        return fetch
+
+    def download_small(self, target: Path) -> Operation:
+        base = f"{self.path(FILES_SESSION, SMALL_RESOURCE)}/files"
+
+        def fetch() -> int:
+            names = self.bare.file_names(FILES_SESSION, SMALL_RESOURCE)
+            for name in names:
+                (target / name).write_bytes(self.call("GET", f"{base}/{name}").read())
+            return len(names)
+
+        return fetch
+
+    def upload_big(self, source: Path) -> Operation:
+        path = (
+            f"{self.path(UPLOAD_SESSION, UPLOAD_BIG)}/files/{BIG_FILE}?inbody=true&overwrite=true"
+        )
+
+        def send() -> int:
+            with source.open("rb") as handle:
+                self.call("PUT", path, handle).read()
+            return source.stat().st_size
+
+        return send
+
+    def upload_small(self, source: Path) -> Operation:
+        base = f"{self.path(UPLOAD_SESSION, UPLOAD_SMALL)}/files"
+
+        def send() -> int:
+            files = sorted(source.iterdir())
+            for file in files:
+                self.call(
+                    "PUT", f"{base}/{file.name}?inbody=true&overwrite=true", file.read_bytes()
+                ).read()
+            return len(files)
+
+        return send
+
+
+def emulator_address(url: str) -> tuple[str, int]:
+    """Host and port of the emulator's ``http://host:port`` URL."""
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def md5_of(path: Path) -> Operation:
+    """Hash ``path`` in 1 MiB chunks: what verifying a download of it costs at the least."""
+
+    def digest() -> int:
+        md5 = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as handle:
+            while chunk := handle.read(MIB):
+                md5.update(chunk)
+        return path.stat().st_size
+
+    return digest
+
+
 def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -394,8 +490,15 @@ def transfer(task: str, client_name: str, url: str, workdir: Path) -> dict[str, 
     """One transfer task; downloads go to a fresh folder, removed afterwards (not timed)."""
     target = Path(tempfile.mkdtemp(prefix=f"{client_name}-", dir=workdir))
     try:
+        if client_name == "md5":
+            with (workdir / "source" / BIG_FILE).open("rb") as warm:  # in the page cache first
+                while warm.read(MIB):
+                    pass
+            return measure(md5_of(workdir / "source" / BIG_FILE))
         if client_name in ("httpx", "curl"):
-            bare: Client | Bare = Bare(url, use_curl=client_name == "curl")
+            bare: Client | Bare | Stdlib = Bare(url, use_curl=client_name == "curl")
+        elif client_name == "stdlib":
+            bare = Stdlib(url)
         else:
             bare = client_for(client_name)
             bare.connect(url, Recorder())
