@@ -11,7 +11,16 @@ import fnmatch
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Protocol, TypedDict, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Generic,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    cast,
+    overload,
+    runtime_checkable,
+)
 
 from xnat_sdk.errors import XNATAmbiguousKeyError, XNATKeyError, XNATValueError
 
@@ -51,6 +60,13 @@ class ListingSpec:
             uri = row.get("URI", "")
             return uri.split("/files/", 1)[1] if "/files/" in uri else row.get("Name", "")
         return row.get(self.id_column, "")
+
+    def keys(self, rows: Sequence[Row]) -> list[str]:
+        """The primary keys of ``rows`` (``key`` of each, in one pass)."""
+        if self.id_column == "path":
+            return [self.key(row) for row in rows]
+        column = self.id_column
+        return [row.get(column, "") for row in rows]
 
 
 class ProjectRow(TypedDict):
@@ -197,6 +213,26 @@ class ListingSource(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchListingSource(Protocol):
+    """A ``ListingSource`` that also builds many items in one call (what iteration uses; a
+    source without it gets ``item_from_row`` row by row)."""
+
+    def items_from_rows(
+        self, rows: Sequence[dict[str, str]], keys: Sequence[str], listing: Listing[T]
+    ) -> list[T]:
+        """The live objects for ``rows`` (keyed ``keys``) of ``listing``, in order."""
+        ...
+
+
+#: Per source class: whether it is a ``BatchListingSource`` (a runtime protocol check is slow).
+_BATCHING: dict[type, bool] = {}
+
+#: Rows built per batch while iterating: big enough that building dominates the per-batch
+#: work, small enough that breaking out of a loop early wastes little.
+_BATCH_ROWS = 5000
+
+
 class Listing(Generic[T_co]):
     """A server-side collection of ``T_co``, indexable by ID, secondary key (label) and position."""
 
@@ -301,22 +337,48 @@ class Listing(Generic[T_co]):
         return isinstance(key, str) and key in self._lookup()
 
     def __iter__(self) -> Iterator[T_co]:
-        # _item inlined: this loop runs once per row of listings of 100,000 experiments
         rows = self.rows()  # first: a fetch starts a new item cache
-        items, key_of, build = self._items, self.spec.key, self._source.item_from_row
-        for row in rows:
-            key = key_of(row)
-            item = items.get(key)
-            if item is None:
-                item = items[key] = build(row, key, self)
-            yield item
+        items = self._items
+        for start in range(0, len(rows), _BATCH_ROWS):
+            yield from self._items_for(rows[start : start + _BATCH_ROWS], items)
+
+    def _items_for(self, rows: Sequence[dict[str, str]], items: dict[str, T_co]) -> list[T_co]:
+        """The items of ``rows``: those in ``items`` already, the others built in one batch
+        (and added to ``items``; of rows sharing a key, the first row's item counts)."""
+        keys = self.spec.keys(rows)
+        todo_rows, todo_keys = rows, keys
+        if items:
+            todo = [(row, key) for row, key in zip(rows, keys, strict=True) if key not in items]
+            todo_rows, todo_keys = [row for row, _ in todo], [key for _, key in todo]
+        if not todo_keys:
+            return [items[key] for key in keys]
+        built = self._build(todo_rows, todo_keys)
+        known = len(items)
+        items.update(zip(todo_keys, built, strict=True))
+        if len(items) - known == len(built):  # no key twice
+            return built if len(built) == len(keys) else [items[key] for key in keys]
+        first: dict[str, T_co] = {}
+        for key, item in zip(todo_keys, built, strict=True):
+            first.setdefault(key, item)
+        items.update(first)
+        return [items[key] for key in keys]
+
+    def _build(self, rows: Sequence[dict[str, str]], keys: Sequence[str]) -> list[T_co]:
+        source = self._source
+        kind = type(source)
+        batching = _BATCHING.get(kind)
+        if batching is None:
+            batching = _BATCHING[kind] = isinstance(source, BatchListingSource)
+        if batching:
+            return cast("BatchListingSource", source).items_from_rows(rows, keys, self)
+        return [source.item_from_row(row, key, self) for row, key in zip(rows, keys, strict=True)]
 
     def __len__(self) -> int:
         return len(self.rows())
 
     def keys(self) -> list[str]:
         """The IDs of the items, in listing order."""
-        return [self._key_of(row) for row in self.rows()]
+        return self.spec.keys(self.rows())
 
     def values(self) -> list[T_co]:
         """The items, in listing order."""
@@ -324,7 +386,8 @@ class Listing(Generic[T_co]):
 
     def items(self) -> list[tuple[str, T_co]]:
         """``(ID, item)`` pairs, in listing order."""
-        return [(self._key_of(row), self._item(row)) for row in self.rows()]
+        rows = self.rows()
+        return list(zip(self.spec.keys(rows), self._items_for(rows, self._items), strict=True))
 
     @property
     def listing(self) -> list[T_co]:

@@ -7,7 +7,7 @@ decided here once (as openai-python shares one implementation between its two cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 import httpx
@@ -23,7 +23,7 @@ from xnat_sdk.objects import (
     field_named,
     partial_model,
 )
-from xnat_sdk.row_objects import RowBuilder
+from xnat_sdk.row_objects import RowBuilder, gc_paused
 
 if TYPE_CHECKING:
     from xnat_sdk._modelbase import XnatModel
@@ -172,24 +172,49 @@ class RowObjects:
         session: SessionLike,
     ) -> T:
         """The object for ``row`` (keyed ``key``), bound to ``session`` below ``listing_uri``."""
+        return self.build_many([row], [key], listing_uri, spec, item_type, session)[0]
+
+    def build_many(
+        self,
+        rows: Sequence[dict[str, str]],
+        keys: Sequence[str],
+        listing_uri: str,
+        spec: ListingSpec,
+        item_type: type[T],
+        session: SessionLike,
+    ) -> list[T]:
+        """The objects for ``rows`` (keyed ``keys``), bound to ``session`` below
+        ``listing_uri``, each of the class its row's xsi:type names."""
         # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
         # row's /data/subjects/ID): XNAT creates children only within a project's path.
-        uri = f"{listing_uri}/{key}"
+        uris = [f"{listing_uri}/{key}" for key in keys]
         if issubclass(item_type, FileData):
-            built: object = file_from_row(session, row, row.get("URI") or uri, key)
-        else:
-            built = self._builder(row, spec, item_type).build(row, session, uri)
-        return checked(built, item_type, f"a row of {listing_uri}")
+            source = f"a row of {listing_uri}"
+            return [
+                checked(file_from_row(session, row, row.get("URI") or uri, key), item_type, source)
+                for row, key, uri in zip(rows, keys, uris, strict=True)
+            ]
+        built: list[XnatObject] = []
+        type_column = spec.type_column or None
+        with gc_paused():
+            position = 0
+            while position < len(rows):
+                # Consecutive rows of one xsi:type and column set (a whole listing, as a rule)
+                # are built by one builder in one loop.
+                builder = self._builder(rows[position], type_column, item_type)
+                position = builder.build_run(rows, uris, position, session, built, type_column)
+        # A builder's class is item_type or the subclass of it that class_for chose.
+        return cast("list[T]", built)
 
     def _builder(
-        self, row: dict[str, str], spec: ListingSpec, item_type: type[object]
+        self, row: dict[str, str], type_column: str | None, item_type: type[object]
     ) -> RowBuilder[XnatObject]:
-        xsi_type = row.get(spec.type_column, "") if spec.type_column else ""
-        columns = tuple(row)
-        builder = self._builders.get((xsi_type, item_type, columns))
+        xsi_type = row.get(type_column, "") if type_column is not None else ""
+        key = (xsi_type, item_type, tuple(row))
+        builder = self._builders.get(key)
         if builder is None:
-            builder = RowBuilder(class_for(xsi_type, item_type), columns)
-            self._builders[(xsi_type, item_type, columns)] = builder
+            builder = RowBuilder(class_for(xsi_type, item_type), key[2], xsi_type)
+            self._builders[key] = builder
         return builder
 
 

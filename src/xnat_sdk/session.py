@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Collection, Generator, Iterable, Mapping
+from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -718,6 +718,14 @@ class XNATSession:
     def item_from_row(self, row: dict[str, str], key: str, listing: Listing[T]) -> T:
         """The live object for a listing row: its xsi:type's class, bound below the listing."""
         return self._row_objects.build(row, key, listing.uri, listing.spec, listing.item_type, self)
+
+    def items_from_rows(
+        self, rows: Sequence[dict[str, str]], keys: Sequence[str], listing: Listing[T]
+    ) -> list[T]:
+        """The live objects for many rows of ``listing`` in one batch (iterating a listing)."""
+        return self._row_objects.build_many(
+            rows, keys, listing.uri, listing.spec, listing.item_type, self
+        )
 
     # -- live-object support (the SessionLike protocol) -----------------------------------
 
