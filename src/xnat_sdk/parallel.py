@@ -125,13 +125,15 @@ def download_files(
     max_workers: int = DEFAULT_WORKERS,
     verbose: bool = False,
     update_func: transfer.UpdateFunc | None = None,
+    verify: bool = True,
 ) -> list[Path]:
     """Download ``files`` below ``target_dir`` (each at its path in its resource), at most
     ``max_workers`` at a time; return the paths written, in the order of ``files``.
 
     Every path is checked before the first request: one that would leave ``target_dir`` or that
     two files share is refused with ``XNATValueError``. ``update_func`` (or, with ``verbose``, a
-    rich progress bar) sees the bytes of all files summed.
+    rich progress bar) sees the bytes of all files summed. Each file is checked against its
+    catalog md5 unless ``verify=False`` (then by length only, and no md5 is computed).
     """
     check_workers(max_workers)
     chosen = list(files)
@@ -153,7 +155,7 @@ def download_files(
                     session,
                     file.uri,
                     handle,
-                    expected_md5=file.digest,
+                    expected_md5=file.digest if verify else None,
                     update_func=progress.for_item(index),
                 )
             return target

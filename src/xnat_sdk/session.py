@@ -30,6 +30,7 @@ from xnat_sdk._http import (
     RetryPolicy,
     Timeout,
 )
+from xnat_sdk._wire import FileWire
 from xnat_sdk.auth import Credentials
 from xnat_sdk.classes import ModelClasses
 from xnat_sdk.config import DEFAULT_KEEPALIVE_SECONDS, SessionConfig
@@ -129,6 +130,10 @@ class XNATSession:
             self.original_uri, user, auth=auth_method(user, credentials)
         )
         self._portable = portable
+        #: The lean HTTP/1.1 path for the first try of file bodies (``xnat_sdk._wire``);
+        #: ``None`` where it does not apply (a proxy). Set it to ``None`` to send every file
+        #: request through httpx.
+        self.file_wire: FileWire | None = FileWire.for_transport(transport, os.environ)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -258,6 +263,8 @@ class XNATSession:
             )
         except XNATError as exc:
             self.logger.debug("logout failed: %s", exc)
+        if self.file_wire is not None:
+            self.file_wire.close()
         self._transport.close()
         self._closed = True
 
@@ -504,10 +511,21 @@ class XNATSession:
         format: str | None = None,
         verbose: bool = True,
         timeout: Timeout = None,
+        *,
+        expected_md5: str | None = None,
+        verify: bool = True,
     ) -> Path:
-        """Download ``uri`` to the file ``target`` (written atomically)."""
+        """Download ``uri`` to the file ``target`` (written atomically), checked against
+        ``expected_md5`` when given unless ``verify=False`` (the length is always checked)."""
         return transfer.download_file(
-            self, uri, target, format=format, verbose=verbose, timeout=timeout
+            self,
+            uri,
+            target,
+            format=format,
+            verbose=verbose,
+            timeout=timeout,
+            expected_md5=expected_md5,
+            verify=verify,
         )
 
     def download_stream(
@@ -519,9 +537,13 @@ class XNATSession:
         chunk_size: int = transfer.DEFAULT_CHUNK,
         update_func: transfer.UpdateFunc | None = None,
         timeout: Timeout = None,
+        *,
+        expected_md5: str | None = None,
+        verify: bool = True,
     ) -> int:
         """Write the body of ``uri`` to ``target_stream``; ``update_func(done, total, finished)``
-        is called after each chunk, as in xnatpy. Returns the number of bytes."""
+        is called after each chunk, as in xnatpy. Returns the number of bytes. The body is
+        checked against ``expected_md5`` when given unless ``verify=False``."""
         return transfer.download_stream(
             self,
             uri,
@@ -531,6 +553,8 @@ class XNATSession:
             chunk_size=chunk_size,
             update_func=update_func,
             timeout=timeout,
+            expected_md5=expected_md5,
+            verify=verify,
         )
 
     def download_zip(
@@ -750,7 +774,8 @@ class XNATSession:
         self.forget(uri.rsplit("/", 1)[0])
 
     def download_to(self, uri: str, target: Path, expected_md5: str | None = None) -> Path:
-        """Download ``uri`` to ``target`` atomically, checked against ``expected_md5``."""
+        """Download ``uri`` to ``target`` atomically, checked against ``expected_md5`` (no
+        md5 is computed without one)."""
         return transfer.download_file(self, uri, target, expected_md5=expected_md5)
 
     def download_files(
@@ -760,13 +785,15 @@ class XNATSession:
         *,
         max_workers: int = 8,
         verbose: bool = False,
+        verify: bool = True,
     ) -> list[Path]:
         """Download ``files`` below ``target_dir`` (each at its path in its resource),
-        ``max_workers`` at a time, each atomic and verified; see ``parallel.download_files``."""
+        ``max_workers`` at a time, each atomic and verified (``verify=False``: by length
+        only, no md5); see ``parallel.download_files``."""
         from xnat_sdk import parallel  # the thread pool is imported only when used
 
         return parallel.download_files(
-            self, files, target_dir, max_workers=max_workers, verbose=verbose
+            self, files, target_dir, max_workers=max_workers, verbose=verbose, verify=verify
         )
 
     def read_bytes(self, uri: str) -> bytes:

@@ -30,10 +30,26 @@ from typing import IO, TYPE_CHECKING, Literal, Protocol
 
 import httpx
 
-from xnat_sdk._http import Query, Timeout
-from xnat_sdk.errors import XNATConnectionError, XNATDigestError, XNATValueError, redact_url
+from xnat_sdk._http import (
+    DEFAULT_ACCEPTED,
+    Query,
+    Timeout,
+    check_status,
+    retry_after,
+    retry_delay,
+    transport_failure,
+)
+from xnat_sdk._wire import FileWire, WireAnswer, thread_buffer
+from xnat_sdk.errors import (
+    XNATConnectionError,
+    XNATDigestError,
+    XNATOutcomeUnknownError,
+    XNATValueError,
+    redact_url,
+)
 
 if TYPE_CHECKING:
+    from xnat_sdk._http import RetryPolicy
     from xnat_sdk.session import XNATSession
 
 #: xnatpy's progress callback: bytes so far, total bytes (if known), finished.
@@ -148,8 +164,23 @@ class TransferStats:
 
 
 class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
     def hexdigest(self) -> str: ...
+
+
+class _NoDigest:
+    """Stands for the md5 when none is wanted (no digest expected, or ``verify=False``):
+    hashing 1 GiB costs about 2 s of CPU, so it is not computed for nothing."""
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return ""
+
+
+def _new_digest(hashing: bool) -> _Digest:
+    return hashlib.md5(usedforsecurity=False) if hashing else _NoDigest()
 
 
 @dataclass
@@ -162,6 +193,11 @@ class DownloadProgress:
     total: int | None = None
     validator: str | None = None  # ETag or Last-Modified, for If-Range
     digest: _Digest = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
+    hashing: bool = True  # False: no md5 is wanted, none is computed
+
+    def __post_init__(self) -> None:
+        if not self.hashing:
+            self.digest = _NoDigest()
 
     def range_headers(self) -> dict[str, str] | None:
         if self.done == 0:
@@ -181,13 +217,20 @@ class DownloadProgress:
         target.seek(self.origin)
         target.truncate()
         self.done = 0
-        self.digest = hashlib.md5(usedforsecurity=False)
+        self.digest = _new_digest(self.hashing)
+
+    def announce(self, length: str | None, encoding: str | None, validator: str | None) -> None:
+        """Take what the answer to a request for the whole body announced (its headers
+        ``Content-Length``, ``Content-Encoding`` and ``ETag`` or ``Last-Modified``)."""
+        self.total = announced_length(length, encoding)
+        self.validator = validator
 
 
-def _announced_length(response: httpx.Response) -> int | None:
-    length = response.headers.get("content-length", "")
-    if not length.isdigit() or "content-encoding" in response.headers:
-        return None  # a compressed body's length is not the file's
+def announced_length(length: str | None, encoding: str | None) -> int | None:
+    """The body length a ``Content-Length`` header announces (``None``: none, or a
+    compressed body, whose length is not the file's)."""
+    if length is None or not length.isdigit() or encoding is not None:
+        return None
     return int(length)
 
 
@@ -227,30 +270,39 @@ def download_stream(
     timeout: Timeout = None,
     expected_md5: str | None = None,
     stats: TransferStats | None = None,
+    verify: bool = True,
 ) -> int:
     """Write the body of ``uri`` to ``target_stream``; return the number of bytes.
 
     A connection that drops mid-body is resumed with ``Range`` from the last byte written; the
     answer's ``Content-Range`` must continue exactly, else (or when the server ignores
     ``Range``) the body starts again from zero, which needs a seekable target. Wrong bytes are
-    never appended. The announced length and ``expected_md5`` are checked at the end. Tries
-    without progress are bounded by the session's ``RetryPolicy.attempts``. ``stats``, if
-    given, is filled in with what went over the wire.
+    never appended. The announced length and ``expected_md5`` are checked at the end (the md5
+    only with ``verify``, and computed only then). Tries without progress are bounded by the
+    session's ``RetryPolicy.attempts``. ``stats``, if given, is filled in with what went over
+    the wire. The first try goes over the session's lean wire (``xnat_sdk._wire``) when it has
+    one; whatever that try does not finish plainly continues on the httpx path.
     """
     if update_func is None and verbose:
         update_func = progress_bar(f"Downloading {PurePosixPath(uri).name}")
     counted = stats if stats is not None else TransferStats()
     params = with_format(query, format)
-    progress = DownloadProgress(origin=stream_position(target_stream))
+    wanted = expected_md5 if verify else None
+    progress = DownloadProgress(origin=stream_position(target_stream), hashing=bool(wanted))
     policy = session.retry_policy
     shown = redact_url(session.external_url(uri))
     stalls = 0
     hashers: list[_HashingThread] = []
+    wire = _wire_of(session)
     try:
         while True:
             before = progress.done
             try:
                 fetch = _Fetch(session, uri, params, timeout, chunk_size, update_func, hashers)
+                if wire is not None:
+                    first, wire = wire, None  # only the first try goes over the wire
+                    if fetch.over_wire(first, target_stream, progress, counted):
+                        break
                 if fetch.run(target_stream, progress, counted):
                     break
             except httpx.TransportError as exc:
@@ -271,9 +323,15 @@ def download_stream(
             hasher.close()
         if update_func is not None:
             update_func(progress.done, progress.total, True)
-    verify_download(shown, progress, expected_md5)
+    verify_download(shown, progress, wanted)
     counted.bytes_written = progress.done
     return progress.done
+
+
+def _wire_of(session: XNATSession) -> FileWire | None:
+    """The session's lean wire, if it has one and is open (a closed session's requests go
+    the httpx way, which refuses them)."""
+    return None if session.closed else session.file_wire
 
 
 @dataclass(frozen=True)
@@ -303,7 +361,8 @@ class _Fetch:
             try:
                 if not begin_body(response, ranged is not None, target, progress, stats):
                     return False
-                if progress.done == 0 and (progress.total or 0) >= THREADED_MD5_MIN:
+                big = (progress.total or 0) >= THREADED_MD5_MIN
+                if progress.hashing and progress.done == 0 and big:
                     progress.digest = _HashingThread()
                     self.hashers.append(progress.digest)
                 for chunk in response.iter_bytes(self.chunk_size):
@@ -313,6 +372,58 @@ class _Fetch:
             finally:
                 stats.bytes_received += response.num_bytes_downloaded
         return True
+
+    def over_wire(
+        self, wire: FileWire, target: IO[bytes], progress: DownloadProgress, stats: TransferStats
+    ) -> bool:
+        """The first try over the lean wire: True once the body is complete; False when the
+        answer is not a plain 200 or the request failed before it (nothing was written, the
+        httpx path takes over). A drop mid-body raises the httpx error, so the body is
+        resumed with Range like any other."""
+        request_target = wire.request_target(self.uri, self.params)
+        if request_target is None:
+            return False
+        try:
+            answer = wire.send("GET", request_target, timeout=self.timeout)
+        except httpx.TransportError as exc:
+            self.session.logger.debug("%s; handing over to httpx", exc)
+            return False
+        headers = answer.headers
+        encoding = headers.get("content-encoding")
+        if answer.status != 200 or encoding is not None:
+            answer.close()
+            pause_before_handover(self.session.retry_policy, answer)
+            return False
+        stats.requests += 1
+        validator = headers.get("etag") or headers.get("last-modified")
+        progress.announce(headers.get("content-length"), encoding, validator)
+        if progress.hashing and (progress.total or 0) >= THREADED_MD5_MIN:
+            progress.digest = _HashingThread()
+            self.hashers.append(progress.digest)
+        view = thread_buffer()
+        update = self.update_func
+        try:
+            while count := answer.readinto(view):
+                chunk = view[:count]
+                target.write(chunk)
+                progress.digest.update(chunk)
+                progress.done += count
+                stats.bytes_received += count
+                if update is not None:
+                    update(progress.done, progress.total, False)
+        finally:
+            answer.close()
+        return True
+
+
+def pause_before_handover(policy: RetryPolicy, answer: WireAnswer) -> None:
+    """Before the httpx path repeats a first try answered with a status the policy retries
+    (429, 503...), wait as it would have: the server's ``Retry-After`` or the first backoff."""
+    if answer.status not in policy.statuses:
+        return
+    delay = retry_delay(policy, 1, 0.0, retry_after(answer.headers.get("retry-after")))
+    if delay:
+        time.sleep(delay)
 
 
 class _HashingThread:
@@ -331,8 +442,9 @@ class _HashingThread:
         while (chunk := self._chunks.get()) is not None:
             self._md5.update(chunk)
 
-    def update(self, data: bytes, /) -> None:
-        self._chunks.put(data)
+    def update(self, data: bytes | memoryview, /) -> None:
+        """Queue ``data`` (a view of a reused buffer is copied: it changes after this call)."""
+        self._chunks.put(data if isinstance(data, bytes) else bytes(data))
 
     def close(self) -> None:
         """Hash what is queued and end the thread (also when the download failed)."""
@@ -356,10 +468,10 @@ def begin_body(
     """Judge the answer to a (``ranged``) body request before its bytes are read: True when
     its body is to be appended to ``target``, False when it must be asked for again in full
     (a part that does not continue ours; ``target`` was rewound)."""
+    headers = response.headers
     if not ranged:
-        progress.total = _announced_length(response)
-        headers = response.headers
-        progress.validator = headers.get("etag") or headers.get("last-modified")
+        validator = headers.get("etag") or headers.get("last-modified")
+        progress.announce(headers.get("content-length"), headers.get("content-encoding"), validator)
     elif _continues(response, progress):
         stats.resumes += 1
     else:
@@ -367,7 +479,9 @@ def begin_body(
         stats.restarts += 1
         if response.status_code != 200:
             return False
-        progress.total = _announced_length(response)
+        progress.total = announced_length(
+            headers.get("content-length"), headers.get("content-encoding")
+        )
     return True
 
 
@@ -408,9 +522,11 @@ def download_file(
     timeout: Timeout = None,
     expected_md5: str | None = None,
     stats: TransferStats | None = None,
+    verify: bool = True,
 ) -> Path:
     """Download ``uri`` to the file ``target`` atomically (resumed after dropped connections,
-    verified before the rename); return its path.
+    verified before the rename: length, and ``expected_md5`` unless ``verify=False``); return
+    its path.
 
     A ``target`` whose last part is not a plain file name (``..``, NUL, too long) or that is
     an existing directory is refused before any request."""
@@ -429,6 +545,7 @@ def download_file(
             timeout=timeout,
             expected_md5=expected_md5,
             stats=stats,
+            verify=verify,
         )
     return destination
 
@@ -452,6 +569,13 @@ def upload(
     params, headers, repeatable = upload_request(query, content_type, method, overwrite)
 
     def send(body: bytes | IO[bytes]) -> httpx.Response:
+        wire = _wire_of(session)
+        if wire is not None:
+            answer = _upload_over_wire(
+                session, wire, method.upper(), uri, params, headers, body, timeout, repeatable
+            )
+            if answer is not None:
+                return answer
         return session.request(
             method.upper(),
             uri,
@@ -469,6 +593,78 @@ def upload(
         with path.open("rb") as stream:
             return send(stream)
     return send(source)
+
+
+def _upload_over_wire(
+    session: XNATSession,
+    wire: FileWire,
+    method: str,
+    uri: str,
+    params: Query,
+    headers: Mapping[str, str],
+    body: bytes | IO[bytes],
+    timeout: Timeout,
+    repeatable: bool,
+) -> httpx.Response | None:
+    """The first try of an upload over the lean wire: the accepted answer, or ``None`` to
+    hand over to the httpx path (with ``body`` rewound), which retries and renews a login.
+
+    What must not be repeated is not handed over once it may have reached the server: a lost
+    answer raises ``XNATOutcomeUnknownError``, an error status (but 401: the server refused
+    it unapplied) the same typed error as the httpx path would."""
+    request_target = wire.request_target(uri, params)
+    start = stream_position(body) if not isinstance(body, bytes) else 0
+    length = _body_length(body)
+    if request_target is None or start is None or length is None:
+        return None
+    shown = f"{method} {redact_url(session.external_url(uri))}"
+    try:
+        answer = wire.send(
+            method, request_target, headers=headers, body=body, length=length, timeout=timeout
+        )
+        try:
+            content = answer.read()
+        finally:
+            answer.close()
+    except httpx.TransportError as exc:
+        failure = transport_failure(shown, exc, 1, repeatable)
+        if isinstance(failure, XNATOutcomeUnknownError):
+            raise failure from exc
+        session.logger.debug("%s; handing over to httpx", exc)
+        _rewind(body, start)
+        return None
+    request = httpx.Request(method, session.external_url(uri))
+    response = httpx.Response(
+        answer.status, headers=answer.headers.items(), content=content, request=request
+    )
+    if answer.status in DEFAULT_ACCEPTED[method]:
+        return response
+    if answer.status != 401 and not repeatable:
+        check_status(response, None)  # raises the typed error
+    pause_before_handover(session.retry_policy, answer)
+    _rewind(body, start)
+    return None
+
+
+def _body_length(body: bytes | IO[bytes]) -> int | None:
+    """How many bytes of ``body`` are left to send (``None``: unknown, e.g. a pipe)."""
+    if isinstance(body, bytes):
+        return len(body)
+    try:
+        position = body.tell()
+        try:
+            return os.fstat(body.fileno()).st_size - position
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            end = body.seek(0, io.SEEK_END)
+            body.seek(position)
+            return end - position
+    except (OSError, ValueError):
+        return None
+
+
+def _rewind(body: bytes | IO[bytes], start: int) -> None:
+    if not isinstance(body, bytes):
+        body.seek(start)
 
 
 def upload_request(
