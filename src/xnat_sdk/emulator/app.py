@@ -25,10 +25,13 @@ from xnat_sdk.emulator.faults import FaultMiddleware
 from xnat_sdk.emulator.middleware import XnatMiddleware
 
 ROUTE_MODULES: tuple[str, ...] = (
-    "xnat_sdk.emulator.routes_site",
-    "xnat_sdk.emulator.routes_files",
+    # The archive first: nearly every request goes there, and Starlette tries the patterns in
+    # order (two dozen regular expressions per request otherwise). No other module's paths
+    # start with /data/projects, /data/subjects or /data/experiments, except:
     "xnat_sdk.emulator.routes_summaries",  # scan_types, scanners (before the archive's paths)
     "xnat_sdk.emulator.routes_archive",
+    "xnat_sdk.emulator.routes_site",
+    "xnat_sdk.emulator.routes_files",
     "xnat_sdk.emulator.routes_prearchive",  # prearchive, import service, dicomdump
     "xnat_sdk.emulator.routes_search",  # search
     "xnat_sdk.emulator.faults",  # the emulator-only fault injection control

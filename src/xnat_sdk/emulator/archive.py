@@ -34,6 +34,7 @@ from xnat_sdk._modelbase import XnatModel, XpathError
 from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import EmulatorContext
 from xnat_sdk.emulator.errors import XnatHTTPError, bad_request, conflict, forbidden, not_found
+from xnat_sdk.emulator.readcache import CacheSlot
 from xnat_sdk.emulator.storage import StagedBlob
 from xnat_sdk.emulator.typeindex import FieldValueError
 
@@ -116,6 +117,31 @@ _LOOKUP_KINDS = {
     "experiment": "'experiment', 'assessor'",
     "assessor": "'experiment', 'assessor'",
 }
+
+
+# Single-object lookups are answered from the database's read cache (path resolution repeats
+# them at every request); callers get their own copy, free to change.
+_NODES: CacheSlot[Node | None] = CacheSlot("nodes")
+_FILES: CacheSlot[FileEntry | None] = CacheSlot("files")
+_ACCESS: CacheSlot[str | None] = CacheSlot("project access")
+
+
+def _copied(node: Node | None) -> Node | None:
+    if node is None:
+        return None
+    return Node(
+        node.pk,
+        node.kind,
+        node.id,
+        node.parent_pk,
+        node.project,
+        node.label,
+        node.xsi_type,
+        dict(node.fields),
+        node.insert_date,
+        node.insert_user,
+        node.shared_label,
+    )
 
 
 def _node(row: sqlite3.Row) -> Node:
@@ -245,6 +271,10 @@ class ArchiveStore:
 
     # ---------------------------------------------------------------------- projects --
     def project(self, key: str) -> Node | None:
+        """A project by ID or secondary ID (alias)."""
+        return _copied(self.db.cached(_NODES, ("project", key), lambda: self._load_project(key)))
+
+    def _load_project(self, key: str) -> Node | None:
         conn = self.db.read()
         row = conn.execute(
             "SELECT * FROM nodes WHERE kind = 'project' AND id = ?", (key,)
@@ -262,22 +292,29 @@ class ArchiveStore:
         return [_node(row) for row in rows]
 
     def accessibility(self, project: str) -> str:
-        row = (
-            self.db.read()
-            .execute("SELECT accessibility FROM project_access WHERE project = ?", (project,))
-            .fetchone()
-        )
-        return str(row["accessibility"]) if row is not None else "private"
+        def load() -> str | None:
+            row = (
+                self.db.read()
+                .execute("SELECT accessibility FROM project_access WHERE project = ?", (project,))
+                .fetchone()
+            )
+            return str(row["accessibility"]) if row is not None else None
+
+        return self.db.cached(_ACCESS, ("accessibility", project), load) or "private"
 
     def role(self, project: str, login: str) -> str | None:
-        row = (
-            self.db.read()
-            .execute(
-                "SELECT role FROM project_users WHERE project = ? AND login = ?", (project, login)
+        def load() -> str | None:
+            row = (
+                self.db.read()
+                .execute(
+                    "SELECT role FROM project_users WHERE project = ? AND login = ?",
+                    (project, login),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
-        return str(row["role"]) if row is not None else None
+            return str(row["role"]) if row is not None else None
+
+        return self.db.cached(_ACCESS, ("role", project, login), load)
 
     def project_users(self, project: str) -> list[tuple[str, str]]:
         rows = self.db.read().execute(
@@ -437,6 +474,15 @@ class ArchiveStore:
 
     # ------------------------------------------------------------ subjects, experiments --
     def _shared_lookup(self, kind_sql: str, project: str, key: str) -> Node | None:
+        return _copied(
+            self.db.cached(
+                _NODES,
+                ("in project", kind_sql, project, key),
+                lambda: self._load_shared(kind_sql, project, key),
+            )
+        )
+
+    def _load_shared(self, kind_sql: str, project: str, key: str) -> Node | None:
         conn = self.db.read()
         # An accession ID wins over a label. Each query is written to use its index (``+``
         # keeps SQLite off the project index for the ID; CROSS JOIN starts from the shares):
@@ -469,27 +515,36 @@ class ArchiveStore:
 
     def by_id(self, kinds: tuple[str, ...], key: str) -> Node | None:
         """An object by its site-wide accession ID (``/data/subjects/{id}``)."""
-        marks = ", ".join("?" for _ in kinds)
-        row = (
-            self.db.read()
-            .execute(f"SELECT * FROM nodes WHERE kind IN ({marks}) AND id = ?", (*kinds, key))
-            .fetchone()
-        )
-        return _node(row) if row is not None else None
+
+        def load() -> Node | None:
+            marks = ", ".join("?" for _ in kinds)
+            row = (
+                self.db.read()
+                .execute(f"SELECT * FROM nodes WHERE kind IN ({marks}) AND id = ?", (*kinds, key))
+                .fetchone()
+            )
+            return _node(row) if row is not None else None
+
+        return _copied(self.db.cached(_NODES, ("by id", kinds, key), load))
 
     def child(self, parent: Node, kinds: tuple[str, ...], key: str) -> Node | None:
         """A child object by ID or label (scans by ID, resources by label or ID)."""
-        marks = ", ".join("?" for _ in kinds)
-        row = (
-            self.db.read()
-            .execute(
-                f"SELECT * FROM nodes WHERE parent_pk = ? AND kind IN ({marks}) "
-                "AND (id = ? OR label = ?) ORDER BY label = ? DESC LIMIT 1",
-                (parent.pk, *kinds, key, key, key),
+        parent_pk = parent.pk
+
+        def load() -> Node | None:
+            marks = ", ".join("?" for _ in kinds)
+            row = (
+                self.db.read()
+                .execute(
+                    f"SELECT * FROM nodes WHERE parent_pk = ? AND kind IN ({marks}) "
+                    "AND (id = ? OR label = ?) ORDER BY label = ? DESC LIMIT 1",
+                    (parent_pk, *kinds, key, key, key),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
-        return _node(row) if row is not None else None
+            return _node(row) if row is not None else None
+
+        return _copied(self.db.cached(_NODES, ("child", parent_pk, kinds, key), load))
 
     def children(self, parent: Node, kinds: tuple[str, ...]) -> list[Node]:
         marks = ", ".join("?" for _ in kinds)
@@ -857,12 +912,19 @@ class ArchiveStore:
         return [_file(row) for row in rows]
 
     def file(self, resource: Node, path: str) -> FileEntry | None:
-        row = (
-            self.db.read()
-            .execute("SELECT * FROM files WHERE resource_pk = ? AND path = ?", (resource.pk, path))
-            .fetchone()
-        )
-        return _file(row) if row is not None else None
+        resource_pk = resource.pk
+
+        def load() -> FileEntry | None:
+            row = (
+                self.db.read()
+                .execute(
+                    "SELECT * FROM files WHERE resource_pk = ? AND path = ?", (resource_pk, path)
+                )
+                .fetchone()
+            )
+            return _file(row) if row is not None else None
+
+        return self.db.cached(_FILES, (resource_pk, path), load)
 
     def add_file(
         self,
@@ -981,10 +1043,14 @@ class ArchiveStore:
         return node
 
     def _by_pk(self, pk: int | None) -> Node:
-        row = self.db.read().execute("SELECT * FROM nodes WHERE pk = ?", (pk,)).fetchone()
-        if row is None:
+        def load() -> Node | None:
+            row = self.db.read().execute("SELECT * FROM nodes WHERE pk = ?", (pk,)).fetchone()
+            return _node(row) if row is not None else None
+
+        node = _copied(self.db.cached(_NODES, ("pk", pk), load))
+        if node is None:
             raise not_found("The object was deleted")
-        return _node(row)
+        return node
 
 
 def _file(row: sqlite3.Row) -> FileEntry:

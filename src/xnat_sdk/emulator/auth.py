@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from xnat_sdk.emulator.readcache import CacheSlot
 from xnat_sdk.emulator.storage import Database
 
 SESSION_TIMEOUT_MS = 15 * 60 * 1000
@@ -62,6 +63,10 @@ class AliasToken:
     expires_ms: int = 0
 
 
+# accounts by login, from the database's read cache (every request needs its caller's account)
+_ACCOUNTS: CacheSlot[Account | None] = CacheSlot("accounts")
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -99,6 +104,9 @@ class AuthService:
                 conn.execute("UPDATE users SET password = ? WHERE login = ?", (password, login))
 
     def account(self, login: str) -> Account | None:
+        return self._db.cached(_ACCOUNTS, login, lambda: self._load_account(login))
+
+    def _load_account(self, login: str) -> Account | None:
         row = self._db.read().execute("SELECT * FROM users WHERE login = ?", (login,)).fetchone()
         if row is None:
             return None

@@ -6,9 +6,7 @@ bodies stream through untouched.
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
-
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xnat_sdk.emulator.auth import SESSION_TIMEOUT_MS, Account, parse_basic_auth
@@ -39,11 +37,22 @@ def canonical_path(path: str) -> str:
     return path
 
 
-async def _refuse(request: Request, scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(
-        request, XnatHTTPError(401, "Login attempt failed. Please try again.")
-    )
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(Request(scope), XnatHTTPError(401, LOGIN_FAILED))
     await response(scope, receive, send)
+
+
+def _credentials_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The first ``Cookie`` and ``Authorization`` headers (as Starlette's ``Request`` reads
+    them), found in one pass over the raw headers instead of building a ``Request``."""
+    cookie: str | None = None
+    authorization: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"cookie" and cookie is None:
+            cookie = value.decode("latin-1")
+        elif name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+    return cookie, authorization
 
 
 class XnatMiddleware:
@@ -65,18 +74,18 @@ class XnatMiddleware:
         path = canonical_path(scope["path"])
         if path != scope["path"]:
             scope = dict(scope, path=path, raw_path=path.encode())
-        request = Request(scope)
+        self.context.db.notice_outside_writes()
         auth = self.context.auth
         account: Account | None = None
         new_session_id: str | None = None
-        cookie_session = request.cookies.get("JSESSIONID")
+        cookie, header = _credentials_headers(scope)
+        cookie_session = cookie_parser(cookie).get("JSESSIONID") if cookie else None
         session = auth.session(cookie_session) if cookie_session else None
-        header = request.headers.get("authorization")
         if header is not None:
             credentials = parse_basic_auth(header)
             account = auth.check_password(*credentials) if credentials else None
             if account is None:
-                await _refuse(request, scope, receive, send)
+                await _refuse(scope, receive, send)
                 return
             if session is None or session.login != account.login:
                 session = auth.open_session(account.login)
@@ -84,26 +93,32 @@ class XnatMiddleware:
         elif session is not None:
             account = auth.account(session.login)
         if account is None and not is_open(path):
-            await _refuse(request, scope, receive, send)
+            await _refuse(scope, receive, send)
             return
         scope[SCOPE_ACCOUNT] = account
         scope["xnat_sdk.session_id"] = session.session_id if session else None
+        if session is None:
+            await self.app(scope, receive, send)
+            return
+        live = session
 
         async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start" and session is not None:
+            if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                cookies = SimpleCookie()
                 if new_session_id is not None:
-                    cookies["JSESSIONID"] = new_session_id
-                    cookies["JSESSIONID"]["path"] = "/"
-                    cookies["JSESSIONID"]["httponly"] = True
-                for morsel in cookies.values():
-                    headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
-                expiration = f'"{session.last_access_ms},{SESSION_TIMEOUT_MS}"'
-                headers.append(
-                    (b"set-cookie", f"SESSION_EXPIRATION_TIME={expiration}; Path=/".encode())
-                )
+                    headers.append((b"set-cookie", _session_cookie(new_session_id)))
+                headers.append((b"set-cookie", _expiration_cookie(live.last_access_ms)))
                 message = dict(message, headers=headers)
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+
+def _session_cookie(session_id: str) -> bytes:
+    """``Set-Cookie`` for a new session, as ``SimpleCookie`` renders it."""
+    return f"JSESSIONID={session_id}; HttpOnly; Path=/".encode("latin-1")
+
+
+def _expiration_cookie(last_access_ms: int) -> bytes:
+    """XNAT's ``SESSION_EXPIRATION_TIME="<last access ms>,<timeout ms>"`` cookie."""
+    return b'SESSION_EXPIRATION_TIME="%d,%d"; Path=/' % (last_access_ms, SESSION_TIMEOUT_MS)

@@ -85,7 +85,7 @@ ROLE_GROUPS = {
 async def archive(request: Request) -> Response:
     account = require_account(request)
     store = ArchiveStore(context_of(request))
-    segments = [s for s in request.url.path.split("/")[2:] if s]
+    segments = [s for s in request.scope["path"].split("/")[2:] if s]  # decoded, no query
     if request.method in ("PUT", "POST"):
         ensure_upload_resource(store, account, segments)
     target = resolve(store, account, segments)

@@ -13,9 +13,11 @@ import os
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
-from functools import partial
+from email.utils import formatdate
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
 from starlette.concurrency import run_in_threadpool
@@ -122,7 +124,7 @@ def download(request: Request, store: ArchiveStore, resources: list[Node], path:
     for resource in resources:
         entry = store.file(resource, clean)
         if entry is not None:
-            return file_response(request, store.context.blobs.absolute(entry.blob), clean)
+            return file_response(request, store.context.blobs.location(entry.blob), clean)
     raise not_found(f"Unable to find file {path}")
 
 
@@ -133,24 +135,73 @@ class ChunkedFileResponse(FileResponse):
     chunk_size = CHUNK_SIZE
 
 
-def file_response(request: Request, blob: Path, name: str) -> Response:
+def file_response(request: Request, blob: str, name: str) -> Response:
     """The stored file ``blob`` served as ``name``, with Range/If-Range, ETag, Last-Modified
     and Content-Length. A whole small file (<= ``CHUNK_SIZE``) is read at once and sent as a
-    plain body: no worker thread per chunk for the many small files of a session."""
-    with blob.open("rb") as handle:
+    plain body with the headers ``FileResponse`` would give it: no worker thread per chunk,
+    no header objects, for the many small files of a session."""
+    with open(blob, "rb") as handle:
         stat = os.fstat(handle.fileno())
-        served = ChunkedFileResponse(
-            blob,
-            media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-            filename=name.rsplit("/", 1)[-1],
-            content_disposition_type="attachment",
-            stat_result=stat,
-        )
-        whole = request.method == "GET" and "range" not in request.headers
-        if not whole or stat.st_size > CHUNK_SIZE:
-            return served
-        body = handle.read()
-    return Response(body, headers=served.headers)
+        if (
+            stat.st_size <= CHUNK_SIZE
+            and request.method == "GET"
+            and "range" not in request.headers
+        ):
+            response = Response(handle.read())
+            response.raw_headers = file_headers(stat, name)
+            return response
+    return ChunkedFileResponse(
+        blob,
+        media_type=media_type_of(name),
+        filename=name.rsplit("/", 1)[-1],
+        content_disposition_type="attachment",
+        stat_result=stat,
+    )
+
+
+def file_headers(stat: os.stat_result, name: str) -> list[tuple[bytes, bytes]]:
+    """The headers Starlette's ``FileResponse`` sends for ``name`` (an attachment), in its
+    order and spelling: type, ranges, disposition, length, last-modified, ETag."""
+    media_type = media_type_of(name)
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=utf-8"
+    filename = name.rsplit("/", 1)[-1]
+    quoted = quote(filename)
+    disposition = (
+        f'attachment; filename="{filename}"'
+        if quoted == filename
+        else f"attachment; filename*=utf-8''{quoted}"
+    )
+    return [
+        (b"content-type", media_type.encode("latin-1")),
+        (b"accept-ranges", b"bytes"),
+        (b"content-disposition", disposition.encode("latin-1")),
+        (b"content-length", b"%d" % stat.st_size),
+        *_stat_headers(stat.st_mtime, stat.st_size),
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _stat_headers(mtime: float, size: int) -> tuple[tuple[bytes, bytes], ...]:
+    """Last-Modified and ETag as ``FileResponse.set_stat_headers`` computes them."""
+    etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
+    return (
+        (b"last-modified", formatdate(mtime, usegmt=True).encode("latin-1")),
+        (b"etag", f'"{etag}"'.encode("latin-1")),
+    )
+
+
+@lru_cache(maxsize=512)
+def _media_type_of_suffixes(suffixes: str) -> str:
+    return mimetypes.guess_type(f"file.{suffixes}")[0] or "application/octet-stream"
+
+
+def media_type_of(name: str) -> str:
+    """The media type guessed from the name's suffixes (remembered per suffix)."""
+    base = name.rsplit("/", 1)[-1]
+    if "." not in base:
+        return "application/octet-stream"
+    return _media_type_of_suffixes(base.split(".", 1)[1])
 
 
 def zip_entry_name(store: ArchiveStore, resource: Node, entry: FileEntry) -> str:

@@ -14,10 +14,14 @@ import secrets
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
+
+from xnat_sdk.emulator.readcache import CacheSlot, ReadCache
+
+V = TypeVar("V")
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -91,13 +95,15 @@ CHUNK_SIZE = 1024 * 1024
 
 
 class Database:
-    """SQLite access with one connection per thread and one writer at a time."""
+    """SQLite access with one connection per thread and one writer at a time, and a cache of
+    small reads (``cached``) that every write, here or by another connection, invalidates."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._opened: list[sqlite3.Connection] = []
+        self._reads = ReadCache()
         with self._write_lock:
             self._connection().executescript(SCHEMA_SQL)
 
@@ -133,7 +139,26 @@ class Database:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._reads.invalidate()
+
+    def cached(self, slot: CacheSlot[V], key: Hashable, load: Callable[[], V]) -> V:
+        """``load()``'s answer, remembered until the next write. Inside a write transaction
+        the answer may not be committed yet: it is loaded afresh and not remembered."""
+        if self._connection().in_transaction:
+            return load()
+        return self._reads.get(slot, key, load)
+
+    def notice_outside_writes(self) -> None:
+        """Invalidate the cache if another connection (another thread, another process: a
+        test editing the file) committed since this thread last looked; once per request."""
+        conn = self._connection()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != getattr(self._local, "data_version", None):
+            self._local.data_version = version
+            self._reads.invalidate()
 
     def next_counter(self, conn: sqlite3.Connection, name: str, count: int = 1) -> int:
         """The next value of a named sequence (accession numbers), inside the caller's write;
@@ -154,6 +179,7 @@ class Database:
                 conn.close()
             self._opened.clear()
         self._local = threading.local()
+        self._reads.invalidate()
 
 
 class StagedBlob:
@@ -205,6 +231,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_text = os.fspath(root)
         self.tmp = root / ".tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         for stale in self.tmp.iterdir():  # leftovers of writes interrupted by a crash
@@ -253,6 +280,10 @@ class BlobStore:
 
     def absolute(self, blob: str) -> Path:
         return self.root / blob
+
+    def location(self, blob: str) -> str:
+        """``absolute`` as a plain string, for the per-request path (no ``Path`` objects)."""
+        return f"{self._root_text}/{blob}"
 
     def discard(self, blob: str) -> None:
         (self.root / blob).unlink(missing_ok=True)
