@@ -192,8 +192,8 @@ class FileWire:
         if not url.startswith(self._origin + "/"):
             return None
         target = url[len(self._origin) :]
-        if not query and _PLAIN_PATH.fullmatch(target):
-            return target
+        if _PLAIN_PATH.fullmatch(target):  # no "?" either: the query is only ``query``
+            return f"{target}?{normalize_query(query)}" if query else target
         encoded = httpx.URL(url)
         if query:
             encoded = encoded.copy_merge_params(normalize_query(query))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -90,27 +89,48 @@ def run_all(names: Sequence[str], jobs: Sequence[Callable[[], T]], max_workers: 
     """Run ``jobs`` on ``max_workers`` threads and return their results in order.
 
     At the first failure no further job starts; those running are let finish (each one's
-    target is complete or absent), then ``XNATTransferError`` names every failed job.
+    target is complete or absent), then ``XNATTransferError`` names every failed job. The
+    threads take the next job from a shared counter: no future or queue item per job, whose
+    cost (about 0.2 ms of CPU each) showed in transfers of many small files.
     """
     check_workers(max_workers)
     results: dict[int, T] = {}
-    failures: dict[str, Exception] = {}
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xnat-transfer")
+    errors: dict[int, BaseException] = {}
+    following = iter(range(len(jobs)))
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            with lock:
+                index = next(following, None)
+            if index is None:
+                return
+            try:
+                results[index] = jobs[index]()
+            except BaseException as error:  # reported (or re-raised) below
+                errors[index] = error
+                stop.set()
+
+    threads = [
+        threading.Thread(target=work, name=f"xnat-transfer-{number}", daemon=True)
+        for number in range(min(max_workers, len(jobs)))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        futures = {pool.submit(job): index for index, job in enumerate(jobs)}
-        wait(futures, return_when=FIRST_EXCEPTION)
-    finally:  # after a failure or an interrupt, nothing new starts; running jobs finish
-        pool.shutdown(wait=True, cancel_futures=True)
-    for future, index in futures.items():
-        if future.cancelled():
-            continue
-        error = future.exception()
-        if error is None:
-            results[index] = future.result()
-        elif isinstance(error, Exception):
-            failures[names[index]] = error
-        else:
+        for thread in threads:
+            thread.join()
+    finally:  # after an interrupt, nothing new starts; running jobs finish
+        stop.set()
+        for thread in threads:
+            thread.join()
+    failures: dict[str, Exception] = {}
+    for index in sorted(errors):
+        error = errors[index]
+        if not isinstance(error, Exception):
             raise error  # KeyboardInterrupt and the like are not a file's failure
+        failures[names[index]] = error
     if failures:
         completed = [names[i] for i in sorted(results)]
         raise XNATTransferError(failures, completed, len(jobs)) from next(iter(failures.values()))
@@ -138,7 +158,7 @@ def download_files(
     check_workers(max_workers)
     chosen = list(files)
     root = Path(target_dir)
-    targets = [transfer.safe_member_path(root, file.path) for file in chosen]
+    targets = transfer.member_paths(root, [file.path for file in chosen])
     _refuse_duplicates(targets)
     sizes = [file.size for file in chosen]
     total = None if None in sizes else sum(size or 0 for size in sizes)
