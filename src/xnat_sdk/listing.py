@@ -228,9 +228,10 @@ class BatchListingSource(Protocol):
 #: Per source class: whether it is a ``BatchListingSource`` (a runtime protocol check is slow).
 _BATCHING: dict[type, bool] = {}
 
-#: Rows built per batch while iterating: big enough that building dominates the per-batch
-#: work, small enough that breaking out of a loop early wastes little.
-_BATCH_ROWS = 5000
+#: Rows built in the first batch of an iteration; each next batch is twice as big, so a loop
+#: that stops early wastes at most what it used, and a whole pass over 100,000 rows is seven
+#: batches (the collector, paused per batch, then runs a few times instead of ~100).
+_FIRST_BATCH = 1000
 
 
 class Listing(Generic[T_co]):
@@ -339,8 +340,10 @@ class Listing(Generic[T_co]):
     def __iter__(self) -> Iterator[T_co]:
         rows = self.rows()  # first: a fetch starts a new item cache
         items = self._items
-        for start in range(0, len(rows), _BATCH_ROWS):
-            yield from self._items_for(rows[start : start + _BATCH_ROWS], items)
+        start, size = 0, _FIRST_BATCH
+        while start < len(rows):
+            yield from self._items_for(rows[start : start + size], items)
+            start, size = start + size, size * 2
 
     def _items_for(self, rows: Sequence[dict[str, str]], items: dict[str, T_co]) -> list[T_co]:
         """The items of ``rows``: those in ``items`` already, the others built in one batch
@@ -348,8 +351,9 @@ class Listing(Generic[T_co]):
         keys = self.spec.keys(rows)
         todo_rows, todo_keys = rows, keys
         if items:
-            todo = [(row, key) for row, key in zip(rows, keys, strict=True) if key not in items]
-            todo_rows, todo_keys = [row for row, _ in todo], [key for _, key in todo]
+            # two passes rather than (row, key) pairs: no tuple per row for the collector
+            todo_rows = [row for row, key in zip(rows, keys, strict=True) if key not in items]
+            todo_keys = [key for key in keys if key not in items]
         if not todo_keys:
             return [items[key] for key in keys]
         built = self._build(todo_rows, todo_keys)
