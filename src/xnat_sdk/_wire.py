@@ -163,6 +163,7 @@ class FileWire:
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
         self._closed = False
+        self._sent = 0
         client_headers = transport.client.headers
         self._headers = [
             (name, value)
@@ -182,6 +183,11 @@ class FileWire:
         return cls(transport)
 
     @property
+    def sent(self) -> int:
+        """How many requests went over this wire (for reports and tests)."""
+        return self._sent
+
+    @property
     def logger(self) -> logging.Logger:
         return self._transport.logger
 
@@ -194,9 +200,8 @@ class FileWire:
         target = url[len(self._origin) :]
         if _PLAIN_PATH.fullmatch(target):  # no "?" either: the query is only ``query``
             return f"{target}?{normalize_query(query)}" if query else target
-        encoded = httpx.URL(url)
-        if query:
-            encoded = encoded.copy_merge_params(normalize_query(query))
+        # as httpx 0.28 builds it: ``params`` replace a query written into ``uri``
+        encoded = httpx.URL(url, params=normalize_query(query))
         return encoded.raw_path.decode("ascii")
 
     def send(
@@ -279,6 +284,8 @@ class FileWire:
 
     def _connection(self, limits: httpx.Timeout, shown: str) -> http.client.HTTPConnection:
         """An idle connection that the server has not closed, else a new one."""
+        with self._lock:
+            self._sent += 1
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
