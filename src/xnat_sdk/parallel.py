@@ -206,7 +206,7 @@ def upload_files(
 
     def job(path: Path, uri: str) -> Callable[[], None]:
         def send() -> None:
-            transfer.upload(session, uri, path, overwrite=overwrite)
+            transfer.send_file(session, uri, path, overwrite=overwrite)
 
         return send
 

@@ -573,18 +573,39 @@ def upload(
     A path is streamed from disk, never read whole. ``str`` is always taken as a path, never as
     content (xnatpy's guess between the two is a known trap): pass bytes to upload text.
     """
-    params, headers, repeatable = upload_request(query, content_type, method, overwrite)
+    answer = _upload(session, uri, source, query, content_type, method, overwrite, timeout)
+    return answer if isinstance(answer, httpx.Response) else answer.response()
 
-    def send(body: bytes | IO[bytes]) -> httpx.Response:
+
+def send_file(session: XNATSession, uri: str, path: Path, *, overwrite: bool) -> None:
+    """Upload the file at ``path`` to ``uri`` as ``upload`` does, without making a response
+    object nobody reads (about 0.15 ms of CPU per file in a parallel upload of many)."""
+    _upload(session, uri, path, None, None, "put", overwrite, None)
+
+
+def _upload(
+    session: XNATSession,
+    uri: str,
+    source: str | bytes | os.PathLike[str] | IO[bytes],
+    query: Query | None,
+    content_type: str | None,
+    method: Literal["put", "post"],
+    overwrite: bool,
+    timeout: Timeout,
+) -> httpx.Response | _WireReply:
+    params, headers, repeatable = upload_request(query, content_type, method, overwrite)
+    verb = method.upper()
+
+    def send(body: bytes | IO[bytes]) -> httpx.Response | _WireReply:
         wire = _wire_of(session)
         if wire is not None:
-            answer = _upload_over_wire(
-                session, wire, method.upper(), uri, params, headers, body, timeout, repeatable
+            reply = _upload_over_wire(
+                session, wire, verb, uri, params, headers, body, timeout, repeatable
             )
-            if answer is not None:
-                return answer
+            if reply is not None:
+                return reply
         return session.request(
-            method.upper(),
+            verb,
             uri,
             query=params,
             content=body,
@@ -602,6 +623,28 @@ def upload(
     return send(source)
 
 
+@dataclass(frozen=True)
+class _WireReply:
+    """An upload's answer as it came over the lean wire (made an ``httpx.Response`` only
+    when someone asks for one)."""
+
+    session: XNATSession
+    method: str
+    uri: str
+    params: Query
+    status: int
+    headers: list[tuple[str, str]]
+    content: bytes
+
+    def response(self) -> httpx.Response:
+        url = self.session.external_url(self.uri)
+        query = str(normalize_query(self.params))
+        request = httpx.Request(self.method, f"{url}?{query}" if query else url)
+        return httpx.Response(
+            self.status, headers=self.headers, content=self.content, request=request
+        )
+
+
 def _upload_over_wire(
     session: XNATSession,
     wire: FileWire,
@@ -612,7 +655,7 @@ def _upload_over_wire(
     body: bytes | IO[bytes],
     timeout: Timeout,
     repeatable: bool,
-) -> httpx.Response | None:
+) -> _WireReply | None:
     """The first try of an upload over the lean wire: the accepted answer, or ``None`` to
     hand over to the httpx path (with ``body`` rewound), which retries and renews a login.
 
@@ -624,8 +667,6 @@ def _upload_over_wire(
     length = _body_length(body)
     if request_target is None or start is None or length is None:
         return None
-    url = session.external_url(uri)
-    shown = f"{method} {shown_url(url)}"
     try:
         answer = wire.send(
             method, request_target, headers=headers, body=body, length=length, timeout=timeout
@@ -635,21 +676,18 @@ def _upload_over_wire(
         finally:
             answer.close()
     except httpx.TransportError as exc:
+        shown = f"{method} {shown_url(session.external_url(uri))}"
         failure = transport_failure(shown, exc, 1, repeatable)
         if isinstance(failure, XNATOutcomeUnknownError):
             raise failure from exc
         session.logger.debug("%s; handing over to httpx", exc)
         _rewind(body, start)
         return None
-    query_text = str(normalize_query(params))
-    request = httpx.Request(method, f"{url}?{query_text}" if query_text else url)
-    response = httpx.Response(
-        answer.status, headers=answer.headers.items(), content=content, request=request
-    )
+    reply = _WireReply(session, method, uri, params, answer.status, answer.headers.items(), content)
     if answer.status in DEFAULT_ACCEPTED[method]:
-        return response
+        return reply
     if answer.status != 401 and not repeatable:
-        check_status(response, None)  # raises the typed error
+        check_status(reply.response(), None)  # raises the typed error
     pause_before_handover(session.retry_policy, answer)
     _rewind(body, start)
     return None
