@@ -350,7 +350,7 @@ class Listing(Generic[T_co]):
         (and added to ``items``; of rows sharing a key, the first row's item counts)."""
         keys = self.spec.keys(rows)
         todo_rows, todo_keys = rows, keys
-        if items:
+        if not items.keys().isdisjoint(keys):  # some were built before (lookups, a pass)
             # two passes rather than (row, key) pairs: no tuple per row for the collector
             todo_rows = [row for row, key in zip(rows, keys, strict=True) if key not in items]
             todo_keys = [key for key in keys if key not in items]

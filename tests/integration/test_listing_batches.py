@@ -153,6 +153,9 @@ def test_the_collector_is_paused_only_while_a_batch_is_built(
     for _ in experiments:
         states.append(gc.isenabled())  # the loop body runs with the collector on
     assert states and all(states) and gc.isenabled()
+    assert gc.get_freeze_count() == 0  # the batch went to the oldest generation, not frozen
+    built = next(iter(archive.projects["BATCH"].subjects))
+    assert any(tracked is built for tracked in gc.get_objects(generation=2))
     with pytest.raises(RuntimeError), gc_paused():
         assert not gc.isenabled()
         raise RuntimeError("a failed build")
@@ -164,6 +167,13 @@ def test_the_collector_is_paused_only_while_a_batch_is_built(
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+    gc.freeze()  # a caller that froze objects (before a fork) keeps them frozen
+    try:
+        with gc_paused():
+            assert gc.isenabled()
+        assert gc.get_freeze_count() > 0  # not unfrozen
+    finally:
+        gc.unfreeze()
 
 
 def test_a_listing_unpickled_onto_another_session_iterates_row_by_row(
