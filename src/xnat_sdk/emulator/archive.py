@@ -81,6 +81,22 @@ class Node:
     # label under which the object was reached when looked up through a sharing project
     shared_label: str | None = field(default=None, compare=False)
 
+    def copy(self) -> Node:
+        """An independent copy (its own ``fields``), for answers kept in the read cache."""
+        return Node(
+            self.pk,
+            self.kind,
+            self.id,
+            self.parent_pk,
+            self.project,
+            self.label,
+            self.xsi_type,
+            dict(self.fields),
+            self.insert_date,
+            self.insert_user,
+            self.shared_label,
+        )
+
 
 @dataclass(frozen=True)
 class FileEntry:
@@ -127,21 +143,7 @@ _ACCESS: CacheSlot[str | None] = CacheSlot("project access")
 
 
 def _copied(node: Node | None) -> Node | None:
-    if node is None:
-        return None
-    return Node(
-        node.pk,
-        node.kind,
-        node.id,
-        node.parent_pk,
-        node.project,
-        node.label,
-        node.xsi_type,
-        dict(node.fields),
-        node.insert_date,
-        node.insert_user,
-        node.shared_label,
-    )
+    return node.copy() if node is not None else None
 
 
 def _node(row: sqlite3.Row) -> Node:

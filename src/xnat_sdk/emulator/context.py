@@ -16,6 +16,7 @@ from xnat_sdk.emulator.typeindex import TypeIndex
 
 XNAT_VERSION = "1.8.11"
 SCOPE_ACCOUNT = "xnat_sdk.account"
+SCOPE_CONTEXT = "xnat_sdk.context"  # set by the auth middleware: cheaper than app.state
 
 
 @dataclass
@@ -34,8 +35,11 @@ class EmulatorContext:
 
 
 def context_of(request: Request) -> EmulatorContext:
-    context: EmulatorContext = request.app.state.emulator
-    return context
+    context: EmulatorContext | None = request.scope.get(SCOPE_CONTEXT)
+    if context is not None:
+        return context
+    from_app: EmulatorContext = request.app.state.emulator
+    return from_app
 
 
 def current_account(request: Request) -> Account | None:

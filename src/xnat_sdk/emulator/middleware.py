@@ -10,7 +10,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xnat_sdk.emulator.auth import SESSION_TIMEOUT_MS, Account, parse_basic_auth
-from xnat_sdk.emulator.context import SCOPE_ACCOUNT, EmulatorContext
+from xnat_sdk.emulator.context import SCOPE_ACCOUNT, SCOPE_CONTEXT, EmulatorContext
 from xnat_sdk.emulator.errors import XnatHTTPError, error_response
 
 # XNAT answers the same REST API under these prefixes.
@@ -96,6 +96,7 @@ class XnatMiddleware:
             await _refuse(scope, receive, send)
             return
         scope[SCOPE_ACCOUNT] = account
+        scope[SCOPE_CONTEXT] = self.context
         scope["xnat_sdk.session_id"] = session.session_id if session else None
         if session is None:
             await self.app(scope, receive, send)

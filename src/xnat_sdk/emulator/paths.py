@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from xnat_sdk.emulator.archive import ArchiveStore, Node
 from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.errors import forbidden, not_found
+from xnat_sdk.emulator.readcache import CacheSlot
 
 # collection name -> the kinds it holds, per kind of parent ("" is /data itself)
 COLLECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -63,9 +64,32 @@ class Target:
     def node(self) -> Node | None:
         return self.nodes[0] if len(self.nodes) == 1 else None
 
+    def copy(self) -> Target:
+        """An independent copy (its own nodes and lists), for answers kept in the cache."""
+        return Target(
+            nodes=[node.copy() for node in self.nodes],
+            parent=self.parent.copy() if self.parent is not None else None,
+            project=self.project.copy() if self.project is not None else None,
+            collection=self.collection,
+            kinds=self.kinds,
+            missing_key=self.missing_key,
+            rest=list(self.rest),
+        )
+
+
+# Walks already made, by (login, segments): a client fetching many files of one resource
+# walks the same project/subject/session/resource steps at every request.
+_TARGETS: CacheSlot[Target] = CacheSlot("resolved paths")
+
 
 def resolve(store: ArchiveStore, account: Account, segments: list[str]) -> Target:
-    """Walk ``segments`` (the path after ``/data/``)."""
+    """Walk ``segments`` (the path after ``/data/``), or answer from the read cache when the
+    same caller walked them since the last write (errors are never cached)."""
+    key = (account.login, tuple(segments))
+    return store.db.cached(_TARGETS, key, lambda: _walk(store, account, segments)).copy()
+
+
+def _walk(store: ArchiveStore, account: Account, segments: list[str]) -> Target:
     target = Target()
     current: Node | None = None
     index = 0

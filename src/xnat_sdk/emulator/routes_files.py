@@ -140,16 +140,19 @@ def file_response(request: Request, blob: str, name: str) -> Response:
     and Content-Length. A whole small file (<= ``CHUNK_SIZE``) is read at once and sent as a
     plain body with the headers ``FileResponse`` would give it: no worker thread per chunk,
     no header objects, for the many small files of a session."""
-    with open(blob, "rb") as handle:
-        stat = os.fstat(handle.fileno())
+    fd = os.open(blob, os.O_RDONLY)
+    try:
+        stat = os.fstat(fd)
         if (
             stat.st_size <= CHUNK_SIZE
             and request.method == "GET"
             and "range" not in request.headers
         ):
-            response = Response(handle.read())
+            response = Response(_read_all(fd, stat.st_size))
             response.raw_headers = file_headers(stat, name)
             return response
+    finally:
+        os.close(fd)
     return ChunkedFileResponse(
         blob,
         media_type=media_type_of(name),
@@ -157,6 +160,17 @@ def file_response(request: Request, blob: str, name: str) -> Response:
         content_disposition_type="attachment",
         stat_result=stat,
     )
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The file's ``size`` bytes (plain ``os.read``: no buffered file object per request)."""
+    data = os.read(fd, size)
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            raise OSError(f"the stored file ended after {len(data)} of {size} bytes")
+        data += more
+    return data
 
 
 def file_headers(stat: os.stat_result, name: str) -> list[tuple[bytes, bytes]]:
