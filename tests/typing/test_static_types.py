@@ -37,6 +37,7 @@ TARGETS = [
     "src/xnat_sdk/parallel.py",
     "src/xnat_sdk/login_rules.py",
     "src/xnat_sdk/service_requests.py",
+    "src/xnat_sdk/_wire.py",
 ]
 
 
