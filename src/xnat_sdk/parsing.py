@@ -184,7 +184,7 @@ class RowObjects:
         session: SessionLike,
     ) -> T:
         """The object for ``row`` (keyed ``key``), bound to ``session`` below ``listing_uri``."""
-        return self.build_many([row], [key], listing_uri, spec, item_type, session)[0]
+        return self._build([row], [key], listing_uri, spec, item_type, session)[0]
 
     def build_many(
         self,
@@ -196,7 +196,19 @@ class RowObjects:
         session: SessionLike,
     ) -> list[T]:
         """The objects for ``rows`` (keyed ``keys``), bound to ``session`` below
-        ``listing_uri``, each of the class its row's xsi:type names."""
+        ``listing_uri``, each of the class its row's xsi:type names (built as one batch)."""
+        with gc_paused():
+            return self._build(rows, keys, listing_uri, spec, item_type, session)
+
+    def _build(
+        self,
+        rows: Sequence[dict[str, str]],
+        keys: Sequence[str],
+        listing_uri: str,
+        spec: ListingSpec,
+        item_type: type[T],
+        session: SessionLike,
+    ) -> list[T]:
         # Objects live below the listing they came from (/data/projects/P/subjects/ID, not the
         # row's /data/subjects/ID): XNAT creates children only within a project's path.
         uris = [f"{listing_uri}/{key}" for key in keys]
@@ -208,13 +220,12 @@ class RowObjects:
             ]
         built: list[XnatObject] = []
         type_column = spec.type_column or None
-        with gc_paused():
-            position = 0
-            while position < len(rows):
-                # Consecutive rows of one xsi:type and column set (a whole listing, as a rule)
-                # are built by one builder in one loop.
-                builder = self._builder(rows[position], type_column, item_type)
-                position = builder.build_run(rows, uris, position, session, built, type_column)
+        position = 0
+        while position < len(rows):
+            # Consecutive rows of one xsi:type and column set (a whole listing, as a rule) are
+            # built by one builder in one loop.
+            builder = self._builder(rows[position], type_column, item_type)
+            position = builder.build_run(rows, uris, position, session, built, type_column)
         # A builder's class is item_type or the subclass of it that class_for chose.
         return cast("list[T]", built)
 

@@ -11,6 +11,8 @@ object (``XnatObject.__getattr__``).
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import gc
 from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
@@ -30,6 +32,24 @@ _VALIDATORS: dict[str, Validate] = {}
 
 #: Annotations of unconstrained text fields: the row's text is the value, nothing to check.
 _TEXT: tuple[object, ...] = (str, str | None)
+
+#: Validated values that objects may share (nothing can change them in place).
+_IMMUTABLE = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        decimal.Decimal,
+        datetime.date,
+        datetime.datetime,
+        datetime.time,
+        datetime.timedelta,
+    }
+)
+
+#: A cell not validated yet in this run of rows.
+_UNSEEN = object()
 
 
 def _validator_for(cls: type[XnatObject], name: str) -> Validate:
@@ -98,9 +118,14 @@ class RowBuilder(Generic[M]):
         # Runs once per row of a listing of 100,000 experiments: everything constant is held in
         # locals, and the slots of the pydantic object are set through their descriptors (what
         # model_construct does, minus its per-field work).
-        columns, xsi_type, text, typed = self.columns, self.xsi_type, self._text, self._typed
+        columns, xsi_type, text = self.columns, self.xsi_type, self._text
         cls, private, extra_allowed = self.cls, self._private, self._extra_allowed
         append = into.append
+        # Per typed column, its cells validated so far: dates and numbers repeat down a listing,
+        # and an immutable value can be shared (one validation, one object, per distinct cell).
+        typed: list[tuple[str, str, Validate, dict[str, object]]] = [
+            (column, name, validate, {}) for column, name, validate in self._typed
+        ]
         for position in range(start, len(rows)):
             row = rows[position]
             if tuple(row) != columns or (
@@ -112,13 +137,19 @@ class RowBuilder(Generic[M]):
                 cell = row[column]
                 if cell:
                     values[name] = cell
-            for column, name, validate in typed:
+            for column, name, validate, known in typed:
                 cell = row[column]
-                if cell:
+                if not cell:
+                    continue
+                value = known.get(cell, _UNSEEN)
+                if value is _UNSEEN:
                     try:
-                        values[name] = validate(cell)
+                        value = validate(cell)
                     except (ValidationError, ValueError):
-                        pass  # the full object, fetched on first use, has the typed value
+                        continue  # the full object, fetched on first use, has the typed value
+                    if value.__class__ in _IMMUTABLE:
+                        known[cell] = value
+                values[name] = value
             state = private.copy()
             state["_session"] = session
             state["_uri"] = uris[position]

@@ -211,3 +211,15 @@ def test_a_parsed_answer_does_not_keep_its_response_alive(session: xnat_sdk.XNAT
     assert isinstance(document, dict) and "ResultSet" in document
     response = session.get("/data/projects", format="json")
     assert parse_json(response) == json.loads(response.content)  # the body is still readable
+
+
+def test_equal_typed_cells_share_one_validated_value_and_bad_ones_stay_out(
+    archive: xnat_sdk.XNATSession,
+) -> None:
+    spec = LISTING_SPECS["experiments"]
+    row = {"ID": "E1", "label": "L1", "xsiType": "xnat:mrSessionData", "date": "2024-05-06"}
+    rows = [row, {**row, "ID": "E2", "date": "2024-13-40"}, {**row, "ID": "E3"}]
+    built = RowObjects().build_many(rows, spec.keys(rows), "/x", spec, ExperimentData, archive)
+    first, bad, third = (vars(item) for item in built)
+    assert first["date"] == datetime.date(2024, 5, 6) and third["date"] is first["date"]
+    assert "date" not in bad and built[1].model_fields_set == {"id", "label"}
