@@ -45,6 +45,8 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
 #: The cookie the server refreshes on every answer and the client only reads at connect time;
 #: any other Set-Cookie on a wire answer is stored in the session's jar as httpx would.
 _REFRESHED_COOKIE = "SESSION_EXPIRATION_TIME="
+#: Headers of the httpx client that the wire sets itself (or, for keep-alive, by default).
+_NOT_FORWARDED = frozenset({"accept-encoding", "connection", "host"})
 _buffers = threading.local()
 
 
@@ -147,9 +149,8 @@ class FileWire:
     """Keep-alive ``http.client`` connections to the session's server, for file bodies.
 
     Connections are pooled (last used, first reused), so each thread of a parallel transfer
-    keeps reusing one. The session's cookie jar is read at every request, so a renewed login
-    is seen; the headers are those of the session's httpx client, except that bodies are
-    asked for uncompressed (``Accept-Encoding: identity``).
+    keeps reusing one. The session's cookie jar and headers are read at every request, so a
+    renewed login is seen; bodies are asked for uncompressed (``Accept-Encoding: identity``).
     """
 
     def __init__(self, transport: HttpTransport) -> None:
@@ -164,13 +165,6 @@ class FileWire:
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self._sent = 0
-        client_headers = transport.client.headers
-        self._headers = [
-            (name, value)
-            for name, value in client_headers.items()
-            if name.lower() not in ("accept-encoding", "connection", "host")
-        ]
-        self._headers.append(("Accept-Encoding", "identity"))
 
     @classmethod
     def for_transport(cls, transport: HttpTransport, environ: Mapping[str, str]) -> FileWire | None:
@@ -193,9 +187,10 @@ class FileWire:
 
     def request_target(self, uri: str, query: Query | None) -> str | None:
         """The request target (path and query) of ``uri`` on this server, encoded as httpx
-        would send it; ``None`` for a URL of another origin."""
+        would send it; ``None`` for a URL of another origin, or while the httpx client has an
+        ``auth`` of its own (its auth flow is httpx's)."""
         url = self._transport.url(uri)
-        if not url.startswith(self._origin + "/"):
+        if not url.startswith(self._origin + "/") or self._transport.client.auth is not None:
             return None
         target = url[len(self._origin) :]
         if _PLAIN_PATH.fullmatch(target):  # no "?" either: the query is only ``query``
@@ -223,7 +218,12 @@ class FileWire:
         url = self._origin + target
         shown = f"{method} {redact_url(url) if '?' in target else url}"
         started = time.monotonic()
-        sent = list(self._headers)
+        sent = [
+            (name, value)
+            for name, value in client.headers.items()
+            if name not in _NOT_FORWARDED  # httpx.Headers gives lower-case names
+        ]
+        sent.append(("Accept-Encoding", "identity"))
         cookie = self._cookie_header(target)
         if cookie:
             sent.append(("Cookie", cookie))

@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from reliability_support import (
     MIB,
@@ -31,7 +32,7 @@ from xnat_sdk.emulator.pytest_plugin import EmulatorFactory
 from xnat_sdk.errors import XNATConflictError, XNATOutcomeUnknownError
 from xnat_sdk.transfer import TransferStats
 
-BIG = transfer.THREADED_MD5_MIN + 2 * MIB + 3  # hashed by the helper thread
+BIG = 3 * transfer.THREADED_MD5_MIN + 3  # hashed by the helper thread, its buffers reused
 
 
 def wire_of(session: xnat_sdk.XNATSession) -> FileWire:
@@ -240,3 +241,44 @@ def test_without_the_wire_everything_goes_through_httpx(
         resource.upload(b"plain", "p.txt")
         assert resource.files["p.txt"].download(tmp_path / "p.txt").read_bytes() == b"plain"
         assert wire.sent == 0
+
+
+def test_the_wire_sends_the_clients_headers_and_its_hooks_see_it(
+    xnat_emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    handle = xnat_emulator_factory()
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def record(request: httpx.Request) -> None:
+        seen.append((request.method, request.headers.get("x-trace"), request.headers.get("cookie")))
+
+    with open_session(handle) as session:
+        resource = make_resource(session)
+        resource.upload(b"traced", "t.txt")
+        listed = resource.files["t.txt"]
+        wire = wire_of(session)
+        before = wire.sent
+        session.interface.headers["X-Trace"] = "abc"
+        session.interface.event_hooks["request"].append(record)
+        listed.download(tmp_path / "t.txt")
+        assert wire.sent == before + 1
+        cookie = session.interface.cookies["JSESSIONID"]
+    (method, trace, sent_cookies), logout = seen  # the wire's GET, then httpx's logout
+    assert (method, trace) == ("GET", "abc")
+    assert f"JSESSIONID={cookie}" in (sent_cookies or "")
+    assert sent_cookies == logout[2]  # the same cookies as httpx sends
+
+
+def test_a_client_with_its_own_auth_keeps_file_requests_on_httpx(
+    xnat_emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    handle = xnat_emulator_factory()
+    with open_session(handle) as session:
+        resource = make_resource(session)
+        resource.upload(b"authed", "a.txt")
+        listed = resource.files["a.txt"]
+        wire = wire_of(session)
+        before = wire.sent
+        session.interface.auth = httpx.BasicAuth(handle.user, handle.password)
+        assert listed.download(tmp_path / "a.txt").read_bytes() == b"authed"
+        assert wire.sent == before
