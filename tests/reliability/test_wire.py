@@ -282,3 +282,24 @@ def test_a_client_with_its_own_auth_keeps_file_requests_on_httpx(
         session.interface.auth = httpx.BasicAuth(handle.user, handle.password)
         assert listed.download(tmp_path / "a.txt").read_bytes() == b"authed"
         assert wire.sent == before
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    xnat_emulator_factory: EmulatorFactory,
+) -> None:
+    """uvicorn closes keep-alive connections idle for 5 s. A non-repeatable upload sent on
+    such a connection would break after sending and be reported as of unknown outcome; the
+    wire checks a pooled connection before reusing it."""
+    handle = xnat_emulator_factory()
+    plan = handle.emulator.faults
+    with open_session(handle) as session:
+        resource = make_resource(session)
+        resource.upload(b"first", "first.txt")  # leaves a wire connection in the pool
+        time.sleep(5.5)
+        wire = wire_of(session)
+        before = wire.sent
+        resource.upload(b"second", "second.txt")  # no overwrite: must not be repeated
+        assert wire.sent == before + 1
+        assert plan.seen("PUT", server_path(session, f"{resource.uri}/files/second.txt")) == 1
+        resource.files.clearcache()
+        assert resource.files["second.txt"].read() == b"second"
