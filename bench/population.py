@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from bench.layout import (
@@ -53,6 +54,12 @@ class Sizes:
         return (stamp * (self.small_file_kib * 128))[: self.small_file_kib * 1024]
 
 
+def session_date(index: int) -> str:
+    """A different date for each neighbouring session (as in a real project), so no client
+    can profit from runs of equal cells that real listings do not have."""
+    return (date(2010, 1, 1) + timedelta(days=index * 7919 % 5000)).isoformat()
+
+
 def big_chunks(mib: int) -> Iterator[bytes]:
     """The big file as 1 MiB chunks: a random block with each chunk's number stamped on it,
     so no two chunks are equal (nothing can be deduplicated or guessed)."""
@@ -88,7 +95,10 @@ def populate(data_dir: Path, sizes: Sizes) -> None:
             store.create_many(
                 subject,
                 "experiment",
-                [NewObject(f"LE{i:06d}", mr, {"date": "2024-01-02"}) for i in range(first, last)],
+                [
+                    NewObject(f"LE{i:06d}", mr, {"date": session_date(i)})
+                    for i in range(first, last)
+                ],
                 admin,
             )
         tree, _ = store.put_project(TREE_PROJECT, {"name": "Tree benchmark"}, admin)
