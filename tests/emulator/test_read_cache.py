@@ -113,7 +113,7 @@ def test_commits_by_another_connection_show_at_the_next_request(
 
 def test_a_load_that_raced_an_invalidation_is_not_kept() -> None:
     cache = ReadCache()
-    slot: CacheSlot[int] = CacheSlot("numbers")
+    slot: CacheSlot[int] = CacheSlot("numbers", {"counters"})
     loads: list[int] = []
 
     def racing_load() -> int:
@@ -129,7 +129,7 @@ def test_a_load_that_raced_an_invalidation_is_not_kept() -> None:
 
 def test_reads_inside_a_write_transaction_are_not_kept(tmp_path: Path) -> None:
     db = Database(tmp_path / "db.sqlite")
-    slot: CacheSlot[str] = CacheSlot("labels")
+    slot: CacheSlot[str] = CacheSlot("labels", {"counters"})
     try:
         with db.write():
             assert db.cached(slot, "k", lambda: "uncommitted") == "uncommitted"
@@ -150,7 +150,7 @@ def test_a_recent_log_is_checked_exactly_even_when_its_stat_did_not_move(
     a log written that recently is never trusted without ``PRAGMA data_version``."""
     path = tmp_path / "db.sqlite"
     db = Database(path)
-    slot: CacheSlot[str] = CacheSlot("labels")
+    slot: CacheSlot[str] = CacheSlot("labels", {"counters"})
     try:
         with db.write() as conn:
             conn.execute("INSERT INTO counters(name, value) VALUES ('n', 1)")
@@ -167,5 +167,27 @@ def test_a_recent_log_is_checked_exactly_even_when_its_stat_did_not_move(
             other.execute("UPDATE counters SET value = 2 WHERE name = 'n'")
         db.notice_outside_writes()
         assert db.cached(slot, "k", lambda: "after") == "after"
+    finally:
+        db.close()
+
+
+def test_a_write_drops_only_the_answers_read_from_the_tables_it_names(tmp_path: Path) -> None:
+    db = Database(tmp_path / "db.sqlite")
+    files: CacheSlot[str] = CacheSlot("file rows", {"files"})
+    nodes: CacheSlot[str] = CacheSlot("node rows", {"nodes", "shares"})
+    try:
+        assert db.cached(files, "k", lambda: "file v1") == "file v1"
+        assert db.cached(nodes, "k", lambda: "node v1") == "node v1"
+        with db.write(["files"]):
+            pass
+        assert db.cached(files, "k", lambda: "file v2") == "file v2"  # dropped
+        assert db.cached(nodes, "k", lambda: "node v2") == "node v1"  # kept
+        with db.write(["files"]), db.write():  # a nested write of any table widens it
+            pass
+        assert db.cached(nodes, "k", lambda: "node v3") == "node v3"
+        with db.write(["files"]), db.write(["shares"]):  # nested tables add up
+            pass
+        assert db.cached(files, "k", lambda: "file v4") == "file v4"
+        assert db.cached(nodes, "k", lambda: "node v4") == "node v4"
     finally:
         db.close()

@@ -137,9 +137,10 @@ _LOOKUP_KINDS = {
 
 # Single-object lookups are answered from the database's read cache (path resolution repeats
 # them at every request); callers get their own copy, free to change.
-_NODES: CacheSlot[Node | None] = CacheSlot("nodes")
-_FILES: CacheSlot[FileEntry | None] = CacheSlot("files")
-_ACCESS: CacheSlot[str | None] = CacheSlot("project access")
+_NODES: CacheSlot[Node | None] = CacheSlot("nodes", {"nodes", "shares"})
+_FILES: CacheSlot[FileEntry | None] = CacheSlot("files", {"files"})
+_ACCESS: CacheSlot[str | None] = CacheSlot("project access", {"project_access", "project_users"})
+FILE_TABLES = ("files",)  # what writing a file changes (the other lookups stay cached)
 
 
 def _copied(node: Node | None) -> Node | None:
@@ -944,7 +945,7 @@ class ArchiveStore:
         clean = normalize_file_path(path)
         replaced: str | None = None
         try:
-            with self.db.write() as conn:
+            with self.db.write(FILE_TABLES) as conn:
                 row = conn.execute(
                     "SELECT blob FROM files WHERE resource_pk = ? AND path = ?",
                     (resource.pk, clean),
@@ -981,7 +982,7 @@ class ArchiveStore:
             repeated = sorted(p for p, n in Counter(e.path for e in entries).items() if n > 1)
             if repeated:
                 raise conflict(f"Repeated file paths: {', '.join(repeated[:10])}")
-            with self.db.write() as conn:
+            with self.db.write(FILE_TABLES) as conn:
                 for entry in entries:
                     if self.file(resource, entry.path) is not None:
                         raise conflict(
@@ -998,7 +999,7 @@ class ArchiveStore:
         return entries
 
     def delete_file(self, resource: Node, entry: FileEntry) -> None:
-        with self.db.write() as conn:
+        with self.db.write(FILE_TABLES) as conn:
             conn.execute(
                 "DELETE FROM files WHERE resource_pk = ? AND path = ?", (resource.pk, entry.path)
             )

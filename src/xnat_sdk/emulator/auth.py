@@ -64,7 +64,7 @@ class AliasToken:
 
 
 # accounts by login, from the database's read cache (every request needs its caller's account)
-_ACCOUNTS: CacheSlot[Account | None] = CacheSlot("accounts")
+_ACCOUNTS: CacheSlot[Account | None] = CacheSlot("accounts", {"users"})
 
 
 def now_ms() -> int:

@@ -79,7 +79,9 @@ class Target:
 
 # Walks already made, by (login, segments): a client fetching many files of one resource
 # walks the same project/subject/session/resource steps at every request.
-_TARGETS: CacheSlot[Target] = CacheSlot("resolved paths")
+_TARGETS: CacheSlot[Target] = CacheSlot(
+    "resolved paths", {"nodes", "shares", "project_access", "project_users", "users"}
+)
 
 
 def resolve(store: ArchiveStore, account: Account, segments: list[str]) -> Target:

@@ -8,17 +8,17 @@ rename and commit) is invisible and harmless; a row without a complete blob cann
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import sqlite3
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 from xnat_sdk.emulator.readcache import CacheSlot, ReadCache
 
@@ -93,13 +93,19 @@ CREATE TABLE IF NOT EXISTS files (
 """
 
 CHUNK_SIZE = 1024 * 1024
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 # File systems stamp modification times from a clock that ticks every few milliseconds.
 MTIME_COARSENESS_NS = 50_000_000
 
 
 class Database:
-    """SQLite access with one connection per thread and one writer at a time, and a cache of
-    small reads (``cached``) that every write, here or by another connection, invalidates."""
+    """SQLite access: one reading connection per thread, one writing connection shared by all
+    threads (one write transaction at a time), and a cache of small reads (``cached``) that
+    every write, here or by another process, invalidates.
+
+    All writes go through the one writing connection so that its ``PRAGMA data_version``
+    moves only when *another* process commits: that is how outside changes are noticed.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -107,79 +113,112 @@ class Database:
         self._write_lock = threading.RLock()
         self._opened: list[sqlite3.Connection] = []
         self._reads = ReadCache()
+        self._writer: sqlite3.Connection | None = None
+        self._touched: set[str] | None = None  # tables of the write transaction under way
         self._wal_path = f"{os.fspath(path)}-wal"
+        self._wal_seen: tuple[int, int, int] | None = None
+        self._wal_settled = False
+        self._outside_version: object = None
         with self._write_lock:
-            self._connection().executescript(SCHEMA_SQL)
+            self._writing_connection().executescript(SCHEMA_SQL)
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        with self._write_lock:
+            self._opened.append(conn)
+        return conn
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._write_lock:
-                self._opened.append(conn)
+            conn = self._local.conn = self._open()
         return conn
 
+    def _writing_connection(self) -> sqlite3.Connection:
+        if self._writer is None:
+            self._writer = self._open()
+        return self._writer
+
+    def _in_write(self) -> bool:
+        return bool(getattr(self._local, "writing", False))
+
     def read(self) -> sqlite3.Connection:
-        """A connection for queries outside any write transaction."""
+        """A connection for queries: this thread's own, or inside a write transaction the
+        transaction's (so that it sees what the transaction wrote)."""
+        if self._in_write():
+            return self._writing_connection()
         return self._connection()
 
     @contextmanager
-    def write(self) -> Generator[sqlite3.Connection]:
-        """A write transaction: committed (durably) on success, rolled back on any error."""
+    def write(self, tables: Collection[str] | None = None) -> Generator[sqlite3.Connection]:
+        """A write transaction: committed (durably) on success, rolled back on any error.
+
+        ``tables`` names every table the caller writes, so that only cached answers read from
+        them are dropped at the end (``None``, the default: any table, drop everything). A
+        nested use joins the outer transaction and adds its tables to it.
+        """
         with self._write_lock:
-            conn = self._connection()
-            if conn.in_transaction:  # nested use joins the outer transaction
+            conn = self._writing_connection()
+            if self._in_write():
+                if self._touched is not None:
+                    if tables is None:
+                        self._touched = None
+                    else:
+                        self._touched.update(tables)
                 yield conn
                 return
-            conn.execute("BEGIN IMMEDIATE")
+            self._touched = None if tables is None else set(tables)
+            self._local.writing = True
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # the shared connection must not stay in one
+                        conn.execute("ROLLBACK")
+                    raise
             finally:
-                self._reads.invalidate()
+                self._local.writing = False
+                self._reads.invalidate(self._touched)
 
     def cached(self, slot: CacheSlot[V], key: Hashable, load: Callable[[], V]) -> V:
-        """``load()``'s answer, remembered until the next write. Inside a write transaction
-        the answer may not be committed yet: it is loaded afresh and not remembered."""
-        if self._connection().in_transaction:
+        """``load()``'s answer, remembered until a write changes its tables. Inside a write
+        transaction the answer may not be committed yet: it is loaded afresh, not remembered."""
+        if self._in_write():
             return load()
         return self._reads.get(slot, key, load)
 
     def notice_outside_writes(self) -> None:
-        """Invalidate the cache if another connection (another thread, another process: a
-        test editing the file) committed since this thread last looked; once per request.
+        """Invalidate the cache if another process (a test editing the file) committed since
+        the last look; called once per request.
 
-        ``PRAGMA data_version`` says so exactly but costs ~30 us in a request (a read
-        transaction's file locks). Every commit appends to the write-ahead log, which moves its
-        modification time: when the log is unchanged since the last exact check and was
-        already older than the clock's coarseness then, nothing can have been committed since.
+        The writing connection's ``PRAGMA data_version`` says so exactly (SQLite connections
+        are serialized, so any thread may ask, even during a transaction: none from outside
+        can commit then), but it costs ~30 us in a request. Every commit writes the
+        write-ahead log, which moves its modification time: when the log is unchanged since
+        the last exact look and was already older than the clock's coarseness then, nothing
+        can have been committed since.
         """
-        local = self._local
         started = time.time_ns()
         try:
             wal = os.stat(self._wal_path)
             seen: tuple[int, int, int] | None = (wal.st_ino, wal.st_size, wal.st_mtime_ns)
         except FileNotFoundError:
             seen = None
-        if seen is not None and seen == getattr(local, "wal_seen", None) and local.wal_settled:
+        if seen is not None and seen == self._wal_seen and self._wal_settled:
             return
-        conn = self._connection()
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != getattr(local, "data_version", None):
-            local.data_version = version
+        version = self._writing_connection().execute("PRAGMA data_version").fetchone()[0]
+        if version != self._outside_version:
+            self._outside_version = version
             self._reads.invalidate()
-        local.wal_seen = seen
-        local.wal_settled = seen is not None and seen[2] < started - MTIME_COARSENESS_NS
+        self._wal_seen = seen
+        self._wal_settled = seen is not None and seen[2] < started - MTIME_COARSENESS_NS
 
     def next_counter(self, conn: sqlite3.Connection, name: str, count: int = 1) -> int:
         """The next value of a named sequence (accession numbers), inside the caller's write;
@@ -199,6 +238,7 @@ class Database:
             for conn in self._opened:
                 conn.close()
             self._opened.clear()
+            self._writer = None
         self._local = threading.local()
         self._reads.invalidate()
 
@@ -213,38 +253,47 @@ class StagedBlob:
 
 
 class BlobWriter:
-    """Streams bytes into a temporary file, hashing as it goes; ``finish`` makes it durable."""
+    """Streams bytes into a temporary file, hashing as it goes; ``finish`` makes it durable.
+
+    Plain file descriptors and path strings: an upload of a small file is dominated by the
+    file system's own work, not by file objects and ``Path`` arithmetic around it.
+    """
 
     def __init__(self, store: BlobStore) -> None:
         self._store = store
-        fd, name = tempfile.mkstemp(dir=store.tmp, prefix="upload-")
-        self._handle: BinaryIO = os.fdopen(fd, "wb")
-        self._temp_path = Path(name)
+        while True:
+            self._name = f"upload-{secrets.token_hex(8)}"
+            self._temp_path = f"{store.tmp_text}/{self._name}"
+            try:
+                self._fd = os.open(self._temp_path, _NEW_FILE, 0o600)
+                break
+            except FileExistsError:  # a 64-bit random name came up twice: draw another
+                continue
         self._digest = hashlib.md5()
         self._size = 0
 
     def write(self, chunk: bytes) -> None:
-        self._handle.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view) :]
         self._digest.update(chunk)
         self._size += len(chunk)
 
     def finish(self) -> StagedBlob:
         """fsync the data, then rename it to its final name (fsyncing the directory too)."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        name = self._temp_path.name
-        final = self._store.root / name[-2:] / name
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._temp_path, final)
-        _fsync_dir(final.parent)
-        return StagedBlob(
-            final.relative_to(self._store.root).as_posix(), self._size, self._digest.hexdigest()
-        )
+        try:
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+        folder = self._store.folder(self._name[-2:])
+        os.replace(self._temp_path, f"{folder}/{self._name}")
+        _fsync_dir(folder)
+        return StagedBlob(f"{self._name[-2:]}/{self._name}", self._size, self._digest.hexdigest())
 
     def abort(self) -> None:
-        self._handle.close()
-        self._temp_path.unlink(missing_ok=True)
+        os.close(self._fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp_path)
 
 
 class BlobStore:
@@ -254,9 +303,19 @@ class BlobStore:
         self.root = root
         self._root_text = os.fspath(root)
         self.tmp = root / ".tmp"
+        self.tmp_text = os.fspath(self.tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         for stale in self.tmp.iterdir():  # leftovers of writes interrupted by a crash
             stale.unlink(missing_ok=True)
+        self._folders: set[str] = set()
+
+    def folder(self, name: str) -> str:
+        """The path of the blob folder ``name`` (two characters), created when missing."""
+        path = f"{self._root_text}/{name}"
+        if name not in self._folders:
+            os.makedirs(path, exist_ok=True)
+            self._folders.add(name)
+        return path
 
     def writer(self) -> BlobWriter:
         return BlobWriter(self)
@@ -307,10 +366,11 @@ class BlobStore:
         return f"{self._root_text}/{blob}"
 
     def discard(self, blob: str) -> None:
-        (self.root / blob).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{self._root_text}/{blob}")
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str | Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
