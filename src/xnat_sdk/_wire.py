@@ -104,9 +104,17 @@ class WireAnswer:
     an answer abandoned before that closes its connection.
     """
 
-    def __init__(self, wire: FileWire, connection: http.client.HTTPConnection, shown: str):
+    def __init__(
+        self,
+        wire: FileWire,
+        connection: http.client.HTTPConnection,
+        shown: str,
+        *,
+        reusable: bool = True,
+    ) -> None:
         self._wire = wire
         self._connection = connection
+        self._reusable = reusable  # False after a request whose body was not sent whole
         self._response = connection.getresponse()
         self.shown = shown
         self.status = self._response.status
@@ -139,7 +147,7 @@ class WireAnswer:
     def close(self) -> None:
         """Give the connection back for reuse if the body was read whole, else close it."""
         response = self._response
-        if response.isclosed() and not response.will_close:
+        if self._reusable and response.isclosed() and not response.will_close:
             self._wire.release(self._connection)
         else:
             self._connection.close()
@@ -239,22 +247,27 @@ class FileWire:
                 hook(request)
             sent = [(k, v) for k, v in request.headers.items() if k.lower() != "host"]
         connection = self._connection(limits, shown)
+        sock = connection.sock
+        assert sock is not None  # connected by _connection
         try:
-            sock = connection.sock
-            assert sock is not None  # connected by _connection
             sock.settimeout(limits.write)
             connection.putrequest(method, target, skip_accept_encoding=True)
             for name, value in sent:
                 connection.putheader(name, value)
             connection.endheaders(body)
         except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise transport_error(exc, "write", shown) from exc
+            unsent: BaseException | None = exc
+        else:
+            unsent = None
+        # A server may refuse a request (401, 413) before reading all of its body and close
+        # the connection: its answer is read even when sending failed, as httpcore does.
         try:
             sock.settimeout(limits.read)
-            answer = WireAnswer(self, connection, shown)
+            answer = WireAnswer(self, connection, shown, reusable=unsent is None)
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
+            if unsent is not None:
+                raise transport_error(unsent, "write", shown) from unsent
             raise transport_error(exc, "read", shown) from exc
         if self.logger.isEnabledFor(logging.DEBUG):
             elapsed = time.monotonic() - started

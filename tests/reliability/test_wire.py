@@ -98,6 +98,27 @@ def test_an_expired_login_met_on_the_wire_is_renewed_by_the_httpx_path(
         assert (session.logins, wire.sent) == (3, before + 1)
 
 
+def test_a_big_upload_refused_for_an_expired_login_is_renewed_and_sent_once(
+    xnat_emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The server answers 401 before reading the body and closes: the refusal is read even
+    though sending the rest of the body failed (as httpcore does), so the upload, applied
+    nowhere yet, is sent again after the renewal instead of being called of unknown outcome."""
+    lifetime = 1.0
+    handle = xnat_emulator_factory(faults=FaultSettings(session_lifetime=lifetime))
+    plan = handle.emulator.faults
+    source = tmp_path / "big.bin"
+    expected = write_pattern(source, 24 * MIB)
+    with open_session(handle) as session:
+        resource = make_resource(session)
+        time.sleep(lifetime + 0.3)
+        resource.upload(source, "big.bin")  # no overwrite: not repeatable
+        assert session.logins == 2
+        assert plan.seen("PUT", server_path(session, f"{resource.uri}/files/big.bin")) == 3
+        resource.files.clearcache()
+        assert resource.files["big.bin"].digest == expected
+
+
 def test_a_503_on_the_wire_is_retried_on_the_httpx_path(
     xnat_emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import http.client
 import io
 import logging
+import socket
 import ssl
+import threading
+import time
 
 import httpx
 import pytest
@@ -136,3 +139,37 @@ def test_without_md5_the_length_is_still_checked() -> None:
     assert progress.digest.hexdigest() == ""  # nothing was hashed
     progress.rewind(io.BytesIO(b"12345"), "http://x/f")
     assert progress.digest.hexdigest() == ""  # a restart does not start hashing either
+
+
+def test_a_refusal_sent_before_the_body_was_read_is_still_the_answer() -> None:
+    """A server may answer (401, 413) before reading a big body and close, so that sending
+    the rest fails: the answer is read anyway, as httpcore does, instead of calling the
+    request's outcome unknown. A real socket server on loopback answers that way."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def refuse() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n"
+                b"Connection: close\r\n\r\ntoo large"
+            )
+            connection.shutdown(socket.SHUT_WR)
+            time.sleep(0.2)  # then close with the body unread: the client's send breaks
+
+    server = threading.Thread(target=refuse, daemon=True)
+    server.start()
+    transport = transport_for(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        answer = FileWire(transport).send("PUT", "/big", body=b"x" * (64 << 20), length=64 << 20)
+        assert (answer.status, answer.read()) == (413, b"too large")
+        answer.close()
+    finally:
+        transport.close()
+        server.join(timeout=5)
+        listener.close()
