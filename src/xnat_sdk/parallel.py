@@ -62,6 +62,7 @@ class _SummedProgress:
         self._update = update
         self._total = total
         self._done: dict[int, int] = {}
+        self._sum = 0  # of ``_done``'s values, kept as they change (not summed per chunk)
         self._lock = threading.Lock()
 
     def for_item(self, index: int) -> transfer.UpdateFunc | None:
@@ -70,6 +71,7 @@ class _SummedProgress:
 
         def update(done: int, _total: int | None, _finished: bool) -> None:
             with self._lock:
+                self._sum += done - self._done.get(index, 0)
                 self._done[index] = done
                 self._report(False)
 
@@ -82,7 +84,7 @@ class _SummedProgress:
 
     def _report(self, finished: bool) -> None:
         assert self._update is not None
-        self._update(sum(self._done.values()), self._total, finished)
+        self._update(self._sum, self._total, finished)
 
 
 def run_all(names: Sequence[str], jobs: Sequence[Callable[[], T]], max_workers: int) -> list[T]:
