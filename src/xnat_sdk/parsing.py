@@ -184,7 +184,13 @@ class RowObjects:
         session: SessionLike,
     ) -> T:
         """The object for ``row`` (keyed ``key``), bound to ``session`` below ``listing_uri``."""
-        return self._build([row], [key], listing_uri, spec, item_type, session)[0]
+        # One row (a lookup, an async listing's item): none of a batch's lists.
+        uri = f"{listing_uri}/{key}"
+        if issubclass(item_type, FileData):
+            return _file_item(session, row, key, uri, listing_uri, item_type)
+        builder = self._builder(row, spec.type_column or None, item_type)
+        # A builder's class is item_type or the subclass of it that class_for chose.
+        return cast("T", builder.build(row, session, uri))
 
     def build_many(
         self,
@@ -213,9 +219,8 @@ class RowObjects:
         # row's /data/subjects/ID): XNAT creates children only within a project's path.
         uris = [f"{listing_uri}/{key}" for key in keys]
         if issubclass(item_type, FileData):
-            source = f"a row of {listing_uri}"
             return [
-                checked(file_from_row(session, row, row.get("URI") or uri, key), item_type, source)
+                _file_item(session, row, key, uri, listing_uri, item_type)
                 for row, key, uri in zip(rows, keys, uris, strict=True)
             ]
         built: list[XnatObject] = []
@@ -239,6 +244,14 @@ class RowObjects:
             builder = RowBuilder(class_for(xsi_type, item_type), key[2], xsi_type)
             self._builders[key] = builder
         return builder
+
+
+def _file_item(
+    session: SessionLike, row: Row, key: str, uri: str, listing_uri: str, item_type: type[T]
+) -> T:
+    """The ``FileData`` of a row of the ``files`` listing at ``listing_uri``, as ``item_type``."""
+    built = file_from_row(session, row, row.get("URI") or uri, key)
+    return checked(built, item_type, f"a row of {listing_uri}")
 
 
 def new_model(

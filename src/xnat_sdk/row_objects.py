@@ -89,6 +89,10 @@ class RowBuilder(Generic[M]):
                 typed.append((column, name, validate))
         self._text = tuple(text)
         self._typed = tuple(typed)
+        #: The typed columns for a single row: nothing is remembered into these empty dicts.
+        self._typed_alone: tuple[tuple[str, str, Validate, dict[str, object]], ...] = tuple(
+            (column, name, validate, {}) for column, name, validate in typed
+        )
         defaults = cls.__private_attributes__.items()
         self._private = {name: attribute.get_default() for name, attribute in defaults}
         self._private["_complete"] = False
@@ -97,7 +101,7 @@ class RowBuilder(Generic[M]):
     def build(self, row: dict[str, str], session: SessionLike, uri: str) -> M:
         """A ``cls`` object holding the row's fields, bound to ``session`` at ``uri``."""
         built: list[M] = []
-        if not self.build_run([row], [uri], 0, session, built, None):
+        if not self.build_run([row], [uri], 0, session, built, None, remember=False):
             raise ValueError(
                 f"a row with columns {tuple(row)} given to a builder for {self.columns}"
             )
@@ -111,10 +115,13 @@ class RowBuilder(Generic[M]):
         session: SessionLike,
         into: list[M],
         type_column: str | None,
+        *,
+        remember: bool = True,
     ) -> int:
         """Append to ``into`` the objects of ``rows[start:]`` (bound at ``uris``) while the rows
         have this builder's columns and, in ``type_column``, its xsi:type; return the position
-        of the first row that does not (``len(rows)`` when all did)."""
+        of the first row that does not (``len(rows)`` when all did). ``remember``: share the
+        typed values of equal cells (worth it for many rows, not for one)."""
         # Runs once per row of a listing of 100,000 experiments: everything constant is held in
         # locals, and the slots of the pydantic object are set through their descriptors (what
         # model_construct does, minus its per-field work).
@@ -123,9 +130,11 @@ class RowBuilder(Generic[M]):
         append = into.append
         # Per typed column, its cells validated so far: dates and numbers repeat down a listing,
         # and an immutable value can be shared (one validation, one object, per distinct cell).
-        typed: list[tuple[str, str, Validate, dict[str, object]]] = [
-            (column, name, validate, {}) for column, name, validate in self._typed
-        ]
+        typed: Sequence[tuple[str, str, Validate, dict[str, object]]] = (
+            [(column, name, validate, {}) for column, name, validate in self._typed]
+            if remember
+            else self._typed_alone
+        )
         for position in range(start, len(rows)):
             row = rows[position]
             if tuple(row) != columns or (
@@ -147,7 +156,7 @@ class RowBuilder(Generic[M]):
                         value = validate(cell)
                     except (ValidationError, ValueError):
                         continue  # the full object, fetched on first use, has the typed value
-                    if value.__class__ in _IMMUTABLE:
+                    if remember and value.__class__ in _IMMUTABLE:
                         known[cell] = value
                 values[name] = value
             state = private.copy()
