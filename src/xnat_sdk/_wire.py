@@ -273,7 +273,7 @@ class FileWire:
             elapsed = time.monotonic() - started
             self.logger.debug("%s -> %d (%.3f s, lean wire)", shown, answer.status, elapsed)
         self._keep_cookies(answer, target)
-        if request is not None:
+        if request is not None and hooks["response"]:
             seen = httpx.Response(answer.status, headers=answer.headers.items(), request=request)
             for hook in hooks["response"]:
                 hook(seen)
