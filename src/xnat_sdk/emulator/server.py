@@ -79,6 +79,7 @@ def make_server(context: EmulatorContext) -> uvicorn.Server:
         lifespan="off",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # served on its own, never behind a proxy: one layer less
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
