@@ -66,22 +66,30 @@ def test_parallel_upload_then_download_moves_every_file_intact(
 def test_downloads_really_run_at_once(
     session: xnat_sdk.XNATSession, filled: AbstractResource, tmp_path: Path
 ) -> None:
-    running, peak, lock = 0, 0, threading.Lock()
+    running, peak, started, lock = 0, 0, 0, threading.Lock()
+    # The first two requests wait for each other: only downloads that really run at once get
+    # past it (sequential ones would break the barrier after its timeout), however fast each is.
+    both_sent = threading.Barrier(2, timeout=10)
 
     def enter(_request: object) -> None:
-        nonlocal running, peak
+        nonlocal running, peak, started
         with lock:
             running += 1
             peak = max(peak, running)
+            started += 1
+            first_two = started <= 2
+        if first_two:
+            both_sent.wait()
 
     def leave(response: object) -> None:
         nonlocal running
         with lock:
             running -= 1
 
+    files = filled.files.values()  # listed before the hooks count file requests
     session.interface.event_hooks["request"].append(enter)
     session.interface.event_hooks["response"].append(leave)
-    session.download_files(filled.files.values(), tmp_path / "out", max_workers=4)
+    session.download_files(files, tmp_path / "out", max_workers=4)
     assert 1 < peak <= 4
 
 
