@@ -147,22 +147,26 @@ class ResourceBehaviour:
             cast("AbstractResource", self), directory, overwrite, method, max_workers
         )
 
-    def download(self, path: str, target: str | os.PathLike[str]) -> Path:
-        """Download the file ``path`` of the resource to ``target`` (atomic, verified)."""
+    def download(self, path: str, target: str | os.PathLike[str], *, verify: bool = True) -> Path:
+        """Download the file ``path`` of the resource to ``target`` (atomic, md5-verified;
+        ``verify=False`` checks the length only)."""
         from xnat_sdk import operations
 
-        return operations.download(cast("AbstractResource", self), path, target)
+        return operations.download(cast("AbstractResource", self), path, target, verify=verify)
 
     def download_dir(
         self,
         target_dir: str | os.PathLike[str],
         verbose: bool = False,
         max_workers: int | None = None,
+        *,
+        verify: bool = True,
     ) -> list[Path]:
         """Download every file of the resource below ``target_dir`` (one zip; with
-        ``max_workers``, file by file that many at once, to ``target_dir/<path>``)."""
+        ``max_workers``, file by file that many at once, to ``target_dir/<path>``, each
+        md5-verified unless ``verify=False``)."""
         from xnat_sdk import operations
 
         return operations.download_resource_dir(
-            cast("AbstractResource", self), target_dir, verbose, max_workers
+            cast("AbstractResource", self), target_dir, verbose, max_workers, verify=verify
         )

@@ -25,7 +25,7 @@ from reliability_support import (
 )
 
 import xnat_sdk
-from xnat_sdk import transfer
+from xnat_sdk import parallel, transfer
 from xnat_sdk._wire import FileWire
 from xnat_sdk.emulator.faultplan import FaultSettings
 from xnat_sdk.emulator.pytest_plugin import EmulatorFactory
@@ -229,7 +229,17 @@ def test_verify_false_skips_the_md5_but_not_the_length(
         assert got.read_bytes()[500:501] == b"X"
         files = session.download_files([listed], tmp_path / "many", verify=False)
         assert files[0].read_bytes() == got.read_bytes()
+        by_path = resource.download("c.bin", tmp_path / "by_path.bin", verify=False)
+        assert by_path.read_bytes() == got.read_bytes()
+        with pytest.raises(xnat_sdk.XNATDigestError):
+            resource.download("c.bin", tmp_path / "by_path_checked.bin")
+        (unchecked,) = resource.download_dir(tmp_path / "dir", max_workers=2, verify=False)
+        assert unchecked.read_bytes() == got.read_bytes()
+        with pytest.raises(parallel.XNATTransferError):
+            resource.download_dir(tmp_path / "dir_checked", max_workers=2)
     assert not (tmp_path / "checked.bin").exists()
+    assert not (tmp_path / "by_path_checked.bin").exists()
+    assert not (tmp_path / "dir_checked" / "c.bin").exists()
 
 
 def test_the_wire_logs_like_httpx_without_secrets(
