@@ -362,10 +362,13 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
     sock = connection.sock
     if sock is None:
         return False
-    poller = select.poll()  # not select.select: it refuses descriptors above 1023
     try:
-        poller.register(sock, select.POLLIN)
-        return not poller.poll(0)
+        if hasattr(select, "poll"):  # not select.select: it refuses descriptors above 1023
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
+        readable, _, _ = select.select([sock], [], [], 0)  # Windows has no poll
+        return not readable
     except (OSError, ValueError):
         return False
 
