@@ -193,12 +193,11 @@ class DownloadProgress:
     done: int = 0
     total: int | None = None
     validator: str | None = None  # ETag or Last-Modified, for If-Range
-    digest: _Digest = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
     hashing: bool = True  # False: no md5 is wanted, none is computed
+    digest: _Digest = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.hashing:
-            self.digest = _NoDigest()
+        self.digest = _new_digest(self.hashing)
 
     def range_headers(self) -> dict[str, str] | None:
         if self.done == 0:
@@ -841,10 +840,7 @@ def write_tar(target: IO[bytes], files: list[tuple[Path, str]], compress: bool) 
 def safe_member_path(target_dir: Path, name: str) -> Path:
     """Where archive member ``name`` goes below ``target_dir``; refuses escaping names."""
     member = _member(target_dir, name)
-    destination = (target_dir / Path(*member.parts)).resolve()
-    if not destination.is_relative_to(target_dir.resolve()):
-        raise XNATValueError(f"archive member {name!r} would be written outside {target_dir}")
-    return destination
+    return _resolved_inside(target_dir, target_dir.resolve(), member.parts, name)
 
 
 def member_paths(target_dir: Path, names: Iterable[str]) -> list[Path]:
@@ -857,17 +853,22 @@ def member_paths(target_dir: Path, names: Iterable[str]) -> list[Path]:
         member = _member(target_dir, name)
         folder = folders.get(member.parent)
         if folder is None:
-            folder = (root / Path(*member.parent.parts)).resolve()
-            if not folder.is_relative_to(root):
-                raise XNATValueError(
-                    f"archive member {name!r} would be written outside {target_dir}"
-                )
+            folder = _resolved_inside(target_dir, root, member.parent.parts, name)
             folders[member.parent] = folder
         destination = folder / member.name
         if destination.is_symlink():  # where it leads decides, as in safe_member_path
             destination = safe_member_path(target_dir, name)
         found.append(destination)
     return found
+
+
+def _resolved_inside(target_dir: Path, root: Path, parts: tuple[str, ...], name: str) -> Path:
+    """``target_dir``/``parts`` with links resolved, refused unless it stays inside ``root``
+    (``target_dir`` resolved); ``name`` is the archive member it is for."""
+    resolved = (target_dir / Path(*parts)).resolve()
+    if not resolved.is_relative_to(root):
+        raise XNATValueError(f"archive member {name!r} would be written outside {target_dir}")
+    return resolved
 
 
 def _member(target_dir: Path, name: str) -> PurePosixPath:
