@@ -177,7 +177,8 @@ def download_files(
                     session,
                     file.uri,
                     handle,
-                    expected_md5=file.digest if verify else None,
+                    expected_md5=file.digest,
+                    verify=verify,
                     update_func=progress.for_item(index),
                 )
             return target
