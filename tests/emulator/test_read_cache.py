@@ -191,3 +191,75 @@ def test_a_write_drops_only_the_answers_read_from_the_tables_it_names(tmp_path: 
         assert db.cached(nodes, "k", lambda: "node v4") == "node v4"
     finally:
         db.close()
+
+
+def experiment_labels(client: httpx.Client, path: str = "/data/experiments") -> list[str]:
+    answer = client.get(path, params={"format": "json"})
+    assert answer.status_code == 200
+    return sorted(row["label"] for row in answer.json()["ResultSet"]["Result"])
+
+
+def test_remembered_json_listings_follow_every_write(admin: httpx.Client) -> None:
+    in_project = "/data/projects/P1/experiments"
+    for _ in range(2):  # the second answer comes from the cache
+        assert experiment_labels(admin) == ["MR1"]
+        assert experiment_labels(admin, in_project) == ["MR1"]
+    made = admin.put(
+        "/data/projects/P1/subjects/S1/experiments/MR9", params={"xsiType": "xnat:mrSessionData"}
+    )
+    assert made.status_code in (200, 201)
+    assert experiment_labels(admin) == ["MR1", "MR9"]
+    assert experiment_labels(admin, in_project) == ["MR1", "MR9"]
+    assert admin.put(SESSION, params={"label": "MR2"}).status_code == 200
+    assert experiment_labels(admin) == ["MR2", "MR9"]
+    dated = admin.put(SESSION.replace("MR1", "MR2"), params={"date": "2020-03-04"})
+    assert dated.status_code == 200
+    rows = admin.get("/data/experiments", params={"format": "json"}).json()["ResultSet"]["Result"]
+    assert {row["label"]: row["date"] for row in rows} == {"MR2": "2020-03-04", "MR9": ""}
+    assert admin.put("/data/projects/P2").status_code in (200, 201)
+    shared = admin.put("/data/projects/P1/subjects/S1/experiments/MR9/projects/P2")
+    assert shared.status_code in (200, 201)
+    assert experiment_labels(admin, "/data/projects/P2/experiments") == ["MR9"]
+    assert admin.delete("/data/projects/P1/subjects/S1/experiments/MR9").status_code == 200
+    assert experiment_labels(admin) == ["MR2"]
+    assert experiment_labels(admin, "/data/projects/P2/experiments") == []
+
+
+def test_a_listing_remembered_for_one_user_is_not_shown_to_another(
+    xnat_emulator_factory: EmulatorFactory,
+) -> None:
+    handle = xnat_emulator_factory(users={"bob": "bobpw"})
+    with (
+        httpx.Client(base_url=handle.url, auth=(handle.user, handle.password)) as admin,
+        httpx.Client(base_url=handle.url, auth=("bob", "bobpw")) as bob,
+    ):
+        build(admin)
+        assert experiment_labels(admin) == ["MR1"]
+        assert experiment_labels(bob) == []  # private project: none of its rows
+        assert admin.put("/data/projects/P1/users/members/bob").status_code == 200
+        assert experiment_labels(bob) == ["MR1"]
+        assert admin.delete("/data/projects/P1/users/members/bob").status_code == 200
+        assert experiment_labels(bob) == []
+
+
+def test_listings_show_commits_by_another_connection(xnat_emulator: EmulatorHandle) -> None:
+    with httpx.Client(
+        base_url=xnat_emulator.url, auth=(xnat_emulator.user, xnat_emulator.password)
+    ) as client:
+        build(client)
+        assert experiment_labels(client) == ["MR1"]
+        assert experiment_labels(client) == ["MR1"]
+        outside_write(
+            xnat_emulator.data_dir, "UPDATE nodes SET label = ? WHERE label = ?", ("MR7", "MR1")
+        )
+        assert experiment_labels(client) == ["MR7"]
+
+
+def test_a_slot_with_its_own_limit_starts_over_when_full() -> None:
+    cache = ReadCache(limit=100)
+    bodies: CacheSlot[str] = CacheSlot("bodies", {"nodes"}, limit=2)
+    assert cache.get(bodies, 1, lambda: "one") == "one"
+    assert cache.get(bodies, 2, lambda: "two") == "two"
+    assert cache.get(bodies, 1, lambda: "changed") == "one"  # kept
+    assert cache.get(bodies, 3, lambda: "three") == "three"  # full: started over
+    assert cache.get(bodies, 1, lambda: "reloaded") == "reloaded"

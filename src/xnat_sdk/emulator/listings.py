@@ -64,12 +64,12 @@ def listing_response(
     raise bad_request(f"Unsupported format: {fmt}")
 
 
-def json_listing_response(objects: Sequence[str], title: str) -> Response:
+def json_listing_body(objects: Sequence[str], title: str) -> bytes:
     """The JSON listing of rows each already rendered as a JSON object (``rows.sql_json_rows``):
     joined as text, so 100,000 rows are neither parsed nor dumped again."""
     head = '{"ResultSet": {"Result": ['
     tail = f'], "totalRecords": "{len(objects)}", "title": {json.dumps(title)}}}}}'
-    return Response(head + ", ".join(objects) + tail, media_type="application/json")
+    return (head + ", ".join(objects) + tail).encode()
 
 
 def _xml_table(table: Sequence[Mapping[str, str]], columns: Sequence[str], title: str) -> str:

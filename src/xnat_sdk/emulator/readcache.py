@@ -22,11 +22,13 @@ DEFAULT_LIMIT = 50_000  # entries kept per slot before it starts over (memory bo
 class CacheSlot(Generic[V]):
     """One kind of cached answer (``Node | None`` for object lookups, ...): the type of the
     values it holds and the tables its answers are read from. Make one per kind, at module
-    level."""
+    level. ``limit``: how many answers it keeps before it starts over (the cache's own limit
+    when ``None``; a few for big answers such as whole listings)."""
 
-    def __init__(self, name: str, tables: Collection[str]) -> None:
+    def __init__(self, name: str, tables: Collection[str], limit: int | None = None) -> None:
         self.name = name
         self.tables = frozenset(tables)
+        self.limit = limit
 
     def __repr__(self) -> str:
         return f"CacheSlot({self.name!r}, {sorted(self.tables)})"
@@ -62,7 +64,7 @@ class ReadCache:
         value = load()
         with self._lock:
             if self._slots.get(held) is entries:  # not invalidated meanwhile
-                if len(entries) >= self._limit:
+                if len(entries) >= (slot.limit or self._limit):
                     entries.clear()
                 entries[key] = value
         return value

@@ -21,8 +21,9 @@ from xnat_sdk.emulator.auth import Account
 from xnat_sdk.emulator.context import context_of, require_account
 from xnat_sdk.emulator.documents import ParsedObject, json_item, parse_document, xml_document
 from xnat_sdk.emulator.errors import bad_request, forbidden, not_found
-from xnat_sdk.emulator.listings import json_listing_response, listing_response, requested_format
+from xnat_sdk.emulator.listings import json_listing_body, listing_response, requested_format
 from xnat_sdk.emulator.paths import Target, resolve
+from xnat_sdk.emulator.readcache import CacheSlot
 from xnat_sdk.emulator.rows import TITLES, sql_json_rows, sql_table, sql_table_applies, table
 
 # query parameters that steer the request and are never object fields
@@ -157,9 +158,8 @@ def listing(request: Request, store: ArchiveStore, account: Account, target: Tar
     kind = "experiment" if target.collection == "experiments" and parent is None else kinds[0]
     params = dict(request.query_params)
     if sql_table_applies(kind, params) and requested_format(request) == "json":
-        return json_listing_response(
-            json_in_sql(store, account, target, kind, params), TITLES[kind]
-        )
+        body = json_listing(store, account, target, kind, params)
+        return Response(body, media_type="application/json")
     if sql_table_applies(kind, params):  # large listings: rows straight from SQLite
         rows, columns = listing_in_sql(store, account, target, kind, params)
         return listing_response(request, (), columns, TITLES[kind], cells=rows)
@@ -196,15 +196,44 @@ def listing_in_sql(
     return sql_table(store, kind, kinds, params, child_of=parent.pk)
 
 
-def json_in_sql(
+#: Whole JSON listings answered from SQL, until a write changes objects or shares: listing
+#: 100,000 experiments again costs no 0.5 s query and no 19 MB of new text.
+_JSON_LISTINGS: CacheSlot[bytes] = CacheSlot("JSON listings", {"nodes", "shares"}, limit=4)
+
+
+def json_listing(
     store: ArchiveStore, account: Account, target: Target, kind: str, params: dict[str, str]
+) -> bytes:
+    """The body of a JSON listing that ``sql_table`` can answer, remembered per target,
+    parameters and readable projects (what the rows depend on besides the tables)."""
+    parent = target.parent
+    projects = readable_projects(store, account, target.kinds) if parent is None else None
+    key = (
+        kind,
+        target.kinds,
+        None if parent is None else parent.pk,
+        tuple(sorted(params.items())),
+        None if projects is None else tuple(projects),
+    )
+    return store.db.cached(
+        _JSON_LISTINGS,
+        key,
+        lambda: json_listing_body(json_in_sql(store, target, kind, params, projects), TITLES[kind]),
+    )
+
+
+def json_in_sql(
+    store: ArchiveStore,
+    target: Target,
+    kind: str,
+    params: dict[str, str],
+    projects: list[str] | None,
 ) -> list[str]:
-    """``listing_in_sql``'s rows as JSON objects rendered by SQLite (``sql_json_rows``)."""
+    """``listing_in_sql``'s rows as JSON objects rendered by SQLite (``sql_json_rows``);
+    ``projects``: those the caller may read, for a listing without a parent."""
     parent, kinds = target.parent, target.kinds
     if parent is None:
-        return sql_json_rows(
-            store, kind, kinds, params, projects=readable_projects(store, account, kinds)
-        )
+        return sql_json_rows(store, kind, kinds, params, projects=projects)
     if parent.kind == "project" and kinds[0] in ("subject", "experiment"):
         rows = sql_json_rows(store, kind, kinds, params, owned_by=parent.id)
         shared = table(store, kind, store.shared_into(parent.id, kinds), params)[0]
