@@ -227,19 +227,7 @@ class FileWire:
         url = self._origin + target
         shown = f"{method} {redact_url(url) if '?' in target else url}"
         started = time.monotonic()
-        sent = [
-            (name, value)
-            for name, value in client.headers.items()
-            if name not in _NOT_FORWARDED  # httpx.Headers gives lower-case names
-        ]
-        sent.append(("Accept-Encoding", "identity"))
-        cookie = self._cookie_header(target)
-        if cookie:
-            sent.append(("Cookie", cookie))
-        if headers:
-            sent.extend(headers.items())
-        if body is not None:
-            sent.append(("Content-Length", str(length)))
+        sent = self._header_fields(target, headers, length if body is not None else None)
         hooks = client.event_hooks
         request: httpx.Request | None = None
         if hooks["request"] or hooks["response"]:  # the hooks see (and may edit) the request
@@ -279,6 +267,85 @@ class FileWire:
             for hook in hooks["response"]:
                 hook(seen)
         return answer
+
+    def _header_fields(
+        self, target: str, headers: Mapping[str, str] | None, length: int | None
+    ) -> list[tuple[str, str]]:
+        """The header fields of a request for ``target`` but ``Host``: the session's headers
+        and cookies (read now), identity encoding, ``headers`` and the body's length."""
+        sent = [
+            (name, value)
+            for name, value in self._transport.client.headers.items()
+            if name not in _NOT_FORWARDED  # httpx.Headers gives lower-case names
+        ]
+        sent.append(("Accept-Encoding", "identity"))
+        cookie = self._cookie_header(target)
+        if cookie:
+            sent.append(("Cookie", cookie))
+        if headers:
+            sent.extend(headers.items())
+        if length is not None:
+            sent.append(("Content-Length", str(length)))
+        return sent
+
+    @property
+    def origin(self) -> str:
+        """The server's ``scheme://host[:port]`` (no user info)."""
+        return self._origin
+
+    @property
+    def address(self) -> tuple[str, str, int]:
+        """The server's (scheme, host, port)."""
+        return self._scheme, self._host, self._port
+
+    @property
+    def has_hooks(self) -> bool:
+        """Whether the httpx client has event hooks (they see each request as ``send`` makes
+        it and may wait for other requests: a single-threaded sender cannot honour that)."""
+        hooks = self._transport.client.event_hooks
+        return bool(hooks["request"] or hooks["response"])
+
+    def limits(self, timeout: Timeout) -> httpx.Timeout:
+        """The timeouts of a request: ``timeout``, else the session's."""
+        return as_timeout(timeout, self._transport.client.timeout)
+
+    def request_head(
+        self,
+        method: str,
+        target: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        length: int | None = None,
+    ) -> bytes | None:
+        """The request line and header block that ``send`` would write for ``target`` (for a
+        sender that writes its own sockets); ``None`` when a header value could split the
+        request (CR or LF) or is not Latin-1: the httpx path then decides. Counted in
+        ``sent``."""
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._origin.partition('://')[2]}"]
+        for name, value in self._header_fields(target, headers, length):
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                return None
+            lines.append(f"{name}: {value}")
+        lines.extend(("", ""))
+        try:
+            head = "\r\n".join(lines).encode("latin-1")
+        except UnicodeEncodeError:
+            return None
+        with self._lock:
+            self._sent += 1
+        return head
+
+    def store_cookies(self, fields: list[tuple[str, str]], target: str) -> None:
+        """Store the cookies an answer's header ``fields`` set in the session's jar, as
+        httpx would, unless the only one is the expiration time every answer refreshes."""
+        set_cookies = [value for name, value in fields if name.lower() == "set-cookie"]
+        if all(value.startswith(_REFRESHED_COOKIE) for value in set_cookies):
+            return
+        message = http.client.HTTPMessage()
+        for value in set_cookies:
+            message["Set-Cookie"] = value
+        request = urllib.request.Request(self._origin + target)
+        self._transport.client.cookies.jar.extract_cookies(_HeadersOnly(message), request)  # type: ignore[arg-type]  # the jar reads only .info()
 
     def release(self, connection: http.client.HTTPConnection) -> None:
         """Keep ``connection`` for the next request (closed if the pool is full or shut)."""
@@ -402,6 +469,30 @@ class QuickHeadersResponse(http.client.HTTPResponse):
         self.will_close = closes or (self.length is None and not self.chunked)
 
 
+class _HeadersOnly:
+    """What ``http.cookiejar`` reads of a response: its headers, from ``info()``."""
+
+    def __init__(self, message: http.client.HTTPMessage) -> None:
+        self._message = message
+
+    def info(self) -> http.client.HTTPMessage:
+        return self._message
+
+
+def parse_head(block: bytes) -> tuple[str, int, list[tuple[str, str]]]:
+    """(version, status, header fields) of one answer head (``block``: from the status line
+    to the empty line included), by the rules ``QuickHeadersResponse`` reads them (an interim
+    1xx head is the caller's to skip). Malformed heads raise ``http.client``'s errors."""
+    status_line, *lines = block.split(b"\n")
+    version, status, _reason = _status_line(status_line)
+    fields: list[tuple[str, str]] = []
+    for line in lines:
+        if line in (b"\r", b""):
+            break
+        _add_field(fields, line)
+    return version, status, fields
+
+
 #: The limits ``http.client`` applies to a status or header line and to the header count.
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
@@ -426,21 +517,26 @@ def _header_lines(stream: IO[bytes]) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
     while True:
         line = stream.readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
-            raise http.client.LineTooLong("header line")
         if line in (b"\r\n", b"\n", b""):
             return fields
-        text = line.decode("iso-8859-1").rstrip("\r\n")
-        if text[:1] in (" ", "\t") and fields:  # obsolete line folding continues a value
-            name, value = fields[-1]
-            fields[-1] = (name, f"{value} {text.strip()}")
-            continue
-        name, colon, value = text.partition(":")
-        if not colon:
-            raise http.client.HTTPException(f"malformed header line {text!r}")
-        fields.append((name.strip(), value.strip()))
-        if len(fields) > _MAX_HEADERS:
-            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        _add_field(fields, line)
+
+
+def _add_field(fields: list[tuple[str, str]], line: bytes) -> None:
+    """Add the header ``line`` to ``fields`` (or to the last one's value, when folded)."""
+    if len(line) > _MAX_LINE:
+        raise http.client.LineTooLong("header line")
+    text = line.decode("iso-8859-1").rstrip("\r\n")
+    if text[:1] in (" ", "\t") and fields:  # obsolete line folding continues a value
+        name, value = fields[-1]
+        fields[-1] = (name, f"{value} {text.strip()}")
+        return
+    name, colon, value = text.partition(":")
+    if not colon:
+        raise http.client.HTTPException(f"malformed header line {text!r}")
+    fields.append((name.strip(), value.strip()))
+    if len(fields) > _MAX_HEADERS:
+        raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
 
 
 def tls_context(verify: bool) -> ssl.SSLContext:
@@ -480,6 +576,7 @@ __all__ = [
     "BUFFER_SIZE",
     "FileWire",
     "WireAnswer",
+    "parse_head",
     "proxy_applies",
     "thread_buffer",
     "tls_context",

@@ -121,9 +121,16 @@ def atomic_file(target: Path) -> Generator[IO[bytes]]:
 
 
 def _temporary_name(name: str) -> str:
-    """A hidden, unique name for the partial file of ``name`` that a file system accepts
-    even when ``name`` itself is as long as allowed (the name is shortened, not the marks)."""
-    marks = f".{secrets.token_hex(6)}.part"
+    """A hidden, unique name for the partial file of ``name`` (``temporary_name`` with a
+    random tag)."""
+    return temporary_name(name, secrets.token_hex(6))
+
+
+def temporary_name(name: str, tag: str) -> str:
+    """The hidden name ``.<name>.<tag>.part`` for the partial file of ``name``, which a file
+    system accepts even when ``name`` itself is as long as allowed (the name is shortened,
+    not the marks); ``tag`` makes it unique."""
+    marks = f".{tag}.part"
     room = NAME_MAX - 1 - len(marks)
     while len(os.fsencode(name)) > room:
         name = name[: -max(1, (len(os.fsencode(name)) - room) // 4)]
@@ -271,6 +278,7 @@ def download_stream(
     expected_md5: str | None = None,
     stats: TransferStats | None = None,
     verify: bool = True,
+    lean_wire: bool = True,
 ) -> int:
     """Write the body of ``uri`` to ``target_stream``; return the number of bytes.
 
@@ -281,7 +289,9 @@ def download_stream(
     only with ``verify``, and computed only then). Tries without progress are bounded by the
     session's ``RetryPolicy.attempts``. ``stats``, if given, is filled in with what went over
     the wire. The first try goes over the session's lean wire (``xnat_sdk._wire``) when it has
-    one; whatever that try does not finish plainly continues on the httpx path.
+    one (``lean_wire=False``: every try over httpx, for a file whose first try was already
+    made, as by ``parallel``'s multiplexed pass); whatever that try does not finish plainly
+    continues on the httpx path.
     """
     if update_func is None and verbose:
         update_func = progress_bar(f"Downloading {PurePosixPath(uri).name}")
@@ -293,7 +303,7 @@ def download_stream(
     shown = shown_url(session.external_url(uri))
     stalls = 0
     hashers: list[_HashingThread] = []
-    wire = _wire_of(session)
+    wire = _wire_of(session) if lean_wire else None
     try:
         while True:
             before = progress.done
@@ -598,10 +608,13 @@ def upload(
     return answer if isinstance(answer, httpx.Response) else answer.response()
 
 
-def send_file(session: XNATSession, uri: str, path: Path, *, overwrite: bool) -> None:
+def send_file(
+    session: XNATSession, uri: str, path: Path, *, overwrite: bool, lean_wire: bool = True
+) -> None:
     """Upload the file at ``path`` to ``uri`` as ``upload`` does, without making a response
-    object nobody reads (about 0.15 ms of CPU per file in a parallel upload of many)."""
-    _upload(session, uri, path, None, None, "put", overwrite, None)
+    object nobody reads (about 0.15 ms of CPU per file in a parallel upload of many).
+    ``lean_wire=False`` sends every try through httpx (the first try was made elsewhere)."""
+    _upload(session, uri, path, None, None, "put", overwrite, None, lean_wire)
 
 
 def _upload(
@@ -613,12 +626,13 @@ def _upload(
     method: Literal["put", "post"],
     overwrite: bool,
     timeout: Timeout,
+    lean_wire: bool = True,
 ) -> httpx.Response | _WireReply:
     params, headers, repeatable = upload_request(query, content_type, method, overwrite)
     verb = method.upper()
 
     def send(body: bytes | IO[bytes]) -> httpx.Response | _WireReply:
-        wire = _wire_of(session)
+        wire = _wire_of(session) if lean_wire else None
         if wire is not None:
             reply = _upload_over_wire(
                 session, wire, verb, uri, params, headers, body, timeout, repeatable
