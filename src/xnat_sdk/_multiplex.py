@@ -144,6 +144,8 @@ class _Exchange:
         if status is not None and head is not None and status in policy.statuses:
             asked = retry_after(head.named.get("retry-after"))
             delay = retry_delay(policy, 1, 0.0, asked) or 0.0
+        if status == 401:  # the login expired: the rest waits for the threaded path's renewal
+            self.engine.expired = True
         self.engine.outcome.handed_over[self.index] = delay
 
 
@@ -282,30 +284,28 @@ class _Upload(_Exchange):
         self.log(status)
         self.abandon()
         self.status, self.fields = status, head.fields
-        if status in DEFAULT_ACCEPTED[self.method]:
-            self.engine.outcome.done.add(self.index)
-            self.wants_body = length is not None  # read (and drop) it: the connection stays
-        elif status == 401 or self.item.repeatable:
+        accepted = status in DEFAULT_ACCEPTED[self.method]
+        if status == 401 or (self.item.repeatable and not accepted):
             self.hand_over(status, head)
-        elif length is None:
-            self._refuse()
+        elif length is None:  # not framed by a length: judged on its head, the connection closes
+            self.finish()
         else:
-            self.wants_body = True  # the server's message, for the error
+            self.wants_body = True  # read whole (as the threaded path does) before judged
 
     def receive(self, data: memoryview) -> None:
-        if self.index not in self.engine.outcome.done:
-            self.content += data
+        if self.status not in DEFAULT_ACCEPTED[self.method]:
+            self.content += data  # the server's message, for the error
 
     def finish(self) -> None:
-        if self.index not in self.engine.outcome.done:
+        if self.status in DEFAULT_ACCEPTED[self.method]:
+            self.engine.outcome.done.add(self.index)
+        else:
             self._refuse()
 
     def broken(self, exc: BaseException, sent_whole: bool) -> None:
+        """As on the lean wire: a request sent whole whose answer was not read whole has an
+        unknown outcome; what may be repeated (or was not sent whole) is handed over."""
         self.abandon()
-        if self.status:  # the answer's head was read: its outcome is known
-            if self.index not in self.engine.outcome.done:
-                self._refuse()
-            return
         failure = transport_error(exc, "read" if sent_whole else "write", self.shown)
         if sent_whole and not self.item.repeatable:
             error = transport_failure(self.shown, failure, 1, False)
@@ -547,6 +547,7 @@ class _Engine:
         self._exchanges = exchanges
         self._next = 0
         self._stopping = False
+        self.expired = False
 
     def fail(self, index: int, error: Exception) -> None:
         """``error`` is the file's final outcome: no new exchange starts after it."""
@@ -573,7 +574,8 @@ class _Engine:
         """Start the next file on ``connection``, or close it when none is left."""
         if connection.exchange is not None:
             return
-        if self._stopping or connection.retired or self._next >= len(self._exchanges):
+        over = self._stopping or self.expired or self._next >= len(self._exchanges)
+        if over or connection.retired:
             connection.close()
             return
         exchange = self._exchanges[self._next]()
