@@ -306,7 +306,7 @@ def test_an_upload_that_must_not_be_repeated_is_reported_unknown_when_its_answer
 ) -> None:
     plan = emulator.emulator.faults
     resource = make_resource(session)
-    sources = []
+    sources: list[Path] = []
     for index in range(8):
         sources.append(tmp_path / f"u{index}.bin")
         sources[-1].write_bytes(_content(index))
@@ -332,7 +332,7 @@ def test_overwriting_uploads_are_repeated_after_a_lost_answer_and_stored_once(
 ) -> None:
     plan = emulator.emulator.faults
     resource = make_resource(session)
-    sources = []
+    sources: list[Path] = []
     for index in range(10):
         sources.append(tmp_path / f"o{index}.bin")
         sources[-1].write_bytes(_content(index))
