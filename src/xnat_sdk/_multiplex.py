@@ -427,7 +427,7 @@ class _Connection:
             self.head += view[:count]
             body = self._read_head(self.head, len(self.head))
             if body is not None:
-                self._read_body(memoryview(bytes(body)))
+                self._read_body(body)
         else:
             body = self._read_head(buffer, count)
             if body is not None:
@@ -459,7 +459,7 @@ class _Connection:
         self.engine.wire.store_cookies(fields, exchange.target)
         self.closes = _closes(version, head) or not self.sent_whole
         length = _framed_length(head)
-        if status in (204, 304) or exchange.method == "HEAD":
+        if status in (204, 304):  # no body, whatever the headers say
             length = 0
         if self.sending:  # answered before the whole request was sent: stop sending
             self.sending = False
@@ -472,8 +472,12 @@ class _Connection:
             self._settle(close=True)
             return None
         self.left = length
+        if source is self.head:  # copied: the head buffer is cleared for the next answer
+            body = memoryview(bytes(source[start:count]))
+        else:
+            body = memoryview(source)[start:count]
         self.head.clear()
-        return memoryview(source)[start:count]
+        return body
 
     def _read_body(self, data: memoryview) -> None:
         exchange = self.exchange
