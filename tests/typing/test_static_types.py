@@ -38,6 +38,7 @@ TARGETS = [
     "src/xnat_sdk/login_rules.py",
     "src/xnat_sdk/service_requests.py",
     "src/xnat_sdk/_wire.py",
+    "src/xnat_sdk/_multiplex.py",
 ]
 
 
