@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import html
 import logging
+import os
 import random
 import re
 import socket
@@ -188,6 +189,13 @@ def server_message(response: httpx.Response) -> str:
     return text[:_MESSAGE_LIMIT]
 
 
+def behind_proxy(server: str) -> bool:
+    """Whether the environment names a proxy for ``server`` (``_wire.proxy_applies``)."""
+    from xnat_sdk._wire import proxy_applies  # the wire builds on this module
+
+    return proxy_applies(server, os.environ)
+
+
 class _TlsOnFirstUse(httpx.BaseTransport):
     """The https transport, created by the first https request (see ``HttpTransport``)."""
 
@@ -231,6 +239,11 @@ class HttpTransport:
         # Plain http never needs the CA bundle, whose loading is most of connect()'s own
         # cost: https goes through a transport built on first use. The http one holds a
         # context with no trusted CAs, so TLS through it could only fail, never go unverified.
+        if behind_proxy(self.server):
+            # httpx routes through HTTP(S)_PROXY/ALL_PROXY (and honours NO_PROXY) only with
+            # the transports it builds itself: the tuned ones below would go direct.
+            self.client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
+            return
         plain = httpx.HTTPTransport(
             verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), socket_options=SOCKET_OPTIONS
         )

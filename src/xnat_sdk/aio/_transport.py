@@ -23,6 +23,7 @@ from xnat_sdk._http import (
     RetryPolicy,
     Timeout,
     as_timeout,
+    behind_proxy,
     check_status,
     install_log_redaction,
     is_accepted,
@@ -84,16 +85,20 @@ class AsyncHttpTransport:
         )
         # As HttpTransport: plain http never loads the CA bundle (a context trusting nothing,
         # so TLS through it could only fail); https gets its transport on first use.
-        plain = httpx.AsyncHTTPTransport(
-            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
-            socket_options=SOCKET_OPTIONS,
-            limits=limits,
-        )
-        self.client = httpx.AsyncClient(
-            transport=plain,
-            mounts={"https://": _TlsOnFirstUse(verify, limits)},
-            timeout=timeout,
-            follow_redirects=False,
+        self.client = (
+            # httpx honours HTTP(S)_PROXY/NO_PROXY only with the transports it builds itself
+            httpx.AsyncClient(verify=verify, limits=limits, timeout=timeout, follow_redirects=False)
+            if behind_proxy(self.server)
+            else httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(
+                    verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+                    socket_options=SOCKET_OPTIONS,
+                    limits=limits,
+                ),
+                mounts={"https://": _TlsOnFirstUse(verify, limits)},
+                timeout=timeout,
+                follow_redirects=False,
+            )
         )
         self._slots = asyncio.Semaphore(max_concurrency)
         self.in_flight = 0
