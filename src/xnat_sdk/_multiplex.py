@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import os
 import secrets
 import selectors
@@ -49,6 +50,11 @@ MAX_HEAD = 256 * 1024
 WHOLE_BODY = BUFFER_SIZE
 #: A connection that breaks this many exchanges in a row is not opened again.
 FAILURES_IN_A_ROW = 2
+#: How partial downloads are created and uploads read (binary on every system; Python makes
+#: the descriptors non-inheritable itself).
+_BINARY: int = getattr(os, "O_BINARY", 0)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
+_READ = os.O_RDONLY | _BINARY
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ class _Exchange:
 
     def log(self, status: int) -> None:
         logger = self.engine.wire.logger
-        if logger.isEnabledFor(10):  # DEBUG
+        if logger.isEnabledFor(logging.DEBUG):
             elapsed = time.monotonic() - self.started
             logger.debug("%s -> %d (%.3f s, multiplexed)", self.shown, status, elapsed)
 
@@ -173,9 +179,7 @@ class _Download(_Exchange):
             return
         # an OSError here (no room, no permission) hands the file over: the threaded path
         # meets the same and reports it
-        self.descriptor = os.open(
-            self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666
-        )
+        self.descriptor = os.open(self.temp, _CREATE, 0o666)
         self.total = length
         self.wants_body = True
 
@@ -241,7 +245,7 @@ class _Upload(_Exchange):
 
     def request(self) -> bytes | None:
         try:
-            descriptor = os.open(self.item.path, os.O_RDONLY | os.O_CLOEXEC)
+            descriptor = os.open(self.item.path, _READ)
         except OSError:
             self.hand_over()
             return None
