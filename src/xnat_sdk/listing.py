@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import (
     TYPE_CHECKING,
@@ -234,6 +234,42 @@ _BATCHING: dict[type, bool] = {}
 _FIRST_BATCH = 1000
 
 
+def batches(rows: Sequence[dict[str, str]]) -> Iterator[Sequence[dict[str, str]]]:
+    """``rows`` in consecutive slices of ``_FIRST_BATCH`` rows, each next one twice as big."""
+    start, size = 0, _FIRST_BATCH
+    while start < len(rows):
+        yield rows[start : start + size]
+        start, size = start + size, size * 2
+
+
+def items_of_rows(
+    rows: Sequence[dict[str, str]],
+    keys: Sequence[str],
+    items: dict[str, U],
+    build: Callable[[Sequence[dict[str, str]], Sequence[str]], list[U]],
+) -> list[U]:
+    """The items of ``rows`` (keyed ``keys``): those in ``items`` already, the others made by
+    one ``build`` call and added to ``items`` (of rows sharing a key, the first row's item
+    counts). What iterating a listing, sync or async, does per batch."""
+    todo_rows, todo_keys = rows, keys
+    if not items.keys().isdisjoint(keys):  # some were built before (lookups, a pass)
+        # two passes rather than (row, key) pairs: no tuple per row for the collector
+        todo_rows = [row for row, key in zip(rows, keys, strict=True) if key not in items]
+        todo_keys = [key for key in keys if key not in items]
+    if not todo_keys:
+        return [items[key] for key in keys]
+    built = build(todo_rows, todo_keys)
+    known = len(items)
+    items.update(zip(todo_keys, built, strict=True))
+    if len(items) - known == len(built):  # no key twice
+        return built if len(built) == len(keys) else [items[key] for key in keys]
+    first: dict[str, U] = {}
+    for key, item in zip(todo_keys, built, strict=True):
+        first.setdefault(key, item)
+    items.update(first)
+    return [items[key] for key in keys]
+
+
 class Listing(Generic[T_co]):
     """A server-side collection of ``T_co``, indexable by ID, secondary key (label) and position."""
 
@@ -340,32 +376,11 @@ class Listing(Generic[T_co]):
     def __iter__(self) -> Iterator[T_co]:
         rows = self.rows()  # first: a fetch starts a new item cache
         items = self._items
-        start, size = 0, _FIRST_BATCH
-        while start < len(rows):
-            yield from self._items_for(rows[start : start + size], items)
-            start, size = start + size, size * 2
+        for batch in batches(rows):
+            yield from self._items_for(batch, items)
 
     def _items_for(self, rows: Sequence[dict[str, str]], items: dict[str, T_co]) -> list[T_co]:
-        """The items of ``rows``: those in ``items`` already, the others built in one batch
-        (and added to ``items``; of rows sharing a key, the first row's item counts)."""
-        keys = self.spec.keys(rows)
-        todo_rows, todo_keys = rows, keys
-        if not items.keys().isdisjoint(keys):  # some were built before (lookups, a pass)
-            # two passes rather than (row, key) pairs: no tuple per row for the collector
-            todo_rows = [row for row, key in zip(rows, keys, strict=True) if key not in items]
-            todo_keys = [key for key in keys if key not in items]
-        if not todo_keys:
-            return [items[key] for key in keys]
-        built = self._build(todo_rows, todo_keys)
-        known = len(items)
-        items.update(zip(todo_keys, built, strict=True))
-        if len(items) - known == len(built):  # no key twice
-            return built if len(built) == len(keys) else [items[key] for key in keys]
-        first: dict[str, T_co] = {}
-        for key, item in zip(todo_keys, built, strict=True):
-            first.setdefault(key, item)
-        items.update(first)
-        return [items[key] for key in keys]
+        return items_of_rows(rows, self.spec.keys(rows), items, self._build)
 
     def _build(self, rows: Sequence[dict[str, str]], keys: Sequence[str]) -> list[T_co]:
         source = self._source

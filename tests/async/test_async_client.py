@@ -241,3 +241,30 @@ async def test_set_validates_writes_and_updates_the_object(archive: Archive) -> 
         fresh = await session.object_at(subject.uri)
         assert isinstance(fresh, SubjectData)
         assert (fresh.group, fresh.src) == ("patients", "async")
+
+
+async def test_all_and_async_for_build_in_batches_the_same_objects_as_sync(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xnat_sdk.listing as listing_module
+    from xnat_sdk.aio.session import AsyncXNATSession as Session
+
+    monkeypatch.setattr(listing_module, "_FIRST_BATCH", 1)  # batches of 1, 2, 4 rows
+
+    def one_row_at_a_time(*_args: object) -> object:
+        raise AssertionError("a listing pass built an object row by row")
+
+    handle = archive.handle
+    with xnat_sdk.connect(handle.url, handle.user, handle.password, keepalive=None) as sync:
+        expected = list(sync.experiments)
+    async with await open_async(handle) as session:
+        monkeypatch.setattr(Session, "item_from_row", one_row_at_a_time)
+        listing = session.experiments
+        iterated = [item async for item in listing]
+        assert len(iterated) == len(expected) >= 3
+        for got, want in zip(iterated, expected, strict=True):
+            assert type(got) is type(want)
+            assert got.model_dump() == want.model_dump()
+            assert got.uri == want.uri
+        everything = await listing.all()
+        assert all(a is b for a, b in zip(everything, iterated, strict=True))  # held objects

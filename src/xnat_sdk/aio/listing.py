@@ -28,8 +28,10 @@ from xnat_sdk.listing import (
     RowIndex,
     ScanRow,
     SubjectRow,
+    batches,
     columns_query,
     filter_rows,
+    items_of_rows,
     lacks_columns,
     merge_filters,
     row_at,
@@ -118,8 +120,17 @@ class AsyncListing(Generic[T_co]):
     # -- reading ------------------------------------------------------------------------
 
     async def __aiter__(self) -> AsyncIterator[T_co]:
-        for row in await self.rows():
-            yield self._item(row)
+        rows = await self.rows()  # first: a fetch starts a new item cache
+        items = self._items
+        for batch in batches(rows):
+            for item in self._items_for(batch, items):
+                yield item
+
+    def _items_for(self, rows: Sequence[dict[str, str]], items: dict[str, T_co]) -> list[T_co]:
+        return items_of_rows(rows, self.spec.keys(rows), items, self._build)
+
+    def _build(self, rows: Sequence[dict[str, str]], keys: Sequence[str]) -> list[T_co]:
+        return self._session.items_from_rows(rows, keys, self)
 
     def __len__(self) -> int:
         if self._rows is None:
@@ -130,7 +141,8 @@ class AsyncListing(Generic[T_co]):
 
     async def all(self) -> list[T_co]:
         """Every item, in listing order."""
-        return [self._item(row) for row in await self.rows()]
+        rows = await self.rows()
+        return self._items_for(rows, self._items)
 
     async def keys(self) -> list[str]:
         """The IDs of the items, in listing order."""

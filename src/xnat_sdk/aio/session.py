@@ -22,7 +22,7 @@ import asyncio
 import functools
 import logging
 import os
-from collections.abc import AsyncGenerator, Collection, Iterable, Mapping
+from collections.abc import AsyncGenerator, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -427,6 +427,14 @@ class AsyncXNATSession:
         """The object for a listing row, bound to this session (no request)."""
         return self._row_objects.build(
             row, key, listing.uri, listing.spec, listing.item_type, self._bound
+        )
+
+    def items_from_rows(
+        self, rows: Sequence[dict[str, str]], keys: Sequence[str], listing: AsyncListing[T]
+    ) -> list[T]:
+        """The objects for many rows of ``listing`` in one batch (``all()``, ``async for``)."""
+        return self._row_objects.build_many(
+            rows, keys, listing.uri, listing.spec, listing.item_type, self._bound
         )
 
     async def object_at(self, uri: str) -> XnatObject:
