@@ -30,6 +30,10 @@ from xnat_sdk.errors import XNATConflictError, XNATDigestError, XNATOutcomeUnkno
 from xnat_sdk.models import AbstractResource
 
 FILES = 60
+#: The tests that count open connections read them from Linux's /proc.
+needs_proc = pytest.mark.skipif(
+    not os.path.exists("/proc/net/tcp"), reason="open connections are counted in /proc/net/tcp"
+)
 #: Bigger than one receive buffer and one upload read: streamed in pieces both ways.
 BIG = 2 * MIB + 12345
 
@@ -114,7 +118,7 @@ def _multiplexed_lines(records: list[logging.LogRecord]) -> list[str]:
     return [r.getMessage() for r in records if "multiplexed" in r.getMessage()]
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="counts sockets in /proc")
+@needs_proc
 def test_many_files_arrive_identical_verified_in_order_each_asked_once(
     emulator: EmulatorHandle,
     session: xnat_sdk.XNATSession,
@@ -351,3 +355,55 @@ def test_overwriting_uploads_are_repeated_after_a_lost_answer_and_stored_once(
     stored = resource.files
     assert sorted(stored.keys()) == sorted(p.name for p in sources)
     assert all(stored[p.name].digest == md5_of(p) for p in sources)
+
+
+@needs_proc
+@pytest.mark.parametrize("raised", [RuntimeError, KeyboardInterrupt])
+def test_a_failing_progress_callback_leaves_no_partial_file_and_no_connection(
+    emulator: EmulatorHandle,
+    session: xnat_sdk.XNATSession,
+    filled: AbstractResource,
+    tmp_path: Path,
+    raised: type[BaseException],
+) -> None:
+    files = list(filled.files.values())
+    calls = 0
+
+    def update(_done: int, _total: int | None, _finished: bool) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 10:
+            raise raised("stop here")
+
+    out = tmp_path / "out"
+    open_before = _open_connections(_port(emulator))
+    if raised is RuntimeError:  # the file's failure: named, the others finished or not begun
+        with pytest.raises(parallel.XNATTransferError) as caught:
+            parallel.download_files(session, files, out, max_workers=4, update_func=update)
+        (error,) = caught.value.failures.values()
+        assert isinstance(error, RuntimeError)
+        written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+        assert written == {Path(c).relative_to(out).as_posix() for c in caught.value.completed}
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            parallel.download_files(session, files, out, max_workers=4, update_func=update)
+    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+    assert _open_connections(_port(emulator)) == open_before
+
+
+@needs_proc
+def test_uploads_close_their_connections(
+    emulator: EmulatorHandle, session: xnat_sdk.XNATSession, tmp_path: Path
+) -> None:
+    resource = make_resource(session)
+    sources: list[Path] = []
+    for index in range(12):
+        sources.append(tmp_path / f"c{index}.bin")
+        sources[-1].write_bytes(_content(index))
+    open_before = _open_connections(_port(emulator))
+    parallel.upload_files(session, [(p, f"{resource.uri}/files/{p.name}") for p in sources])
+    assert _open_connections(_port(emulator)) == open_before
+    stored = resource.files
+    assert {name: stored[name].digest for name in stored.keys()} == {
+        p.name: md5_of(p) for p in sources
+    }
