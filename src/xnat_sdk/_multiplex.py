@@ -379,6 +379,7 @@ class _Connection:
         except OSError as exc:
             self.engine.wire.logger.debug("connecting to %s:%d: %s", host, port, _reason(exc))
             self.retired = True
+            self.engine.unreachable = True  # no other connection waits for its own timeout
             return False
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
@@ -556,6 +557,7 @@ class _Engine:
         self._next = 0
         self._stopping = False
         self.expired = False
+        self.unreachable = False  # a connection could not be opened: open no more
 
     def fail(self, index: int, error: Exception) -> None:
         """``error`` is the file's final outcome: no new exchange starts after it."""
@@ -583,7 +585,7 @@ class _Engine:
         if connection.exchange is not None:
             return
         over = self._stopping or self.expired or self._next >= len(self._exchanges)
-        if over or connection.retired:
+        if over or connection.retired or (connection.sock is None and self.unreachable):
             connection.close()
             return
         exchange = self._exchanges[self._next]()

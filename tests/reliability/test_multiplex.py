@@ -407,3 +407,19 @@ def test_uploads_close_their_connections(
     assert {name: stored[name].digest for name in stored.keys()} == {
         p.name: md5_of(p) for p in sources
     }
+
+
+def test_a_server_gone_gives_the_threaded_paths_typed_error(
+    xnat_emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    handle = xnat_emulator_factory()
+    with open_session(handle) as session:
+        resource = make_resource(session)
+        for index in range(4):
+            resource.upload(_content(index), f"g{index}.bin")
+        files = list(resource.files.values())
+        handle.emulator.stop()  # nothing listens any more: every connection is refused
+        with pytest.raises(parallel.XNATTransferError) as caught:
+            session.download_files(files, tmp_path / "out", max_workers=3)
+    assert all(isinstance(e, xnat_sdk.XNATConnectionError) for e in caught.value.failures.values())
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]

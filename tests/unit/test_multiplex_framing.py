@@ -140,3 +140,13 @@ def test_a_cookie_set_by_an_answer_is_kept_in_the_sessions_jar(
     assert outcome.done == {0, 1}
     head = wire.request_head("GET", "/plain")
     assert head is not None and b"Cookie: flavour=oat" in head
+
+
+def test_a_server_that_refuses_connections_leaves_every_file_untried(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed again: nothing listens there now
+    started = time.monotonic()
+    outcome, _wire = _download(f"http://127.0.0.1:{port}", ["/plain"] * 5, tmp_path)
+    assert time.monotonic() - started < 5
+    assert not outcome.done and not outcome.handed_over and not outcome.errors
+    assert not list(tmp_path.iterdir())
