@@ -423,3 +423,17 @@ def test_a_server_gone_gives_the_threaded_paths_typed_error(
             session.download_files(files, tmp_path / "out", max_workers=3)
     assert all(isinstance(e, xnat_sdk.XNATConnectionError) for e in caught.value.failures.values())
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_a_target_that_is_a_folder_fails_as_on_the_threaded_path(
+    session: xnat_sdk.XNATSession, filled: AbstractResource, tmp_path: Path
+) -> None:
+    files = list(filled.files.values())[:6]
+    out = tmp_path / "out"
+    (out / files[2].path / "inside").mkdir(parents=True)
+    with pytest.raises(parallel.XNATTransferError) as caught:
+        session.download_files(files, out, max_workers=3)
+    assert list(caught.value.failures) == [str(out / files[2].path)]
+    assert isinstance(caught.value.__cause__, OSError)
+    assert (out / files[2].path / "inside").is_dir()  # untouched
+    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
