@@ -289,6 +289,7 @@ class _Writer:
         self._queue: queue.Queue[_Body | None] = queue.Queue(maxsize=WRITER_DEPTH)
         self.done: list[int] = []
         self.refused: list[int] = []  # a wrong md5 or a failed write: for the threaded path
+        self.errors: dict[int, Exception] = {}  # anything else ends the file (the thread goes on)
         self._thread = threading.Thread(target=self._run, name="xnat-sdk-writer", daemon=True)
         self._thread.start()
 
@@ -309,6 +310,9 @@ class _Writer:
             except OSError as exc:  # the threaded path meets it again and reports it
                 self._logger.debug("writing %s: %s; handing over", body.path, _reason(exc))
                 written = False
+            except Exception as error:
+                self.errors[body.index] = error
+                continue
             (self.done if written else self.refused).append(body.index)
 
 
@@ -712,6 +716,7 @@ class _Engine:
                 self.writer.close()
                 self.outcome.done.update(self.writer.done)
                 self.outcome.handed_over.update(dict.fromkeys(self.writer.refused, 0.0))
+                self.outcome.errors.update(self.writer.errors)
         return self.outcome
 
 
