@@ -943,27 +943,30 @@ class ArchiveStore:
         """Record ``blob`` (already durable on disk) as ``path`` in ``resource``; 409 when the
         file exists and ``overwrite`` is false (the blob is then discarded)."""
         clean = normalize_file_path(path)
-        replaced: str | None = None
-        try:
-            with self.db.write(FILE_TABLES) as conn:
-                row = conn.execute(
-                    "SELECT blob FROM files WHERE resource_pk = ? AND path = ?",
-                    (resource.pk, clean),
-                ).fetchone()
-                if row is not None:
-                    if not overwrite:
-                        raise conflict(
-                            f"File {clean} already exists in resource {resource.label}; "
-                            "use overwrite=true to replace it"
-                        )
-                    replaced = str(row["blob"])
-                conn.execute(
-                    "INSERT INTO files(resource_pk, path, blob, size, md5, format, content, tags)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(resource_pk, path) DO UPDATE "
-                    "SET blob = excluded.blob, size = excluded.size, md5 = excluded.md5, "
-                    "format = excluded.format, content = excluded.content, tags = excluded.tags",
-                    (resource.pk, clean, blob.blob, blob.size, blob.md5, format, content, tags),
+
+        def record(conn: sqlite3.Connection) -> str | None:
+            """Insert or replace the row; the blob it replaced, if any."""
+            row = conn.execute(
+                "SELECT blob FROM files WHERE resource_pk = ? AND path = ?",
+                (resource.pk, clean),
+            ).fetchone()
+            if row is not None and not overwrite:
+                raise conflict(
+                    f"File {clean} already exists in resource {resource.label}; "
+                    "use overwrite=true to replace it"
                 )
+            conn.execute(
+                "INSERT INTO files(resource_pk, path, blob, size, md5, format, content, tags)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(resource_pk, path) DO UPDATE "
+                "SET blob = excluded.blob, size = excluded.size, md5 = excluded.md5, "
+                "format = excluded.format, content = excluded.content, tags = excluded.tags",
+                (resource.pk, clean, blob.blob, blob.size, blob.md5, format, content, tags),
+            )
+            return None if row is None else str(row["blob"])
+
+        try:
+            # many uploads at once share their commits (one sync of the log per group)
+            replaced = self.db.write_in_group(FILE_TABLES, record)
         except XnatHTTPError:
             self.context.blobs.discard(blob.blob)
             raise

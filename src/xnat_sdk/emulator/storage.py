@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Collection, Generator, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar, cast
 
 from xnat_sdk.emulator.readcache import CacheSlot, ReadCache
 
 V = TypeVar("V")
+R = TypeVar("R")
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -119,6 +120,9 @@ class Database:
         self._wal_seen: tuple[int, int, int] | None = None
         self._wal_settled = False
         self._outside_version: object = None
+        self._group_lock = threading.Lock()
+        self._waiting: list[_GroupedWrite[object]] = []  # for the next group commit
+        self._leader_busy = False
         with self._write_lock:
             self._writing_connection().executescript(SCHEMA_SQL)
 
@@ -187,6 +191,57 @@ class Database:
                 self._local.writing = False
                 self._reads.invalidate(self._touched)
 
+    def write_in_group(self, tables: Collection[str], work: Callable[[sqlite3.Connection], R]) -> R:
+        """``work(conn)`` in a write transaction shared with the writes other threads are
+        waiting to make: one commit, so one sync of the log, for all of them (group commit).
+
+        With eight uploads at once, each committing alone waited its turn for a sync of its
+        own: a tenth of the wall time of 2,000 small uploads. Each ``work`` runs in its own
+        savepoint, so its error rolls back that work only and is raised to its caller only;
+        no caller returns before the commit that makes its work durable. The first caller
+        to find no group under way leads: it commits the writes waiting at that moment, then
+        hands the lead to the first that arrived meanwhile.
+        """
+        if self._in_write():  # inside this thread's transaction already: join it
+            with self.write(tables) as conn:
+                return work(conn)
+        mine = _GroupedWrite(work)
+        with self._group_lock:
+            self._waiting.append(cast("_GroupedWrite[object]", mine))
+            leads = not self._leader_busy
+            self._leader_busy = True
+        if not leads:
+            mine.finished.wait()
+        if mine.leads:
+            self._commit_waiting(tables)
+        return mine.outcome()
+
+    def _commit_waiting(self, tables: Collection[str]) -> None:
+        """Commit the writes waiting now, then pass the lead on (or give it up)."""
+        with self._group_lock:
+            group, self._waiting = self._waiting, []
+        try:
+            with self.write(tables) as conn:
+                for grouped in group:
+                    conn.execute("SAVEPOINT grouped_write")
+                    grouped.run(conn)
+                    if grouped.error is not None:
+                        conn.execute("ROLLBACK TO grouped_write")
+                    conn.execute("RELEASE grouped_write")
+        except BaseException as error:  # the commit failed: none of the group is durable
+            for grouped in group:
+                grouped.fail(error)
+        finally:
+            with self._group_lock:
+                following = self._waiting[0] if self._waiting else None
+                self._leader_busy = following is not None
+            if following is not None:
+                following.leads = True
+                following.finished.set()
+            for grouped in group:
+                grouped.leads = False
+                grouped.finished.set()
+
     def cached(self, slot: CacheSlot[V], key: Hashable, load: Callable[[], V]) -> V:
         """``load()``'s answer, remembered until a write changes its tables. Inside a write
         transaction the answer may not be committed yet: it is loaded afresh, not remembered."""
@@ -241,6 +296,32 @@ class Database:
             self._writer = None
         self._local = threading.local()
         self._reads.invalidate()
+
+
+class _GroupedWrite(Generic[R]):
+    """One caller's work in a group commit, with what came of it."""
+
+    def __init__(self, work: Callable[[sqlite3.Connection], R]) -> None:
+        self.work = work
+        self.finished = threading.Event()
+        self.leads = True  # until another caller leads; set again when the lead is handed on
+        self.value: R | None = None
+        self.error: BaseException | None = None
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        try:
+            self.value = self.work(conn)
+        except Exception as error:  # this work's own failure: raised to its caller alone
+            self.error = error
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error, self.value = error, None
+
+    def outcome(self) -> R:
+        if self.error is not None:
+            raise self.error
+        return cast("R", self.value)
 
 
 class StagedBlob:
