@@ -205,7 +205,7 @@ class Database:
         if self._in_write():  # inside this thread's transaction already: join it
             with self.write(tables) as conn:
                 return work(conn)
-        mine = _GroupedWrite(work)
+        mine = _GroupedWrite(work, tables)
         with self._group_lock:
             self._waiting.append(cast("_GroupedWrite[object]", mine))
             leads = not self._leader_busy
@@ -213,15 +213,15 @@ class Database:
         if not leads:
             mine.finished.wait()
         if mine.leads:
-            self._commit_waiting(tables)
+            self._commit_waiting()
         return mine.outcome()
 
-    def _commit_waiting(self, tables: Collection[str]) -> None:
+    def _commit_waiting(self) -> None:
         """Commit the writes waiting now, then pass the lead on (or give it up)."""
         with self._group_lock:
             group, self._waiting = self._waiting, []
         try:
-            with self.write(tables) as conn:
+            with self.write({table for grouped in group for table in grouped.tables}) as conn:
                 for grouped in group:
                     conn.execute("SAVEPOINT grouped_write")
                     grouped.run(conn)
@@ -301,8 +301,9 @@ class Database:
 class _GroupedWrite(Generic[R]):
     """One caller's work in a group commit, with what came of it."""
 
-    def __init__(self, work: Callable[[sqlite3.Connection], R]) -> None:
+    def __init__(self, work: Callable[[sqlite3.Connection], R], tables: Collection[str]) -> None:
         self.work = work
+        self.tables = tables
         self.finished = threading.Event()
         self.leads = True  # until another caller leads; set again when the lead is handed on
         self.value: R | None = None
