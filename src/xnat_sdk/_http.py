@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Generator, Iterator, Mapping, 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TypeAlias, cast
+from urllib.parse import urlsplit
 
 # httpx imports httpcore when the first transport is made; importing it with this module keeps
 # that cost out of connect(), which then costs only its requests.
@@ -189,11 +190,28 @@ def server_message(response: httpx.Response) -> str:
     return text[:_MESSAGE_LIMIT]
 
 
-def behind_proxy(server: str) -> bool:
-    """Whether the environment names a proxy for ``server`` (``_wire.proxy_applies``)."""
-    from xnat_sdk._wire import proxy_applies  # the wire builds on this module
-
-    return proxy_applies(server, os.environ)
+def proxy_applies(url: str, environ: Mapping[str, str]) -> bool:
+    """Whether the environment names a proxy for ``url`` that ``NO_PROXY`` does not bypass
+    (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, any case, as httpx's ``trust_env`` reads
+    them). Unsure counts as yes: the client is then built by httpx, which decides itself, and
+    files take the httpx path, not the lean wire."""
+    parts = urlsplit(url)
+    proxies: dict[str, str] = {}
+    for key, value in environ.items():
+        name = key.lower()
+        if value and name.endswith("_proxy"):
+            proxies[name[: -len("_proxy")]] = value
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    host = (parts.hostname or "").lower()
+    for entry in proxies.get("no", "").replace(" ", "").lower().split(","):
+        name, _, port = entry.partition(":")
+        if port and str(parts.port) != port:
+            continue
+        name = name.lstrip(".")
+        if entry == "*" or (name and (host == name or host.endswith("." + name))):
+            return False
+    return True
 
 
 class _TlsOnFirstUse(httpx.BaseTransport):
@@ -239,7 +257,7 @@ class HttpTransport:
         # Plain http never needs the CA bundle, whose loading is most of connect()'s own
         # cost: https goes through a transport built on first use. The http one holds a
         # context with no trusted CAs, so TLS through it could only fail, never go unverified.
-        if behind_proxy(self.server):
+        if proxy_applies(self.server, os.environ):
             # httpx routes through HTTP(S)_PROXY/ALL_PROXY (and honours NO_PROXY) only with
             # the transports it builds itself: the tuned ones below would go direct.
             self.client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)

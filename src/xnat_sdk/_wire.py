@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from xnat_sdk._http import Query, Timeout, as_timeout, normalize_query
+from xnat_sdk._http import Query, Timeout, as_timeout, normalize_query, proxy_applies
 from xnat_sdk.errors import redact_url
 
 if TYPE_CHECKING:
@@ -57,29 +57,6 @@ def thread_buffer() -> memoryview:
     if view is None:
         view = _buffers.view = memoryview(bytearray(BUFFER_SIZE))
     return view
-
-
-def proxy_applies(url: str, environ: Mapping[str, str]) -> bool:
-    """Whether the environment names a proxy for ``url`` that ``NO_PROXY`` does not bypass
-    (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, any case, as httpx's ``trust_env`` reads
-    them). Unsure counts as yes: then the request simply takes the httpx path."""
-    parts = urlsplit(url)
-    proxies: dict[str, str] = {}
-    for key, value in environ.items():
-        name = key.lower()
-        if value and name.endswith("_proxy"):
-            proxies[name[: -len("_proxy")]] = value
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    host = (parts.hostname or "").lower()
-    for entry in proxies.get("no", "").replace(" ", "").lower().split(","):
-        name, _, port = entry.partition(":")
-        if port and str(parts.port) != port:
-            continue
-        name = name.lstrip(".")
-        if entry == "*" or (name and (host == name or host.endswith("." + name))):
-            return False
-    return True
 
 
 def transport_error(exc: BaseException, phase: str, shown: str) -> httpx.TransportError:
@@ -577,7 +554,6 @@ __all__ = [
     "FileWire",
     "WireAnswer",
     "parse_head",
-    "proxy_applies",
     "thread_buffer",
     "tls_context",
     "transport_error",

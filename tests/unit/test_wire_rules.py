@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from xnat_sdk import transfer
-from xnat_sdk._http import HttpTransport, transport_failure
-from xnat_sdk._wire import FileWire, proxy_applies, tls_context, transport_error
+from xnat_sdk._http import HttpTransport, proxy_applies, transport_failure
+from xnat_sdk._wire import FileWire, tls_context, transport_error
 from xnat_sdk.errors import XNATConnectionError, XNATDigestError, XNATOutcomeUnknownError
 
 LOOPBACK = "http://127.0.0.1:8080"

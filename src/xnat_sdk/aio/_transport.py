@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
@@ -23,12 +24,12 @@ from xnat_sdk._http import (
     RetryPolicy,
     Timeout,
     as_timeout,
-    behind_proxy,
     check_status,
     install_log_redaction,
     is_accepted,
     may_repeat,
     normalize_query,
+    proxy_applies,
     retry_after,
     retry_delay,
     retryable_status,
@@ -88,7 +89,7 @@ class AsyncHttpTransport:
         self.client = (
             # httpx honours HTTP(S)_PROXY/NO_PROXY only with the transports it builds itself
             httpx.AsyncClient(verify=verify, limits=limits, timeout=timeout, follow_redirects=False)
-            if behind_proxy(self.server)
+            if proxy_applies(self.server, os.environ)
             else httpx.AsyncClient(
                 transport=httpx.AsyncHTTPTransport(
                     verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
