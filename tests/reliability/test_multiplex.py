@@ -44,6 +44,17 @@ def _content(index: int) -> bytes:
     return hashlib.sha256(str(index).encode()).digest() * (40 + 17 * index)
 
 
+def _uploads(folder: Path, prefix: str, count: int, resource_uri: str) -> list[tuple[Path, str]]:
+    """``count`` local files ``{prefix}{index}.bin`` holding ``_content(index)``, each with
+    the URI it is uploaded to in the resource."""
+    uploads: list[tuple[Path, str]] = []
+    for index in range(count):
+        path = folder / f"{prefix}{index}.bin"
+        path.write_bytes(_content(index))
+        uploads.append((path, f"{resource_uri}/files/{path.name}"))
+    return uploads
+
+
 def _name(index: int) -> str:
     return f"d{index % 3}/sub{index % 2}/f{index:03d}.bin"
 
@@ -310,11 +321,7 @@ def test_an_upload_that_must_not_be_repeated_is_reported_unknown_when_its_answer
 ) -> None:
     plan = emulator.emulator.faults
     resource = make_resource(session)
-    sources: list[Path] = []
-    for index in range(8):
-        sources.append(tmp_path / f"u{index}.bin")
-        sources[-1].write_bytes(_content(index))
-    uploads = [(p, f"{resource.uri}/files/{p.name}") for p in sources]
+    uploads = _uploads(tmp_path, "u", 8, resource.uri)
     lost = server_path(session, uploads[2][1])
     plan.drop(1, path=lost, after_bytes=0)
     with pytest.raises(parallel.XNATTransferError) as caught:
@@ -336,11 +343,7 @@ def test_overwriting_uploads_are_repeated_after_a_lost_answer_and_stored_once(
 ) -> None:
     plan = emulator.emulator.faults
     resource = make_resource(session)
-    sources: list[Path] = []
-    for index in range(10):
-        sources.append(tmp_path / f"o{index}.bin")
-        sources[-1].write_bytes(_content(index))
-    uploads = [(p, f"{resource.uri}/files/{p.name}") for p in sources]
+    uploads = _uploads(tmp_path, "o", 10, resource.uri)
     parallel.upload_files(session, uploads, max_workers=4)
     for path, _uri in uploads:
         path.write_bytes(path.read_bytes()[::-1])  # new content, same names
@@ -353,8 +356,8 @@ def test_overwriting_uploads_are_repeated_after_a_lost_answer_and_stored_once(
     assert plan.seen("PUT", lost) >= 2
     resource.files.clearcache()
     stored = resource.files
-    assert sorted(stored.keys()) == sorted(p.name for p in sources)
-    assert all(stored[p.name].digest == md5_of(p) for p in sources)
+    assert sorted(stored.keys()) == sorted(p.name for p, _uri in uploads)
+    assert all(stored[p.name].digest == md5_of(p) for p, _uri in uploads)
 
 
 @needs_proc
@@ -396,16 +399,13 @@ def test_uploads_close_their_connections(
     emulator: EmulatorHandle, session: xnat_sdk.XNATSession, tmp_path: Path
 ) -> None:
     resource = make_resource(session)
-    sources: list[Path] = []
-    for index in range(12):
-        sources.append(tmp_path / f"c{index}.bin")
-        sources[-1].write_bytes(_content(index))
+    uploads = _uploads(tmp_path, "c", 12, resource.uri)
     open_before = _open_connections(_port(emulator))
-    parallel.upload_files(session, [(p, f"{resource.uri}/files/{p.name}") for p in sources])
+    parallel.upload_files(session, uploads)
     assert _open_connections(_port(emulator)) == open_before
     stored = resource.files
     assert {name: stored[name].digest for name in stored.keys()} == {
-        p.name: md5_of(p) for p in sources
+        p.name: md5_of(p) for p, _uri in uploads
     }
 
 
